@@ -1,0 +1,53 @@
+"""Otklik: a JavaScript-free, cookie-free feedback widget server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g
+from flask_babel import Babel
+from jinja2 import StrictUndefined
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import agencies, cli, outbox, settings, web
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(
+    config: Mapping[str, Any] | None = None, instance_path: str | os.PathLike | None = None
+) -> Flask:
+    """Build the app. ``config`` overrides settings by their settings.toml names."""
+    instance = settings.instance_path(instance_path)
+    app = Flask(
+        __name__,
+        instance_path=str(instance),
+        template_folder=str(ROOT / "embed_templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(settings.load(instance, config))
+    app.config["MAX_FORM_MEMORY_SIZE"] = 64 * 1024  # one text field of 5,000 characters fits
+    app.config["MAX_FORM_PARTS"] = 100
+    init_proxies(app)
+    init_jinja(app)
+    Babel(app, locale_selector=lambda: g.get("lang", "ru"), default_locale="ru")
+    agencies.init_app(app)
+    outbox.init_app(app)
+    web.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def init_proxies(app: Flask) -> None:
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+
+def init_jinja(app: Flask) -> None:
+    app.jinja_env.undefined = StrictUndefined
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True

@@ -1,0 +1,80 @@
+"""A submission becomes a CloudEvents 1.0 structured JSON event: the queue contract.
+
+docs/event.schema.json describes the result; tests validate events against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from .agencies import CONTACT_FIELDS, Agency
+
+TYPE = "feedback.submitted.v1"
+CONTENT_TYPE = "application/cloudevents+json"
+
+
+@dataclass(frozen=True)
+class Consent:
+    text: str
+    version: str
+    given_at: float
+
+
+@dataclass(frozen=True)
+class Submission:
+    agency: Agency
+    topic_id: str
+    text: str
+    contact: dict[str, str]  # only the fields the citizen filled
+    lang: str
+    channel: str  # "embed" or "page"
+    origin: str | None
+    consent: Consent | None
+    attachments: list[dict] = field(default_factory=list)
+
+
+def iso(timestamp: float) -> str:
+    return (
+        datetime.fromtimestamp(timestamp, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def build(submission: Submission, event_id: str, receipt: str, received_at: float) -> dict:
+    agency = submission.agency
+    topic = agency.topic(submission.topic_id)
+    consent = submission.consent
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "type": TYPE,
+        "source": f"/agencies/{agency.id}",
+        "subject": receipt,
+        "time": iso(received_at),
+        "datacontenttype": "application/json",
+        "data": {
+            "receipt": receipt,
+            "agency": {"id": agency.id, "region": agency.region},
+            "routing_key": agency.routing_key,
+            "topic": {"id": topic.id, "title": topic.title_in(submission.lang)},
+            "text": submission.text,
+            "contact": {
+                k: submission.contact[k] for k in CONTACT_FIELDS if submission.contact.get(k)
+            },
+            "language": submission.lang,
+            "channel": submission.channel,
+            "origin": submission.origin,
+            "received_at": iso(received_at),
+            "consent": None
+            if consent is None
+            else {
+                "text_sha256": hashlib.sha256(consent.text.encode()).hexdigest(),
+                "version": consent.version,
+                "given_at": iso(consent.given_at),
+            },
+            "attachments": submission.attachments,
+        },
+    }

@@ -1,0 +1,152 @@
+"""The feedback form, built from an agency's configuration.
+
+Field names are part of the public contract: topic, text, name, email, phone,
+address, consent, attachments, token and the honeypot ``website``. Validation is
+server-side only; the templates render every field through one macro file.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, RadioField, StringField, TextAreaField
+from wtforms.validators import (
+    AnyOf,
+    Email,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+
+from .agencies import Agency
+
+TEXT_MAX = 5000
+CONTACT_MAX = {"name": 200, "email": 254, "phone": 40, "address": 500}
+# C0 controls other than tab and newlines, DEL, and U+FFFD (what undecodable bytes become).
+BAD_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _newlines(value):
+    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+
+
+def _phone_digits(form, field):
+    digits = sum(c.isdigit() for c in field.data or "")
+    if field.data and not 6 <= digits <= 15:
+        raise ValidationError(_l("Укажите номер телефона, например +7 900 123-45-67"))
+
+
+class FeedbackForm(FlaskForm):
+    """What every agency's form has. ``for_agency`` adds the agency's own fields."""
+
+    class Meta:
+        csrf = False  # our signed, single-use form token replaces the session-based CSRF
+
+    agency: Agency
+    contact_fields: tuple[str, ...] = ()
+
+    text = TextAreaField(
+        _l("Ваше сообщение"),
+        filters=[_strip, _newlines],
+        validators=[
+            InputRequired(_l("Напишите сообщение")),
+            Length(max=TEXT_MAX, message=_l("Сообщение должно быть не длиннее 5000 символов")),
+        ],
+    )
+    consent = BooleanField(_l("Я согласен(на) на обработку моих персональных данных"))
+    website = StringField(_l("Оставьте это поле пустым"))  # the honeypot
+    token = HiddenField()
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field.data, str) and BAD_CHARACTERS.search(field.data):
+                field.errors = [_l("Уберите недопустимые символы: такой текст нельзя отправить")]
+                valid = False
+        filled = [f for f in self.contact_fields if self[f].data]
+        if (
+            not self.agency.contact.anonymous
+            and self.contact_fields
+            and not filled
+            and not any(self[f].errors for f in self.contact_fields)
+        ):
+            first = self[self.contact_fields[0]]
+            first.errors = [_l("Укажите, как с вами связаться, чтобы получить ответ")]
+            valid = False
+        if filled and not self.consent.data:
+            self.consent.errors = [
+                _l("Отметьте согласие на обработку персональных данных, чтобы мы могли ответить")
+            ]
+            valid = False
+        return valid
+
+    @property
+    def honeypot_filled(self) -> bool:
+        return bool(self.website.data)
+
+    def contact(self) -> dict[str, str]:
+        return {f: self[f].data for f in self.contact_fields if self[f].data}
+
+
+CONTACT_LABELS = {
+    "name": _l("Имя"),
+    "email": _l("Электронная почта"),
+    "phone": _l("Телефон"),
+    "address": _l("Адрес"),
+}
+CONTACT_MESSAGES = {
+    "name": _l("Укажите имя"),
+    "email": _l("Укажите электронную почту"),
+    "phone": _l("Укажите телефон"),
+    "address": _l("Укажите адрес"),
+}
+
+
+def _contact_field(name: str, mode: str):
+    validators = [
+        InputRequired(CONTACT_MESSAGES[name]) if mode == "required" else Optional(),
+        Length(max=CONTACT_MAX[name], message=_l("Слишком длинное значение")),
+    ]
+    if name == "email":
+        validators.append(
+            Email(_l("Укажите электронную почту в формате name@example.ru"), granular_message=False)
+        )
+    if name == "phone":
+        validators += [
+            Regexp(
+                r"^[0-9+()\s.-]*$", message=_l("Укажите номер телефона, например +7 900 123-45-67")
+            ),
+            _phone_digits,
+        ]
+    return StringField(CONTACT_LABELS[name], filters=[_strip], validators=validators)
+
+
+@functools.lru_cache(maxsize=4096)
+def for_agency(agency: Agency, lang: str) -> type[FeedbackForm]:
+    """The form class for one agency in one language (cached: classes are costly)."""
+    shown = tuple(agency.contact.shown())
+    attrs = {
+        "agency": agency,
+        "contact_fields": shown,
+        "topic": RadioField(
+            _l("Тема сообщения"),
+            choices=[(t.id, t.title_in(lang)) for t in agency.topics],
+            validators=[
+                InputRequired(_l("Выберите тему сообщения")),
+                AnyOf([t.id for t in agency.topics], message=_l("Выберите тему из списка")),
+            ],
+            validate_choice=False,
+        ),
+    }
+    for name in shown:
+        attrs[name] = _contact_field(name, getattr(agency.contact, name))
+    return type(f"FeedbackForm_{agency.id}", (FeedbackForm,), attrs)

@@ -1,0 +1,183 @@
+"""Service settings: defaults, then ``instance/settings.toml``, then ``OTKLIK_<KEY>``.
+
+This is the one module that reads settings. Everything else asks ``app.config``,
+where each setting is stored under its upper-case name (``token_max_age`` becomes
+``app.config["TOKEN_MAX_AGE"]``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    kind: type = str
+
+
+SETTINGS = [
+    Setting("secret_key", None, "Signs the form tokens. Required unless demo = true."),
+    Setting(
+        "secret_key_fallbacks",
+        [],
+        "Old secret keys whose tokens are still accepted during a key rotation.",
+        list,
+    ),
+    Setting("demo", False, "Serve /demo and allow running without a secret_key.", bool),
+    Setting(
+        "queue_url",
+        "spool:outbound",
+        "Where the forwarder delivers messages: spool:<dir>, amqp://… or http(s)://…. "
+        "A relative spool folder is resolved against the instance folder.",
+    ),
+    Setting("queue_secret", None, "HMAC key for the X-Otklik-Signature header (HTTP intake)."),
+    Setting(
+        "outbox_path",
+        "outbox.sqlite3",
+        "The SQLite outbox; a relative path is resolved against the instance folder.",
+    ),
+    Setting(
+        "ratelimit_storage_uri",
+        "memory://",
+        "Where rate-limit counters live (flask-limiter storage URI), e.g. redis://host:6379.",
+    ),
+    Setting("trusted_proxies", 0, "How many X-Forwarded-For hops to trust.", int),
+    Setting(
+        "max_content_length",
+        20 * 1024 * 1024,
+        "The largest request body in bytes; larger ones get a 413 page.",
+        int,
+    ),
+    Setting(
+        "token_min_seconds",
+        3,
+        "The least time in seconds between showing the form and accepting it.",
+        int,
+    ),
+    Setting(
+        "token_max_age",
+        4 * 3600,
+        "The most time in seconds between showing the form and accepting it.",
+        int,
+    ),
+    Setting(
+        "retention_days",
+        30,
+        "Days a delivered message's receipt and status are kept (without personal data).",
+        int,
+    ),
+    Setting("max_attempts", 20, "Delivery attempts before a message is moved to dead.", int),
+]
+
+BY_NAME = {setting.name: setting for setting in SETTINGS}
+ENV_PREFIX = "OTKLIK_"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+def instance_path(default: str | os.PathLike | None = None) -> Path:
+    """The instance folder: ``OTKLIK_INSTANCE_PATH``, else ``default``, else ./instance."""
+    path = os.environ.get(ENV_PREFIX + "INSTANCE_PATH") or default or "instance"
+    return Path(path).resolve()
+
+
+def load(
+    instance: Path,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Return the settings as a dict keyed by upper-case name.
+
+    Later sources win: defaults, ``settings.toml``, ``OTKLIK_*`` variables,
+    then ``overrides`` (what tests and ``create_app`` callers pass).
+    """
+    environ = os.environ if environ is None else environ
+    values = {s.name: s.default for s in SETTINGS}
+    source = instance / "settings.toml"
+    if source.exists():
+        try:
+            with source.open("rb") as f:
+                from_file = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise SettingsError(f"{source}: {e}") from None
+        for key, value in from_file.items():
+            values[_known(key, str(source))] = _check(key, value, str(source))
+    for env_key, raw in environ.items():
+        if env_key.startswith(ENV_PREFIX) and env_key != ENV_PREFIX + "INSTANCE_PATH":
+            key = env_key[len(ENV_PREFIX) :].lower()
+            if key in BY_NAME:
+                values[key] = _check(key, _parse_env(key, raw, env_key), env_key)
+    for key, value in (overrides or {}).items():
+        values[_known(key, "overrides")] = _check(key, value, "overrides")
+
+    if not values["secret_key"] and not values["demo"]:
+        raise SettingsError(
+            "secret_key: required unless demo = true "
+            f"(set it in {source} or as {ENV_PREFIX}SECRET_KEY)"
+        )
+    if not values["secret_key"]:
+        values["secret_key"] = "otklik-demo-only-not-secret"
+    values["outbox_path"] = str(instance / values["outbox_path"])
+    queue_url = values["queue_url"]
+    if queue_url.startswith("spool:"):
+        values["queue_url"] = "spool:" + str(instance / queue_url[len("spool:") :])
+    return {key.upper(): value for key, value in values.items()}
+
+
+def _known(key: str, where: str) -> str:
+    if key not in BY_NAME:
+        raise SettingsError(f"{key}: unknown setting (in {where})")
+    return key
+
+
+def _parse_env(key: str, raw: str, where: str) -> Any:
+    kind = BY_NAME[key].kind
+    if kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+        raise SettingsError(f"{key}: expected true or false, got {raw!r} (in {where})")
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(
+                f"{key}: expected a whole number, got {raw!r} (in {where})"
+            ) from None
+    if kind is list:
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            raise SettingsError(
+                f'{key}: expected a JSON list such as ["a", "b"] (in {where})'
+            ) from None
+        return value
+    return raw
+
+
+def _check(key: str, value: Any, where: str) -> Any:
+    kind = BY_NAME[key].kind
+    if value is None and BY_NAME[key].default is None:
+        return value
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise SettingsError(f"{key}: expected a whole number ≥ 0, got {value!r} (in {where})")
+    if kind is bool and not isinstance(value, bool):
+        raise SettingsError(f"{key}: expected true or false, got {value!r} (in {where})")
+    if kind is list and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise SettingsError(f"{key}: expected a list of strings, got {value!r} (in {where})")
+    if kind is str and not isinstance(value, str):
+        raise SettingsError(f"{key}: expected a string, got {value!r} (in {where})")
+    return value

@@ -1,0 +1,70 @@
+"""Signed, time-stamped, single-use form tokens: our cookie-free anti-forgery.
+
+A token carries the agency id, the time it was issued (milliseconds), a random nonce
+and the embedding origin when one is known, signed with ``secret_key`` (old keys in
+``secret_key_fallbacks`` still verify). The outbox makes it single-use: the nonce is
+unique there, so the same token posted twice yields the same receipt.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+SALT = "otklik.form-token.v1"
+
+
+class TokenError(Exception):
+    """The token cannot be accepted. ``reason`` is one of the class constants."""
+
+    FORGED = "forged"  # bad signature or shape
+    FOREIGN = "foreign"  # issued for another agency
+    EXPIRED = "expired"  # older than token_max_age
+    TOO_FAST = "too_fast"  # younger than token_min_seconds
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Token:
+    agency_id: str
+    issued_at: float  # seconds since the epoch
+    nonce: str
+    origin: str | None
+
+
+def _serializer() -> URLSafeSerializer:
+    config = current_app.config
+    keys = [*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]]  # the last one signs
+    return URLSafeSerializer(keys, salt=SALT)
+
+
+def issue(agency_id: str, origin: str | None = None) -> str:
+    payload = [agency_id, int(time.time() * 1000), secrets.token_urlsafe(12), origin]
+    return _serializer().dumps(payload)
+
+
+def verify(token: str, agency_id: str, now: float | None = None) -> Token:
+    """Return the token's contents, or raise TokenError."""
+    try:
+        payload = _serializer().loads(token)
+        issuer, issued_ms, nonce, origin = payload
+        issued_at = int(issued_ms) / 1000
+        if not isinstance(issuer, str) or not isinstance(nonce, str):
+            raise ValueError
+    except (BadSignature, ValueError, TypeError):
+        raise TokenError(TokenError.FORGED) from None
+    if issuer != agency_id:
+        raise TokenError(TokenError.FOREIGN)
+    age = (time.time() if now is None else now) - issued_at
+    if age > current_app.config["TOKEN_MAX_AGE"]:
+        raise TokenError(TokenError.EXPIRED)
+    if age < current_app.config["TOKEN_MIN_SECONDS"]:
+        raise TokenError(TokenError.TOO_FAST)
+    return Token(issuer, issued_at, nonce, origin if isinstance(origin, str) else None)

@@ -1,0 +1,24 @@
+"""The web tier: blueprints, response headers and error pages."""
+
+from __future__ import annotations
+
+from werkzeug.routing import BaseConverter
+
+from ..agencies import AGENCY_ID
+from . import demo, errors, ops, pages, security
+
+
+class AgencyConverter(BaseConverter):
+    """``<agency:agency_id>``: anything else is a 404 without touching the disk."""
+
+    regex = AGENCY_ID.pattern
+
+
+def init_app(app) -> None:
+    app.url_map.converters["agency"] = AgencyConverter
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(ops.bp)
+    if app.config["DEMO"]:
+        app.register_blueprint(demo.bp)
+    security.init_app(app)
+    errors.init_app(app)

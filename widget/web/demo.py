@@ -1,0 +1,33 @@
+"""The demo: a fake agency home page with the widget in an iframe (``demo = true`` only)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+
+from .. import agencies
+from .security import allow_own_frames
+
+bp = Blueprint("demo", __name__)
+
+
+@bp.get("/")
+def index():
+    return redirect(url_for(".page"))
+
+
+@bp.get("/demo", defaults={"agency_id": None})
+@bp.get("/demo/<agency:agency_id>")
+def page(agency_id: str | None):
+    registry = agencies.extension(current_app)
+    ids = agencies.all_ids(registry.folder)
+    listed = []
+    for other in ids:
+        try:
+            listed.append(registry.get(other))
+        except agencies.AgencyError:
+            continue
+    if not listed:
+        abort(404)
+    agency = registry.get(agency_id) if agency_id else listed[0]
+    allow_own_frames()
+    return render_template("demo.html", agency=agency, others=listed, lang="ru", layout="page")

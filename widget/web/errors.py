@@ -1,0 +1,112 @@
+"""The one place that maps errors to pages: every status a citizen may meet has a
+plain page in the widget's own layout (inside the iframe too), never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import g, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from .. import agencies
+
+log = logging.getLogger(__name__)
+
+PAGES = {
+    400: (
+        _l("Запрос не удалось прочитать"),
+        _l(
+            "Браузер прислал данные, которые мы не смогли прочитать. Вернитесь к форме и "
+            "отправьте её ещё раз."
+        ),
+    ),
+    403: (
+        _l("Форма отправлена с чужой страницы"),
+        _l(
+            "Мы принимаем сообщения только из формы на нашей странице. Откройте форму заново "
+            "и отправьте сообщение из неё."
+        ),
+    ),
+    404: (
+        _l("Страница не найдена"),
+        _l(
+            "Проверьте адрес. Если вы перешли по ссылке с сайта организации, сообщите ей, "
+            "что ссылка не работает."
+        ),
+    ),
+    405: (
+        _l("Так страницу открыть нельзя"),
+        _l("Откройте форму по обычной ссылке."),
+    ),
+    413: (
+        _l("Слишком много данных"),
+        _l(
+            "Сообщение или приложенные файлы слишком большие. Сократите текст или уберите "
+            "часть файлов и отправьте ещё раз."
+        ),
+    ),
+    429: (
+        _l("Слишком много сообщений"),
+        _l(
+            "С вашего адреса пришло слишком много сообщений подряд. Подождите немного и "
+            "отправьте снова — ваше сообщение важно."
+        ),
+    ),
+    500: (
+        _l("Что-то пошло не так"),
+        _l("На нашей стороне произошла ошибка. Попробуйте ещё раз через несколько минут."),
+    ),
+    503: (
+        _l("Форма временно не работает"),
+        _l("Мы не можем принять сообщение прямо сейчас. Попробуйте ещё раз через несколько минут."),
+    ),
+}
+
+
+def render_error(status: int, headers=None):
+    title, message = PAGES.get(status, PAGES[500 if status >= 500 else 400])
+    args = request.view_args or {}
+    kind = args.get("kind")
+    layout = "embed" if kind == "embed" or request.path.startswith("/embed/") else "page"
+    back = None
+    if kind and "agency_id" in args and status not in (404, 503):
+        back = url_for("widget.form", kind=kind, agency_id=args["agency_id"])
+    body = render_template(
+        "error.html",
+        status=status,
+        title=title,
+        message=message,
+        layout=layout,
+        back=back,
+        lang=g.get("lang", "ru"),
+    )
+    return body, status, headers or {}
+
+
+def handle_http(e: HTTPException):
+    if e.code is None or e.code < 400:
+        return e
+    kept = {k: v for k, v in e.get_headers() if k in ("Allow", "Retry-After")}
+    return render_error(e.code, kept)
+
+
+def handle_broken_agency(e: agencies.AgencyError):
+    log.error("agency file broken: %s", "; ".join(e.problems))
+    return render_error(ServiceUnavailable.code)
+
+
+def handle_missing_agency(_e: agencies.AgencyNotFound):
+    return render_error(404)
+
+
+def handle_unexpected(e: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return render_error(InternalServerError.code)
+
+
+def init_app(app) -> None:
+    app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(agencies.AgencyError, handle_broken_agency)
+    app.register_error_handler(agencies.AgencyNotFound, handle_missing_agency)
+    app.register_error_handler(Exception, handle_unexpected)

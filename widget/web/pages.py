@@ -1,0 +1,198 @@
+"""The widget's pages: the form (in an iframe or standalone), the done page and the
+agency's stylesheet. These routes set no cookie and run no script."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import lazy_gettext as _l
+
+from .. import agencies, events, forms, outbox, receipts, tokens
+from ..agencies import Agency
+
+log = logging.getLogger(__name__)
+bp = Blueprint("widget", __name__)
+
+KIND = "<any(embed, f):kind>"
+CHANNEL = {"embed": "embed", "f": "page"}
+DEFAULT_CONSENT = _l(
+    "Я даю согласие на обработку моих персональных данных (имени, адреса электронной "
+    "почты, телефона и адреса), указанных в этой форме, организации-получателю, чтобы она "
+    "рассмотрела моё сообщение и ответила мне. Согласие действует до достижения этой цели, "
+    "и я могу отозвать его, написав организации."
+)
+DEFAULT_CONSENT_VERSION = "otklik-default-1"
+TOKEN_MESSAGES = {
+    tokens.TokenError.EXPIRED: _l(
+        "Форма была открыта слишком давно. Проверьте сообщение и отправьте его ещё раз."
+    ),
+}
+TOKEN_MESSAGE = _l("Не получилось отправить форму. Проверьте сообщение и отправьте его ещё раз.")
+UNAVAILABLE_MESSAGE = _l(
+    "Сейчас мы не можем принять сообщение. Ваш текст остался в форме: попробуйте отправить "
+    "его ещё раз через несколько минут."
+)
+
+
+def load_agency(agency_id: str) -> Agency:
+    """The agency, or the 404 / 503 page (raised, and mapped in errors.py)."""
+    agency = agencies.extension(current_app).get(agency_id)
+    g.lang = agency.language
+    return agency
+
+
+def embedding_origin(agency: Agency) -> str | None:
+    """The listed origin whose page framed the form, read from the Referer of the GET."""
+    referrer = request.referrer
+    if not referrer:
+        return None
+    parts = urlsplit(referrer)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return origin if origin in agency.embed_origins else None
+
+
+def consent_text(agency: Agency, lang: str) -> tuple[str, str]:
+    text = agency.text(lang, "consent")
+    if text is None:
+        return str(DEFAULT_CONSENT), DEFAULT_CONSENT_VERSION
+    texts = agency.texts.get(lang) or agency.texts.get(agency.language)
+    version = (texts.consent_version if texts else None) or hashlib.sha256(
+        text.encode()
+    ).hexdigest()[:12]
+    return text, version
+
+
+def render_form(agency: Agency, kind: str, form, status: int = 200, problem=None):
+    lang = g.lang
+    consent, _version = consent_text(agency, lang)
+    body = render_template(
+        "form.html",
+        agency=agency,
+        kind=kind,
+        layout="embed" if kind == "embed" else "page",
+        form=form,
+        lang=lang,
+        consent_text=consent,
+        problem=problem,
+        action=url_for("widget.form", kind=kind, agency_id=agency.id),
+        text_max=forms.TEXT_MAX,
+    )
+    return body, status
+
+
+@bp.route(f"/{KIND}/<agency:agency_id>", methods=["GET", "POST"])
+def form(kind: str, agency_id: str):
+    agency = load_agency(agency_id)
+    form_class = forms.for_agency(agency, g.lang)
+    if request.method == "GET":
+        form = form_class(formdata=None)
+        form.token.data = tokens.issue(agency.id, embedding_origin(agency))
+        return render_form(agency, kind, form)
+
+    form = form_class()
+    if form.honeypot_filled:  # answered like a success, stored nowhere
+        decoy = receipts.decoy(current_app.config["SECRET_KEY"], agency.id)
+        return redirect(url_for(".done", kind=kind, agency_id=agency.id, receipt=decoy), 303)
+    token, problem = None, None
+    try:
+        token = tokens.verify(form.token.data or "", agency.id)
+    except tokens.TokenError as e:
+        problem = TOKEN_MESSAGES.get(e.reason, TOKEN_MESSAGE)
+        form.token.data = tokens.issue(agency.id)
+    if not form.validate() or token is None:
+        return render_form(agency, kind, form, 422, problem)
+
+    consent = None
+    if form.contact():
+        text, version = consent_text(agency, g.lang)
+        consent = events.Consent(text, version, time.time())
+    submission = events.Submission(
+        agency=agency,
+        topic_id=form.topic.data,
+        text=form.text.data,
+        contact=form.contact(),
+        lang=g.lang,
+        channel=CHANNEL[kind],
+        origin=token.origin,
+        consent=consent,
+    )
+    try:
+        accepted = outbox.enqueue(
+            outbox.get_db(),
+            nonce=token.nonce,
+            agency_id=agency.id,
+            topic_id=submission.topic_id,
+            lang=g.lang,
+            routing_key=agency.routing_key,
+            make_event=lambda *args: events.build(submission, *args),
+        )
+    except sqlite3.OperationalError as e:  # disk full, read-only, locked too long
+        log.error("outbox write failed: %s", e)
+        return render_form(agency, kind, form, 503, UNAVAILABLE_MESSAGE)
+    return redirect(url_for(".done", kind=kind, agency_id=agency.id, receipt=accepted.receipt), 303)
+
+
+@bp.get(f"/{KIND}/<agency:agency_id>/done/<receipt>")
+def done(kind: str, agency_id: str, receipt: str):
+    agency = load_agency(agency_id)
+    number = receipts.normalize(receipt)
+    if number is None:
+        abort(404)
+    found = outbox.find_receipt(outbox.get_db(), agency.id, number)
+    if found is not None:
+        topic, received = agency.topic(found.topic_id), found.created_at
+    elif receipts.is_decoy(current_app.config["SECRET_KEY"], agency.id, number):
+        topic, received = agency.topics[0], time.time()
+    else:
+        abort(404)
+    days = topic.answer_within_days if topic else 30
+    answer_by = datetime.fromtimestamp(received, UTC).date() + timedelta(days=days)
+    return render_template(
+        "done.html",
+        agency=agency,
+        kind=kind,
+        layout="embed" if kind == "embed" else "page",
+        lang=g.lang,
+        receipt=number,
+        topic_title=topic.title_in(g.lang) if topic else None,
+        days=days,
+        answer_by=answer_by,
+        success_text=agency.text(g.lang, "success"),
+        again=url_for(".form", kind=kind, agency_id=agency.id),
+    )
+
+
+def theme_version(agency: Agency) -> str:
+    return hashlib.sha256(agency.theme.accent.encode()).hexdigest()[:10]
+
+
+@bp.get("/theme/<agency:agency_id>.css")
+def theme(agency_id: str):
+    agency = agencies.extension(current_app).get(agency_id)
+    css = render_template("theme.css", accent=agency.theme.accent)
+    response = Response(css, mimetype="text/css")
+    response.set_etag(theme_version(agency))
+    response.cache_control.public = True
+    response.cache_control.max_age = 31536000 if request.args.get("v") else 300
+    return response.make_conditional(request)
+
+
+@bp.app_context_processor
+def template_helpers():
+    return {"theme_version": theme_version}

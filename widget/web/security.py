@@ -1,0 +1,71 @@
+"""The one place that sets response headers, and the cross-site POST guard.
+
+Promise 3 of DESIGN.md: pages under ``/embed/<agency>`` may be framed by that
+agency's ``embed_origins`` (and by ourselves, for the snippet and demo pages);
+every other page by nobody.
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, g, request
+
+from .. import agencies
+
+BASE_CSP = (
+    "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'"
+)
+PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(), camera=(), display-capture=(), encrypted-media=(), "
+    "fullscreen=(), geolocation=(), gyroscope=(), hid=(), magnetometer=(), microphone=(), "
+    "midi=(), payment=(), picture-in-picture=(), publickey-credentials-get=(), "
+    "screen-wake-lock=(), serial=(), usb=(), xr-spatial-tracking=()"
+)
+
+
+def refuse_cross_site_posts() -> None:
+    """A POST from another site's page is refused: 403 before any form parsing."""
+    if request.method != "POST":
+        return
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site != "same-origin":
+        abort(403)
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != f"{request.scheme}://{request.host}":
+        abort(403)
+
+
+def frame_ancestors() -> str:
+    args = request.view_args or {}
+    if args.get("kind") != "embed" or "agency_id" not in args:
+        return "'none'"
+    try:
+        origins = agencies.extension(current_app).get(args["agency_id"]).embed_origins
+    except (agencies.AgencyNotFound, agencies.AgencyError):
+        origins = []
+    return " ".join(["'self'", *origins])
+
+
+def allow_own_frames() -> None:
+    """Called by a view whose page shows our widget in an iframe (demo, snippet)."""
+    g.frame_src_self = True
+
+
+def set_headers(response):
+    csp = f"{BASE_CSP}; frame-ancestors {frame_ancestors()}"
+    if g.get("frame_src_self"):
+        csp += "; frame-src 'self'"
+    headers = response.headers
+    headers["Content-Security-Policy"] = csp
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "same-origin"
+    headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    headers["Permissions-Policy"] = PERMISSIONS_POLICY
+    if response.mimetype == "text/html":
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app) -> None:
+    app.before_request(refuse_cross_site_posts)
+    app.after_request(set_headers)
