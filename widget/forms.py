@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import functools
 import re
+from urllib.parse import parse_qsl
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    RadioField,
+    SelectChoice,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import (
     AnyOf,
     Email,
@@ -29,6 +37,21 @@ TEXT_MAX = 5000
 CONTACT_MAX = {"name": 200, "email": 254, "phone": 40, "address": 500}
 # C0 controls other than tab and newlines, DEL, and U+FFFD (what undecodable bytes become).
 BAD_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+BAD_CHARACTERS_MESSAGE = _l(
+    "Мы убрали недопустимые символы из этого поля. Проверьте его и отправьте ещё раз"
+)
+
+
+def undecodable(request) -> bool:
+    """True when a url-encoded body is not valid UTF-8 (werkzeug would keep the bad
+    bytes as literal %XX text, silently changing what the citizen wrote)."""
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return False
+    try:
+        parse_qsl(request.get_data(cache=True).decode(), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _strip(value):
@@ -70,7 +93,8 @@ class FeedbackForm(FlaskForm):
         valid = super().validate(extra_validators)
         for field in self:
             if isinstance(field.data, str) and BAD_CHARACTERS.search(field.data):
-                field.errors = [_l("Уберите недопустимые символы: такой текст нельзя отправить")]
+                field.data = BAD_CHARACTERS.sub("", field.data)  # never echo them back
+                field.errors = [BAD_CHARACTERS_MESSAGE]
                 valid = False
         filled = [f for f in self.contact_fields if self[f].data]
         if (
@@ -139,7 +163,7 @@ def for_agency(agency: Agency, lang: str) -> type[FeedbackForm]:
         "contact_fields": shown,
         "topic": RadioField(
             _l("Тема сообщения"),
-            choices=[(t.id, t.title_in(lang)) for t in agency.topics],
+            choices=[SelectChoice(t.id, t.title_in(lang)) for t in agency.topics],
             validators=[
                 InputRequired(_l("Выберите тему сообщения")),
                 AnyOf([t.id for t in agency.topics], message=_l("Выберите тему из списка")),

@@ -21,6 +21,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
 from .. import agencies, events, forms, outbox, receipts, tokens
@@ -105,6 +106,8 @@ def form(kind: str, agency_id: str):
         form.token.data = tokens.issue(agency.id, embedding_origin(agency))
         return render_form(agency, kind, form)
 
+    if forms.undecodable(request):
+        abort(400)
     form = form_class()
     if form.honeypot_filled:  # answered like a success, stored nowhere
         decoy = receipts.decoy(current_app.config["SECRET_KEY"], agency.id)
@@ -172,7 +175,7 @@ def done(kind: str, agency_id: str, receipt: str):
         receipt=number,
         topic_title=topic.title_in(g.lang) if topic else None,
         days=days,
-        answer_by=answer_by,
+        answer_by=format_date(answer_by, "long"),
         success_text=agency.text(g.lang, "success"),
         again=url_for(".form", kind=kind, agency_id=agency.id),
     )

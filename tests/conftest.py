@@ -1,0 +1,71 @@
+"""Fixtures: a throw-away instance, the app, and a client whose every page goes
+through one checker (valid HTML, unique ids, no script, CSP, no cookie)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.pages import check_response
+from widget import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_AGENCIES = ROOT / "instance" / "agencies"
+
+
+class CheckedClient(FlaskClient):
+    """A test client that checks every response it gets."""
+
+    def open(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        check_response(response)
+        return response
+
+
+@pytest.fixture
+def instance(tmp_path) -> Path:
+    """A fresh instance folder holding a copy of the demo agencies."""
+    folder = tmp_path / "instance"
+    shutil.copytree(DEMO_AGENCIES, folder / "agencies")
+    return folder
+
+
+@pytest.fixture
+def config() -> dict:
+    """Settings for the test app; tests change them before asking for ``app``."""
+    return {"secret_key": "test-secret", "token_min_seconds": 0, "demo": True}
+
+
+@pytest.fixture
+def app(instance, config):
+    app = create_app(config, instance_path=instance)
+    app.test_client_class = CheckedClient
+    return app
+
+
+@pytest.fixture
+def client(app) -> CheckedClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def token_of(html: str) -> str:
+    return re.search(r'name="token" value="([^"]+)"', html).group(1)
+
+
+def write_agency(instance: Path, agency_id: str, body: str) -> Path:
+    path = instance / "agencies" / f"{agency_id}.toml"
+    path.write_text(body, encoding="utf-8")
+    # make the change visible to an mtime check even within one timestamp tick
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    return path
