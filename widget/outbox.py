@@ -138,7 +138,9 @@ def enqueue(
                     ).fetchone()
                     return Accepted(existing, new=False)
             return Accepted(receipt, new=True)
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as e:
+            if "messages.receipt" not in str(e):
+                raise
             continue  # the receipt was taken (1 in 10^12 a row): draw another
     raise RuntimeError("could not draw a free receipt")
 

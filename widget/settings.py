@@ -112,14 +112,14 @@ def load(
         except tomllib.TOMLDecodeError as e:
             raise SettingsError(f"{source}: {e}") from None
         for key, value in from_file.items():
-            values[_known(key, str(source))] = _check(key, value, str(source))
+            values[key] = _check(_known(key, str(source)), value, str(source))
     for env_key, raw in environ.items():
         if env_key.startswith(ENV_PREFIX) and env_key != ENV_PREFIX + "INSTANCE_PATH":
             key = env_key[len(ENV_PREFIX) :].lower()
             if key in BY_NAME:
                 values[key] = _check(key, _parse_env(key, raw, env_key), env_key)
     for key, value in (overrides or {}).items():
-        values[_known(key, "overrides")] = _check(key, value, "overrides")
+        values[key] = _check(_known(key, "overrides"), value, "overrides")
 
     if not values["secret_key"] and not values["demo"]:
         raise SettingsError(

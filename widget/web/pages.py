@@ -145,7 +145,7 @@ def form(kind: str, agency_id: str):
             routing_key=agency.routing_key,
             make_event=lambda *args: events.build(submission, *args),
         )
-    except sqlite3.OperationalError as e:  # disk full, read-only, locked too long
+    except sqlite3.Error as e:  # disk full, read-only, locked too long, I/O error
         log.error("outbox write failed: %s", e)
         return render_form(agency, kind, form, 503, UNAVAILABLE_MESSAGE)
     return redirect(url_for(".done", kind=kind, agency_id=agency.id, receipt=accepted.receipt), 303)
