@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,3 +23,12 @@ test: lint
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Extract the strings to translate, merge them into every catalogue, compile.
+# Then translate what is new in widget/translations/*/LC_MESSAGES/messages.po and run it again.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		--project otklik -o widget/translations/messages.pot .
+	$(BIN)/pybabel update -i widget/translations/messages.pot -d widget/translations \
+		--no-fuzzy-matching --width 100
+	$(BIN)/pybabel compile -d widget/translations --statistics

@@ -111,6 +111,7 @@ class Agency(Strict):
     languages: Annotated[list[Annotated[str, Field(pattern=LANGUAGE)]], Field(min_length=1)] = [
         "ru"
     ]
+    browser_language: bool = False  # pick among `languages` by Accept-Language
     embed_origins: list[str] = []
     routing_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,255}$")]
     contact: Contact = Contact()

@@ -24,7 +24,7 @@ from flask import (
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
-from .. import agencies, events, forms, outbox, receipts, tokens
+from .. import agencies, events, forms, i18n, outbox, receipts, tokens
 from ..agencies import Agency
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,15 @@ UNAVAILABLE_MESSAGE = _l(
 def load_agency(agency_id: str) -> Agency:
     """The agency, or the 404 / 503 page (raised, and mapped in errors.py)."""
     agency = agencies.extension(current_app).get(agency_id)
-    g.lang = agency.language
+    g.lang = i18n.choose(agency)
     return agency
+
+
+def page_url(endpoint: str, agency: Agency, **values) -> str:
+    """A URL of one of this agency's pages that keeps the page's language."""
+    if g.lang != agency.language:
+        values["lang"] = g.lang
+    return url_for(endpoint, agency_id=agency.id, **values)
 
 
 def embedding_origin(agency: Agency) -> str | None:
@@ -91,7 +98,8 @@ def render_form(agency: Agency, kind: str, form, status: int = 200, problem=None
         lang=lang,
         consent_text=consent,
         problem=problem,
-        action=url_for("widget.form", kind=kind, agency_id=agency.id),
+        action=page_url("widget.form", agency, kind=kind),
+        switch_to=[lang for lang in agency.languages if lang != g.lang],
         text_max=forms.TEXT_MAX,
     )
     return body, status
@@ -109,9 +117,11 @@ def form(kind: str, agency_id: str):
     if forms.undecodable(request):
         abort(400)
     form = form_class()
+    if "switch_language" in request.form:  # the same form, in the language of ?lang=
+        return render_form(agency, kind, form)
     if form.honeypot_filled:  # answered like a success, stored nowhere
         decoy = receipts.decoy(current_app.config["SECRET_KEY"], agency.id)
-        return redirect(url_for(".done", kind=kind, agency_id=agency.id, receipt=decoy), 303)
+        return redirect(page_url(".done", agency, kind=kind, receipt=decoy), 303)
     token, problem = None, None
     try:
         token = tokens.verify(form.token.data or "", agency.id)
@@ -148,7 +158,7 @@ def form(kind: str, agency_id: str):
     except sqlite3.Error as e:  # disk full, read-only, locked too long, I/O error
         log.error("outbox write failed: %s", e)
         return render_form(agency, kind, form, 503, UNAVAILABLE_MESSAGE)
-    return redirect(url_for(".done", kind=kind, agency_id=agency.id, receipt=accepted.receipt), 303)
+    return redirect(page_url(".done", agency, kind=kind, receipt=accepted.receipt), 303)
 
 
 @bp.get(f"/{KIND}/<agency:agency_id>/done/<receipt>")
@@ -172,12 +182,13 @@ def done(kind: str, agency_id: str, receipt: str):
         kind=kind,
         layout="embed" if kind == "embed" else "page",
         lang=g.lang,
+        switch_to=[lang for lang in agency.languages if lang != g.lang],
         receipt=number,
         topic_title=topic.title_in(g.lang) if topic else None,
         days=days,
         answer_by=format_date(answer_by, "long"),
         success_text=agency.text(g.lang, "success"),
-        again=url_for(".form", kind=kind, agency_id=agency.id),
+        again=page_url(".form", agency, kind=kind),
     )
 
 
