@@ -82,6 +82,10 @@ class Texts(Strict):
 
 class Theme(Strict):
     accent: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#0d4cd3"
+    # A file in the instance's logos/ folder: name.svg, name.png or name.jpg.
+    logo: (
+        Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}\.(svg|png|jpg|jpeg)$")] | None
+    ) = None
 
 
 class Limits(Strict):

@@ -8,6 +8,7 @@ import logging
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import (
@@ -24,7 +25,7 @@ from flask import (
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
-from .. import agencies, events, forms, i18n, outbox, receipts, tokens
+from .. import agencies, events, forms, i18n, logos, outbox, receipts, tokens
 from ..agencies import Agency
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,34 @@ def theme(agency_id: str):
     return response.make_conditional(request)
 
 
+def logo_url(agency: Agency) -> str | None:
+    """The agency's logo URL, or None when it has none or its file is refused."""
+    if not agency.theme.logo:
+        return None
+    try:
+        logo = logos.load(logos.folder(Path(current_app.instance_path)), agency.theme.logo)
+    except logos.LogoError as e:
+        log.warning("logo of %s refused: %s", agency.id, e)
+        return None
+    return url_for("widget.logo", agency_id=agency.id, v=logo.version)
+
+
+@bp.get("/logo/<agency:agency_id>")
+def logo(agency_id: str):
+    agency = agencies.extension(current_app).get(agency_id)
+    if not agency.theme.logo:
+        abort(404)
+    try:
+        found = logos.load(logos.folder(Path(current_app.instance_path)), agency.theme.logo)
+    except logos.LogoError:
+        abort(404)
+    response = Response(found.data, mimetype=found.mimetype)
+    response.set_etag(found.version)
+    response.cache_control.public = True
+    response.cache_control.max_age = 31536000 if request.args.get("v") else 300
+    return response.make_conditional(request)
+
+
 @bp.app_context_processor
 def template_helpers():
-    return {"theme_version": theme_version}
+    return {"theme_version": theme_version, "logo_url": logo_url}
