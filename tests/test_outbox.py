@@ -19,7 +19,7 @@ def enqueue_many(path: str, prefix: str, count: int) -> None:
             topic_id="t",
             lang="ru",
             routing_key="r",
-            make_event=lambda event_id, receipt, at: {"id": event_id, "receipt": receipt},
+            make_event=lambda event_id, receipt, at, files: {"id": event_id, "receipt": receipt},
         )
     db.close()
 
@@ -36,7 +36,7 @@ def test_migrations_are_recorded_and_run_once(app):
     outbox.migrate(path)  # a second start changes nothing
     db = outbox.connect(path)
     applied = [m.name for m in outbox.MIGRATIONS.applied(db)]
-    assert applied == ["0001_messages"]
+    assert applied == ["0001_messages", "0002_uploads"]
     assert outbox.MIGRATIONS.pending(db) == []
 
 
@@ -69,7 +69,7 @@ def test_several_processes_write_safely(tmp_path):
 
 def test_enqueue_returns_the_first_receipt_for_a_used_nonce(app):
     db = outbox.connect(app.config["OUTBOX_PATH"])
-    make = lambda event_id, receipt, at: {"id": event_id}  # noqa: E731
+    make = lambda event_id, receipt, at, files: {"id": event_id}  # noqa: E731
     first = outbox.enqueue(
         db, nonce="n", agency_id="a", topic_id="t", lang="ru", routing_key="r", make_event=make
     )

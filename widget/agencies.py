@@ -101,10 +101,19 @@ class Limits(Strict):
         return value
 
 
+ATTACHMENT_TYPES = Literal["image/jpeg", "image/png", "image/heic", "image/heif", "application/pdf"]
+
+
 class Attachments(Strict):
-    max_files: Annotated[int, Field(ge=0, le=10)] = 0
-    max_mb: Annotated[int, Field(ge=1, le=20)] = 5
-    types: list[str] = ["image/jpeg", "image/png", "application/pdf"]
+    max_files: Annotated[int, Field(ge=0, le=10)] = 0  # 0: no uploads
+    max_mb: Annotated[int, Field(ge=1, le=20)] = 5  # per file
+    max_total_mb: Annotated[int, Field(ge=1, le=20)] = 10
+    types: Annotated[list[ATTACHMENT_TYPES], Field(min_length=1)] = [
+        "image/jpeg",
+        "image/png",
+        "image/heic",
+        "application/pdf",
+    ]
 
 
 class Agency(Strict):

@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
+    MultipleFileField,
     RadioField,
     SelectChoice,
     StringField,
@@ -114,6 +115,10 @@ class FeedbackForm(FlaskForm):
         return valid
 
     @property
+    def accepts_files(self) -> bool:
+        return "attachments" in self
+
+    @property
     def honeypot_filled(self) -> bool:
         return bool(self.website.data)
 
@@ -173,4 +178,6 @@ def for_agency(agency: Agency, lang: str) -> type[FeedbackForm]:
     }
     for name in shown:
         attrs[name] = _contact_field(name, getattr(agency.contact, name))
+    if agency.attachments.max_files:
+        attrs["attachments"] = MultipleFileField(_l("Фотографии или документы"))
     return type(f"FeedbackForm_{agency.id}", (FeedbackForm,), attrs)

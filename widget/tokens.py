@@ -45,8 +45,12 @@ def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(keys, salt=SALT)
 
 
-def issue(agency_id: str, origin: str | None = None) -> str:
-    payload = [agency_id, int(time.time() * 1000), secrets.token_urlsafe(12), origin]
+def new_nonce() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def issue(agency_id: str, origin: str | None = None, nonce: str | None = None) -> str:
+    payload = [agency_id, int(time.time() * 1000), nonce or new_nonce(), origin]
     return _serializer().dumps(payload)
 
 

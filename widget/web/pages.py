@@ -22,10 +22,10 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_date
+from flask_babel import format_date, format_decimal
 from flask_babel import lazy_gettext as _l
 
-from .. import agencies, events, forms, i18n, logos, outbox, receipts, tokens
+from .. import agencies, attachments, events, forms, i18n, logos, outbox, receipts, tokens
 from ..agencies import Agency
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def consent_text(agency: Agency, lang: str) -> tuple[str, str]:
     return text, version
 
 
-def render_form(agency: Agency, kind: str, form, status: int = 200, problem=None):
+def render_form(agency: Agency, kind: str, form, status: int = 200, problem=None, uploaded=()):
     lang = g.lang
     consent, _version = consent_text(agency, lang)
     body = render_template(
@@ -102,8 +102,89 @@ def render_form(agency: Agency, kind: str, form, status: int = 200, problem=None
         action=page_url("widget.form", agency, kind=kind),
         switch_to=[lang for lang in agency.languages if lang != g.lang],
         text_max=forms.TEXT_MAX,
+        uploaded=uploaded,
+        attachments_hint=attachments_hint(agency) if form.accepts_files else None,
     )
     return body, status
+
+
+ATTACHMENT_PROBLEMS = {
+    attachments.Refused.TYPE: _l(
+        "Файл «%(name)s» нельзя прикрепить: подходят только фотографии и документы PDF"
+    ),
+    attachments.Refused.BROKEN: _l("Файл «%(name)s» повреждён или не открывается"),
+    attachments.Refused.TOO_BIG: _l("Фотография «%(name)s» слишком большая: уменьшите её"),
+    attachments.Refused.ACTIVE: _l(
+        "PDF «%(name)s» содержит скрипты или вложенные файлы, такой файл принять нельзя"
+    ),
+}
+TYPE_NAMES = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/heic": "HEIC",
+    "image/heif": "HEIF",
+    "application/pdf": "PDF",
+}
+
+
+def attachments_hint(agency: Agency) -> str:
+    rules = agency.attachments
+    return str(
+        _l(
+            "До %(count)s файлов (%(types)s), каждый не больше %(mb)s МБ, все вместе — не "
+            "больше %(total)s МБ.",
+            count=rules.max_files,
+            types=", ".join(TYPE_NAMES.get(t, t) for t in rules.types),
+            mb=rules.max_mb,
+            total=rules.max_total_mb,
+        )
+    )
+
+
+def take_uploads(agency: Agency, nonce: str) -> tuple[list[outbox.Upload], list[str]]:
+    """Check and keep the files sent with this post; drop the ones ticked "remove".
+
+    Returns what is attached now, and the problems with the files just sent.
+    """
+    rules = agency.attachments
+    db = outbox.get_db()
+    removed = request.form.getlist("remove_attachment")
+    if removed:
+        outbox.remove_uploads(db, nonce, removed)
+    kept = outbox.uploads_for(db, nonce)
+    errors = []
+    for file in request.files.getlist("attachments"):
+        if not file or not file.filename:
+            continue  # the browser sends an empty part when nothing was chosen
+        name = attachments.clean_name(file.filename)
+        data = file.read(rules.max_mb * 1_000_000 + 1)
+        if len(data) > rules.max_mb * 1_000_000:
+            errors.append(_l("Файл «%(name)s» больше %(mb)s МБ", name=name, mb=rules.max_mb))
+            continue
+        if len(kept) >= rules.max_files:
+            errors.append(_l("Можно прикрепить не больше %(count)s файлов", count=rules.max_files))
+            break
+        try:
+            checked = attachments.check(name, data, set(rules.types))
+        except attachments.Refused as refused:
+            errors.append(ATTACHMENT_PROBLEMS[refused.reason] % {"name": name})
+            continue
+        if sum(u.size for u in kept) + checked.size > rules.max_total_mb * 1_000_000:
+            errors.append(
+                _l("Все файлы вместе должны быть не больше %(mb)s МБ", mb=rules.max_total_mb)
+            )
+            continue
+        outbox.store_upload(
+            db,
+            nonce=nonce,
+            agency_id=agency.id,
+            name=checked.name,
+            type=checked.type,
+            content=checked.content,
+            keep_seconds=current_app.config["TOKEN_MAX_AGE"],
+        )
+        kept = outbox.uploads_for(db, nonce)
+    return kept, [str(e) for e in errors]
 
 
 @bp.route(f"/{KIND}/<agency:agency_id>", methods=["GET", "POST"])
@@ -118,19 +199,30 @@ def form(kind: str, agency_id: str):
     if forms.undecodable(request):
         abort(400)
     form = form_class()
-    if "switch_language" in request.form:  # the same form, in the language of ?lang=
-        return render_form(agency, kind, form)
     if form.honeypot_filled:  # answered like a success, stored nowhere
         decoy = receipts.decoy(current_app.config["SECRET_KEY"], agency.id)
         return redirect(page_url(".done", agency, kind=kind, receipt=decoy), 303)
     token, problem = None, None
     try:
         token = tokens.verify(form.token.data or "", agency.id)
+        nonce = token.nonce
     except tokens.TokenError as e:
         problem = TOKEN_MESSAGES.get(e.reason, TOKEN_MESSAGE)
-        form.token.data = tokens.issue(agency.id)
-    if not form.validate() or token is None:
-        return render_form(agency, kind, form, 422, problem)
+        nonce = tokens.new_nonce()  # files sent now are kept under the fresh token
+        form.token.data = tokens.issue(agency.id, nonce=nonce)
+    try:
+        uploaded, upload_errors = take_uploads(agency, nonce) if form.accepts_files else ([], [])
+    except sqlite3.Error as e:
+        log.error("outbox write failed (upload): %s", e)
+        return render_form(agency, kind, form, 503, UNAVAILABLE_MESSAGE)
+    switching = "switch_language" in request.form  # the same form, in the language of ?lang=
+    valid = switching or form.validate()
+    if upload_errors:
+        form.attachments.errors = upload_errors
+    if switching:
+        return render_form(agency, kind, form, uploaded=uploaded)
+    if not valid or token is None or upload_errors:
+        return render_form(agency, kind, form, 422, problem, uploaded)
 
     consent = None
     if form.contact():
@@ -236,6 +328,12 @@ def logo(agency_id: str):
     return response.make_conditional(request)
 
 
+def file_size(size: int) -> str:
+    if size < 100_000:
+        return str(_l("%(kb)s КБ", kb=format_decimal(max(size / 1000, 0.1), "0.#")))
+    return str(_l("%(mb)s МБ", mb=format_decimal(size / 1_000_000, "0.#")))
+
+
 @bp.app_context_processor
 def template_helpers():
-    return {"theme_version": theme_version, "logo_url": logo_url}
+    return {"theme_version": theme_version, "logo_url": logo_url, "file_size": file_size}
