@@ -52,6 +52,15 @@ def _messages(db: Database) -> None:
     db.execute("CREATE INDEX messages_due ON messages (status, next_attempt_at)")
 
 
+@MIGRATIONS(name="0002_lease_owner")
+def _lease_owner(db: Database) -> None:
+    # Which forwarder holds the lease: a forwarder whose lease ran out and was taken
+    # over by another must not overwrite that one's retry or dead-letter decision.
+    db.execute("ALTER TABLE messages ADD COLUMN lease_owner TEXT")
+    # Retention: purge finds old delivered rows without reading the whole table.
+    db.execute("CREATE INDEX messages_delivered ON messages (status, delivered_at)")
+
+
 def connect(path: str) -> Database:
     """Open the outbox with the durability settings every writer must use."""
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
