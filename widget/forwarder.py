@@ -91,6 +91,12 @@ class Forwarder:
         self.transport.close()
         self.db.close()
 
+    def __enter__(self) -> Forwarder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # -- one batch ---------------------------------------------------------------------
 
     def claim(self, now: float) -> list[tuple[str, str, str | None, int]]:
