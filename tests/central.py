@@ -40,37 +40,43 @@ def valid_event(body: bytes | str) -> dict:
 
 
 def fill(app, count: int, agency_id: str = "orel-school-57", start: int = 0) -> list[str]:
-    """Accept ``count`` messages with personal data, as the form would; their ids."""
+    """Accept ``count`` messages with personal data, as the form would; returns the
+    ids of every message in the outbox, oldest first."""
     with app.app_context():
         agency = agencies.extension(app).get(agency_id)
     consent = events.Consent("Я согласен", "v1", 1_700_000_000.0)
     db = outbox.connect(app.config["OUTBOX_PATH"])
     ids = []
     try:
-        for i in range(start, start + count):
-            submission = events.Submission(
-                agency=agency,
-                topic_id=agency.topics[0].id,
-                text=f"Сообщение номер {i}",
-                contact={"name": "Иван Петров", "email": f"ivan{i}@example.ru"},
-                lang="ru",
-                channel="embed",
-                origin=None,
-                consent=consent,
-            )
-            outbox.enqueue(
-                db,
-                nonce=uuid.uuid4().hex,
-                agency_id=agency.id,
-                topic_id=submission.topic_id,
-                lang="ru",
-                routing_key=agency.routing_key,
-                make_event=lambda *args, s=submission: events.build(s, *args),
-            )
+        with db.atomic():  # one commit for all: fast, and each enqueue is still the real one
+            _enqueue(db, agency, consent, range(start, start + count))
         ids = [row[0] for row in db.execute("SELECT id FROM messages ORDER BY created_at")]
     finally:
         db.close()
     return ids
+
+
+def _enqueue(db, agency, consent, numbers) -> None:
+    for i in numbers:
+        submission = events.Submission(
+            agency=agency,
+            topic_id=agency.topics[0].id,
+            text=f"Сообщение номер {i}",
+            contact={"name": "Иван Петров", "email": f"ivan{i}@example.ru"},
+            lang="ru",
+            channel="embed",
+            origin=None,
+            consent=consent,
+        )
+        outbox.enqueue(
+            db,
+            nonce=uuid.uuid4().hex,
+            agency_id=agency.id,
+            topic_id=submission.topic_id,
+            lang="ru",
+            routing_key=agency.routing_key,
+            make_event=lambda *args, s=submission: events.build(s, *args),
+        )
 
 
 def rows(app) -> dict[str, dict]:
@@ -135,9 +141,10 @@ class Intake:
 class Rabbit:
     """A unique exchange (as the forwarder will declare it) and a queue bound to it."""
 
-    def __init__(self, binding: str | None = "#") -> None:
+    def __init__(self, binding: str | None = "#", exchange: str | None = None) -> None:
         tag = uuid.uuid4().hex[:12]
-        self.exchange, self.queue = f"otklik-test-{tag}", f"otklik-test-{tag}"
+        self.own_exchange = exchange is None
+        self.exchange, self.queue = exchange or f"otklik-test-{tag}", f"otklik-test-{tag}"
         self.url = f"{RABBIT}?exchange={self.exchange}"
         self.connection = pika.BlockingConnection(pika.URLParameters(RABBIT))
         self.channel = self.connection.channel()
@@ -151,18 +158,26 @@ class Rabbit:
 
     def drain(self) -> list[tuple[pika.BasicProperties, bytes]]:
         """Every message now in the queue (acked), validated against the schema."""
+        count = self.channel.queue_declare(self.queue, passive=True).method.message_count
         got = []
-        while True:
-            method, properties, body = self.channel.basic_get(self.queue, auto_ack=True)
-            if method is None:
-                return got
-            valid_event(body)
-            got.append((properties, body))
+        if count:
+            for method, properties, body in self.channel.consume(
+                self.queue, auto_ack=True, inactivity_timeout=2
+            ):
+                if method is None:
+                    break
+                valid_event(body)
+                got.append((properties, body))
+                if len(got) == count:
+                    break
+            self.channel.cancel()
+        return got
 
     def close(self) -> None:
         try:
             self.channel.queue_delete(self.queue)
-            self.channel.exchange_delete(self.exchange)
+            if self.own_exchange:
+                self.channel.exchange_delete(self.exchange)
         finally:
             self.connection.close()
 

@@ -81,6 +81,9 @@ def forward_command(once: bool, batch_size: int | None, lease: float) -> None:
     which finish the batch in hand first."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+        # pika logs each failed connection attempt at length; the forwarder reports it
+        # in one line with what to fix.
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
     sender = make_forwarder(current_app, batch_size, lease)
     try:
         if not once:

@@ -43,7 +43,7 @@ class AmqpTransport(Transport):
             raise TransportError(f"queue_url: {e}") from None
         self.where = redact(urlunsplit(parts._replace(query="")))
         self.timeout = timeout
-        self._ioloop = IOLoop()
+        self._ioloop: IOLoop | None = None  # made on connect, closed by close()
         self._connection: pika.SelectConnection | None = None
         self._channel = None
         self._ready = False
@@ -103,12 +103,17 @@ class AmqpTransport(Transport):
 
     def close(self) -> None:
         self._disconnect()
+        if self._ioloop is not None:
+            self._ioloop.close()
+            self._ioloop = None
 
     # -- connection --------------------------------------------------------------------
 
     def _connect(self) -> str | None:
         """Open the connection, channel and exchange; the problem, or None when ready."""
         self._ready, self._problem, self._tag = False, None, 0
+        if self._ioloop is None:
+            self._ioloop = IOLoop()
         self._connection = pika.SelectConnection(
             self._params,
             on_open_callback=self._on_open,
