@@ -240,7 +240,7 @@ class Forwarder:
         totals = Totals()
         next_purge = 0.0
         with self._signals():
-            log.info("forwarding to %s", getattr(self.transport, "where", "the queue"))
+            log.info("forwarding to %s", self.transport.where)
             while not self._stopping.is_set():
                 if self.clock() >= next_purge:
                     purged = self.purge()

@@ -56,6 +56,7 @@ class Transport(ABC):
     """Send batches of events; ``send`` returns one outcome per message, in order."""
 
     batch_size = 100  # what the forwarder claims at once unless told otherwise
+    where = "the queue"  # for logs and errors: the destination, without credentials
 
     @abstractmethod
     def send(self, batch: Sequence[Outgoing]) -> list[Outcome]: ...

@@ -20,6 +20,7 @@ class SpoolTransport(Transport):
         if not folder:
             raise TransportError("queue_url: spool: needs a folder, e.g. spool:outbound")
         self.folder = Path(folder)
+        self.where = f"spool:{self.folder}"
 
     def send(self, batch: Sequence[Outgoing]) -> list[Outcome]:
         try:
