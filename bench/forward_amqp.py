@@ -107,6 +107,24 @@ def bare_loop(url: str, exchange: str, batch, confirm: bool) -> float:
     return elapsed
 
 
+class Admin:
+    """Declares, counts and deletes on a connection of its own, opened per use: the
+    runs take minutes, longer than an idle connection's heartbeats would last."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            connection = pika.BlockingConnection(pika.URLParameters(self.url))
+            try:
+                return getattr(connection.channel(), name)(*args, **kwargs)
+            finally:
+                connection.close()
+
+        return call
+
+
 def queue_count(channel, queue: str, expect: int) -> int:
     """Messages in the queue, once ``expect`` arrived or arrivals stopped for 2 s."""
     count, last_change = -1, time.monotonic()
@@ -129,13 +147,12 @@ def main() -> int:
 
     tag = uuid.uuid4().hex[:10]
     exchange = queue = f"otklik-bench-{tag}"
+    channel = Admin(args.url)
     try:
-        admin = pika.BlockingConnection(pika.URLParameters(args.url))
+        channel.exchange_declare(exchange, "topic", durable=True)
     except pika.exceptions.AMQPError as e:
         print(f"forward_amqp: RabbitMQ is not reachable at {args.url}: {e!r}", file=sys.stderr)
         return 1
-    channel = admin.channel()
-    channel.exchange_declare(exchange, "topic", durable=True)
     channel.queue_declare(queue, durable=True)
     channel.queue_bind(queue, exchange, "#")
 
@@ -178,7 +195,6 @@ def main() -> int:
     finally:
         channel.queue_delete(queue)
         channel.exchange_delete(exchange)
-        admin.close()
         shutil.rmtree(folder, ignore_errors=True)
 
     for row in rows:
