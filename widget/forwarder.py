@@ -135,7 +135,13 @@ class Forwarder:
             (r[0] for r in rows if r[2] is None), Outcome.dead("no event stored for this row")
         )
         batch = [Outgoing(id, key, event.encode()) for id, key, event, _ in sendable]
-        outcomes.update(zip((m.id for m in batch), self.transport.send(batch), strict=True))
+        try:
+            sent = self.transport.send(batch)
+        except Exception as e:  # a transport bug must not leave the batch leased
+            log.exception("the transport failed")
+            self.transport.close()
+            sent = [Outcome.retry(f"transport error: {type(e).__name__}")] * len(batch)
+        outcomes.update(zip((m.id for m in batch), sent, strict=True))
         self.record(rows, outcomes, now, totals)
         return totals
 

@@ -60,6 +60,8 @@ class AmqpTransport(Transport):
     def send(self, batch: Sequence[Outgoing]) -> list[Outcome]:
         if not batch:
             return []
+        if self._ready:  # notice a connection that closed while we were away
+            self._run(lambda: not self._ready, 0)
         if not self._ready:
             problem = self._connect()
             if problem:
@@ -71,18 +73,23 @@ class AmqpTransport(Transport):
                 break
             self._tag += 1
             self._unconfirmed[self._tag] = index
-            self._channel.basic_publish(
-                self.exchange,
-                message.routing_key,
-                message.body,
-                properties=pika.BasicProperties(
-                    content_type=CONTENT_TYPE,
-                    delivery_mode=pika.DeliveryMode.Persistent,
-                    message_id=message.id,
-                    app_id="otklik",
-                ),
-                mandatory=True,
-            )
+            try:
+                self._channel.basic_publish(
+                    self.exchange,
+                    message.routing_key,
+                    message.body,
+                    properties=pika.BasicProperties(
+                        content_type=CONTENT_TYPE,
+                        delivery_mode=pika.DeliveryMode.Persistent,
+                        message_id=message.id,
+                        app_id="otklik",
+                    ),
+                    mandatory=True,
+                )
+            except pika.exceptions.AMQPError as e:  # the channel or connection is gone
+                self._problem = _describe(e)
+                self._disconnect()
+                break
         self._run(lambda: not self._unconfirmed or not self._ready, self.timeout)
         if self._ready and self._unconfirmed:
             why = f"no confirm from RabbitMQ within {self.timeout:g} s"
@@ -98,8 +105,6 @@ class AmqpTransport(Transport):
             super().idle(seconds)
         else:  # run the I/O loop: heartbeats go out, a closed connection is noticed
             self._run(lambda: self._connection is None, seconds)
-            if self._connection is None:
-                super().idle(seconds / 2)
 
     def close(self) -> None:
         self._disconnect()
