@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.central import Intake, fill, rows, valid_event
+from tests.services import free_port
 from tests.test_form import send
 from widget import forwarder, outbox, transports
 from widget.transports import TransportError, open_transport
@@ -262,3 +267,55 @@ def test_the_schema_rejects_an_event_that_breaks_the_contract(app):
     event["data"]["channel"] = "email"
     with pytest.raises(Exception, match="email"):
         valid_event(json.dumps(event))
+
+
+def test_a_running_forwarder_picks_up_new_messages_until_stopped(app):
+    sender = make(app, poll_seconds=0.1)
+    totals = {}
+    thread = threading.Thread(target=lambda: totals.update(vars(sender.run())))
+    thread.start()
+    try:
+        ids = fill(app, 3)
+        deadline = time.time() + 20
+        while len(os.listdir(spool_folder(app)) if os.path.isdir(spool_folder(app)) else []) < 3:
+            assert time.time() < deadline, "the running forwarder did not deliver"
+            time.sleep(0.05)
+    finally:
+        sender.stop()
+        thread.join(20)
+    assert not thread.is_alive()
+    sender.close()
+    assert totals["delivered"] == 3
+    assert sorted(n.removesuffix(".json") for n in os.listdir(spool_folder(app))) == sorted(ids)
+
+
+def test_a_running_forwarder_waits_out_an_unreachable_queue_and_stops_on_sigterm(app, instance):
+    fill(app, 2)
+    env = dict(
+        os.environ,
+        OTKLIK_INSTANCE_PATH=str(instance),
+        OTKLIK_SECRET_KEY="test-secret",
+        OTKLIK_QUEUE_URL=f"http://127.0.0.1:{free_port()}/intake",
+        OTKLIK_QUEUE_SECRET="intake-secret",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "widget", "forward"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = []
+    try:
+        while not any("cannot send" in line for line in seen):
+            line = process.stderr.readline()
+            assert line, "".join(seen)
+            seen.append(line)
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    err = "".join(seen) + err
+    assert process.returncode == 0, err
+    assert "cannot send: cannot reach http://127.0.0.1:" in err
+    assert "Traceback" not in err and "forwarder stopped" in err
+    assert all(r["attempts"] == 0 and r["status"] == "pending" for r in rows(app).values())

@@ -165,7 +165,7 @@ class Forwarder:
                     (outcome.reason, now + self._unavailable_delay(outcome), id, self.owner)
                 )
                 totals.unsent += 1
-                totals.problem = outcome.reason
+                totals.problem = totals.problem or outcome.reason
                 continue
             tries = attempts + 1
             if outcome.status == RETRY and tries < self.max_attempts:
