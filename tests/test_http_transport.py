@@ -144,3 +144,13 @@ def test_an_unreachable_intake_uses_no_attempts_and_everything_goes_when_it_is_b
         assert received_ids(intake) == set(ids)
     finally:
         intake.close()
+
+
+def test_forward_once_tries_each_message_at_most_once_however_slow_the_intake(app, intake):
+    ids = fill(app, 3)
+    intake.answer = lambda n, body: (500, {}, 0.7)  # slower than the shortest backoff
+    with make(app, intake.url, backoff_base=1, batch_size=1) as sender:
+        totals = sender.run_once()
+    assert totals.retried == 3 and len(intake.requests) == 3
+    assert all(r["attempts"] == 1 for r in rows(app).values())
+    assert received_ids(intake) == set(ids)

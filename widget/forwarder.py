@@ -99,15 +99,18 @@ class Forwarder:
 
     # -- one batch ---------------------------------------------------------------------
 
-    def claim(self, now: float) -> list[tuple[str, str, str | None, int]]:
-        """Lease up to ``batch_size`` due rows: (id, routing_key, event, attempts)."""
+    def claim(
+        self, now: float, due_by: float | None = None
+    ) -> list[tuple[str, str, str | None, int]]:
+        """Lease up to ``batch_size`` rows due by ``due_by`` (default: now):
+        (id, routing_key, event, attempts)."""
         with self.db.atomic():
             rows = self.db.execute(
                 """
                 UPDATE messages SET lease_until = :until, lease_owner = :owner
                 WHERE id IN (
                     SELECT id FROM messages
-                    WHERE status = 'pending' AND next_attempt_at <= :now
+                    WHERE status = 'pending' AND next_attempt_at <= :due
                       AND (lease_until IS NULL OR lease_until <= :now)
                     ORDER BY next_attempt_at LIMIT :limit
                 )
@@ -117,16 +120,17 @@ class Forwarder:
                     "until": now + self.lease_seconds,
                     "owner": self.owner,
                     "now": now,
+                    "due": now if due_by is None else due_by,
                     "limit": self.batch_size,
                 },
             ).fetchall()
         rows.sort(key=lambda row: row[4])
         return [row[:4] for row in rows]
 
-    def forward_batch(self, now: float | None = None) -> Totals:
+    def forward_batch(self, now: float | None = None, due_by: float | None = None) -> Totals:
         """Claim one batch, send it, record what happened."""
         now = self.clock() if now is None else now
-        rows = self.claim(now)
+        rows = self.claim(now, due_by)
         totals = Totals(claimed=len(rows))
         if not rows:
             return totals
@@ -232,8 +236,9 @@ class Forwarder:
         """Send everything due now, purge what retention allows, and return the totals.
         Stops early when the transport cannot send at all (the rows wait)."""
         totals = Totals()
+        due_by = self.clock() if now is None else now  # a retry due later waits for next time
         while True:
-            batch = self.forward_batch(now)
+            batch = self.forward_batch(now, due_by)
             totals.add(batch)
             if not batch.claimed or (batch.unsent and not batch.delivered):
                 break
