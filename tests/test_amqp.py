@@ -127,8 +127,10 @@ def test_two_forwarders_on_one_outbox_send_each_message_once(app, rabbit):
     ids = fill(app, 2000)
     senders = [make(app, rabbit.url, batch_size=100) for _ in range(2)]
     totals = [None, None]
+    start = threading.Barrier(2)
 
     def work(i):
+        start.wait(30)
         totals[i] = senders[i].run_once()
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
