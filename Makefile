@@ -11,8 +11,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
+# The web server and the forwarder together; Ctrl-C stops both (see run.sh).
 run: $(STAMP)
-	$(BIN)/gunicorn wsgi:app
+	VENV=$(VENV) ./run.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -20,6 +21,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -n auto
+
+# Every bench/*.py script: each prints its table and writes bench/results/<name>.json.
+bench: $(STAMP)
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

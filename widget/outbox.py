@@ -54,7 +54,16 @@ def _messages(db: Database) -> None:
     db.execute("CREATE INDEX messages_due ON messages (status, next_attempt_at)")
 
 
-@MIGRATIONS(name="0002_uploads")
+@MIGRATIONS(name="0002_lease_owner")
+def _lease_owner(db: Database) -> None:
+    # Which forwarder holds the lease: a forwarder whose lease ran out and was taken
+    # over by another must not overwrite that one's retry or dead-letter decision.
+    db.execute("ALTER TABLE messages ADD COLUMN lease_owner TEXT")
+    # Retention: purge finds old delivered rows without reading the whole table.
+    db.execute("CREATE INDEX messages_delivered ON messages (status, delivered_at)")
+
+
+@MIGRATIONS(name="0003_uploads")
 def _uploads(db: Database) -> None:
     db.execute(
         """
@@ -118,7 +127,12 @@ class Receipt:
 @contextlib.contextmanager
 def write_transaction(db: Database):
     """BEGIN IMMEDIATE: take the write lock first, so that a read followed by a write
-    cannot fail half-way when another writer got in between (it waits instead)."""
+    cannot fail half-way when another writer got in between (it waits instead).
+    Inside a caller's transaction it is a savepoint of that transaction."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
