@@ -59,7 +59,7 @@ def path_of(uri: str) -> str:
 class SQLiteStorage(Storage):
     """Counters shared by every process that opens the same file."""
 
-    STORAGE_SCHEME = [SCHEME]  # registers the scheme with limits.storage_from_string
+    STORAGE_SCHEME = (SCHEME,)  # registers the scheme with limits.storage_from_string
 
     def __init__(self, uri: str, wrap_exceptions: bool = False, **_options):
         super().__init__(uri, wrap_exceptions=wrap_exceptions)

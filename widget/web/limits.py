@@ -105,7 +105,9 @@ def _checked(name: str, app) -> str:
         if not limits.parse_many(value):
             raise ValueError
     except ValueError:
-        raise SettingsError(f"{name}: not a rate limit such as '5 per hour', got {value!r}") from None
+        raise SettingsError(
+            f"{name}: not a rate limit such as '5 per hour', got {value!r}"
+        ) from None
     return value
 
 
