@@ -51,7 +51,7 @@ RETURNING count
 def path_of(uri: str) -> str:
     """The file a ``sqlite:`` URI names: ``sqlite:/abs/file`` or ``sqlite:///abs/file``."""
     parts = urlsplit(uri)
-    if parts.scheme != SCHEME or not parts.path or parts.netloc:
+    if parts.scheme != SCHEME or parts.netloc or not parts.path.strip("/"):
         raise ValueError(f"expected sqlite:/path/to/file.sqlite3, got {uri!r}")
     return parts.path
 
