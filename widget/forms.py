@@ -42,6 +42,27 @@ BAD_CHARACTERS_MESSAGE = _l(
 )
 
 
+# Werkzeug caps each multipart text part (MAX_FORM_MEMORY_SIZE) and the number of parts
+# (MAX_FORM_PARTS), but reads a url-encoded body whole, bounded only by max_content_length
+# (which leaves room for attachments). These two caps close that gap.
+MAX_URLENCODED_BYTES = 128 * 1024  # 5,000 Cyrillic characters percent-encoded take 30 KiB
+MAX_FIELDS = 40  # the form has a dozen fields and at most 10 attachments
+
+
+def cap_body(request) -> None:
+    """Lower this request's body limit when it is url-encoded (a larger one is a 413)."""
+    if request.mimetype == "application/x-www-form-urlencoded":
+        limit = request.max_content_length
+        request.max_content_length = min(limit or MAX_URLENCODED_BYTES, MAX_URLENCODED_BYTES)
+
+
+def too_many_fields(request) -> bool:
+    """True when the body holds more fields (and files) than any form of ours has."""
+    count = sum(1 for _ in request.form.items(multi=True))
+    count += sum(1 for _ in request.files.items(multi=True))
+    return count > MAX_FIELDS
+
+
 def undecodable(request) -> bool:
     """True when a url-encoded body is not valid UTF-8 (werkzeug would keep the bad
     bytes as literal %XX text, silently changing what the citizen wrote)."""
