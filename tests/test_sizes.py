@@ -1,0 +1,71 @@
+"""Sizes: bodies, fields, parts. Too much gets the 413 page (in the iframe too) or a
+clear error on the field, never a crash and never a stored message."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import token_of
+from tests.test_form import SCHOOL, rows, send
+from widget.forms import MAX_FIELDS, MAX_URLENCODED_BYTES
+
+SCHOOL_ANCESTORS = "frame-ancestors 'self' https://school57.example.ru"
+
+
+def is_413_page(response) -> bool:
+    return (
+        response.status_code == 413
+        and "Слишком много данных" in response.get_data(as_text=True)
+        and response.headers["Content-Security-Policy"].endswith(SCHOOL_ANCESTORS)
+    )
+
+
+def test_a_url_encoded_body_is_capped_far_below_the_attachment_limit(client, app):
+    assert app.config["MAX_CONTENT_LENGTH"] > 10 * MAX_URLENCODED_BYTES
+    response = send(client, text="я" * MAX_URLENCODED_BYTES)  # 6 bytes a letter, encoded
+    assert is_413_page(response)
+    assert rows(app) == []
+
+
+def test_a_long_but_possible_message_is_answered_on_the_field(client, app):
+    response = send(client, text="я" * 6000, email="a@example.ru", consent="y")
+    assert response.status_code == 422
+    assert "не длиннее 5000 символов" in response.get_data(as_text=True)
+
+
+def test_too_many_fields_get_the_413_page(client, app):
+    token = token_of(client.get(SCHOOL).get_data(as_text=True))
+    data = {"topic": "food", "text": "Суп.", "email": "a@example.ru", "consent": "y"}
+    data.update({f"x{i}": "" for i in range(MAX_FIELDS)}, token=token)
+    assert is_413_page(client.post(SCHOOL, data=data))
+    repeated = "&".join(["text=a"] * (MAX_FIELDS + 1))
+    response = client.post(SCHOOL, data=repeated, content_type="application/x-www-form-urlencoded")
+    assert is_413_page(response)
+    assert rows(app) == []
+
+
+def test_a_multipart_text_part_over_the_memory_limit_gets_the_413_page(client, app):
+    token = token_of(client.get(SCHOOL).get_data(as_text=True))
+    data = {"topic": "food", "token": token, "text": "я" * 40_000}  # 80 KB in one part
+    response = client.post(SCHOOL, data=data, content_type="multipart/form-data")
+    assert is_413_page(response)
+
+
+def test_too_many_multipart_parts_get_the_413_page(client, app):
+    # (text parts: werkzeug leaves the temp files of file parts open when it gives up)
+    data = {f"f{i}": "x" for i in range(120)}
+    response = client.post(SCHOOL, data=data, content_type="multipart/form-data")
+    assert is_413_page(response)
+
+
+@pytest.mark.parametrize(
+    "field, length", [("name", 201), ("email", 255), ("phone", 41), ("text", 5001)]
+)
+def test_each_field_has_a_cap(client, app, field, length):
+    value = {"email": "a" * (length - 11) + "@example.ru", "phone": "1" * length}.get(
+        field, "я" * length
+    )
+    response = send(client, **{"email": "a@example.ru", "consent": "y", field: value})
+    assert response.status_code == 422
+    assert f'href="#{field}"' in response.get_data(as_text=True)
+    assert rows(app) == []
