@@ -69,3 +69,20 @@ def test_each_field_has_a_cap(client, app, field, length):
     assert response.status_code == 422
     assert f'href="#{field}"' in response.get_data(as_text=True)
     assert rows(app) == []
+
+
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        (b"Infinity", "application/json"),
+        (b'{"text": ["a"], "topic": {"x": 1}}', "application/json"),
+        (b"text=hello", "text/plain"),
+        (b"text=hello", None),
+    ],
+)
+def test_a_body_no_form_sends_gets_the_400_page(client, app, body, content_type):
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.post(SCHOOL, data=body, headers=headers)
+    assert response.status_code == 400
+    assert "Запрос не удалось прочитать" in response.get_data(as_text=True)
+    assert rows(app) == []

@@ -105,7 +105,7 @@ def form(kind: str, agency_id: str):
         return render_form(agency, kind, form)
 
     forms.cap_body(request)
-    if forms.undecodable(request):
+    if forms.not_a_form(request) or forms.undecodable(request):
         abort(400)
     if forms.too_many_fields(request):
         abort(413)
