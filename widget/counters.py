@@ -22,6 +22,7 @@ import random
 import sqlite3
 import threading
 import time
+import weakref
 from urllib.parse import urlsplit
 
 from limits.storage import Storage
@@ -56,6 +57,12 @@ def path_of(uri: str) -> str:
     return parts.path
 
 
+def _close_all(connections: list[tuple[int, sqlite3.Connection]]) -> None:
+    for pid, db in connections:
+        if pid == os.getpid():  # never touch a connection inherited over a fork
+            db.close()
+
+
 class SQLiteStorage(Storage):
     """Counters shared by every process that opens the same file."""
 
@@ -65,6 +72,8 @@ class SQLiteStorage(Storage):
         super().__init__(uri, wrap_exceptions=wrap_exceptions)
         self.path = path_of(uri)
         self._local = threading.local()
+        self._opened: list[tuple[int, sqlite3.Connection]] = []
+        weakref.finalize(self, _close_all, self._opened)
         with self._connect() as db:
             db.executescript(SCHEMA)
 
@@ -77,7 +86,13 @@ class SQLiteStorage(Storage):
         db = getattr(self._local, "db", None)
         if db is not None and self._local.pid == os.getpid():
             return db
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        db = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,  # used by one thread; closed by whichever collects us
+        )
+        self._opened.append((os.getpid(), db))
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
