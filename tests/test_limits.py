@@ -112,6 +112,23 @@ def test_a_flood_from_many_addresses_meets_the_agency_ceiling(instance):
     assert post(client, "/f/orel-city-admin", address="203.0.113.9").status_code == 303
 
 
+def test_one_address_cannot_use_up_the_agency_ceiling(instance):
+    limit_school(instance, "2 per hour")
+    settings = {"secret_key": "k", "demo": True, "token_min_seconds": 0}
+    app = create_app({**settings, "ratelimit_per_agency": "4/minute"}, instance_path=instance)
+    client = client_of(app)
+    flood = [post(client, address="203.0.113.66").status_code for _ in range(8)]
+    assert flood == [303, 303] + [429] * 6
+    others = [post(client, address=f"198.51.100.{i}").status_code for i in range(1, 4)]
+    assert others == [303, 303, 429]  # the ceiling counted the flood twice, not eight times
+
+
+@pytest.mark.parametrize("uri", ["nosuch://x", "sqlite:", "sqlite://host/x"])
+def test_a_malformed_counter_store_stops_the_start_naming_it(instance, uri):
+    with pytest.raises(SettingsError, match="ratelimit_storage_uri"):
+        create_app({"secret_key": "k", "ratelimit_storage_uri": uri}, instance_path=instance)
+
+
 def test_made_up_agencies_are_not_counted(client, app):
     for i in range(20):
         response = client.post(f"/embed/no-such-agency-{i}", data={"text": "x"})

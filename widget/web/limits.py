@@ -4,7 +4,8 @@ Three limits, each in flask-limiter notation (``"5 per hour; 20 per day"``):
 
 - page views (GET/HEAD) per client address, across all agencies: ``ratelimit_pages``;
 - submissions (POST) per client address to one agency: that agency's ``[limits] per_ip``;
-- submissions (POST) to one agency from everybody together: ``ratelimit_per_agency``.
+- submissions (POST) to one agency from everybody together: ``ratelimit_per_agency``,
+  checked only once the per-address limit has let the submission through.
 
 The client address is ``request.remote_addr`` after ProxyFix (``trusted_proxies``), an
 IPv6 client counted by its /64 network (one subscriber gets a whole /64). The counters
@@ -21,11 +22,13 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import sqlite3
 import time
 
 import limits
 from flask import current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
+from limits.errors import ConfigurationError
 from werkzeug.exceptions import TooManyRequests
 
 from .. import agencies, counters  # noqa: F401 - counters registers the sqlite: scheme
@@ -111,31 +114,45 @@ def _checked(name: str, app) -> str:
     return value
 
 
-def extension(app) -> Limiter:
+def extension(app) -> tuple[Limiter, Limiter]:
+    """The two limiters: per client address, then per agency."""
     return app.extensions[EXTENSION]
 
 
-def init_app(app) -> None:
-    """Attach the limits to the widget blueprint (call after it is registered)."""
-    config = app.config
-    pages_limit, per_agency_limit = (_checked(name, app) for name in LIMIT_SETTINGS)
-    uri = config["RATELIMIT_STORAGE_URI"]
-    limiter = Limiter(
+def _limiter(app, uri: str) -> Limiter:
+    return Limiter(
         client_key,
         storage_uri=uri,
         storage_options=REDIS_OPTIONS if uri.startswith(("redis", "rediss")) else {},
         strategy="fixed-window",
-        key_prefix=config["RATELIMIT_KEY_PREFIX"],
+        key_prefix=app.config["RATELIMIT_KEY_PREFIX"],
         on_breach=retry_after,
         in_memory_fallback_enabled=True,
         headers_enabled=False,
     )
-    limiter.shared_limit(pages_limit, scope="pages", methods=["GET", "HEAD"])(pages.bp)
-    limiter.limit(per_ip_limit, key_func=per_ip_key, methods=["POST"], exempt_when=_no_agency)(
-        pages.bp
-    )
-    limiter.limit(
-        per_agency_limit, key_func=per_agency_key, methods=["POST"], exempt_when=_no_agency
-    )(pages.bp)
-    limiter.init_app(app)
-    app.extensions[EXTENSION] = limiter
+
+
+def init_app(app) -> None:
+    """Attach the limits to the widget blueprint (call after it is registered).
+
+    Two limiters, checked in this order: the per-address limits, then the agency
+    ceiling. A submission refused for its address is thus never counted against the
+    agency, so one address cannot use up an agency's ceiling (within one limiter,
+    flask-limiter checks the shorter windows first, whichever key they count by).
+    """
+    pages_limit, per_agency_limit = (_checked(name, app) for name in LIMIT_SETTINGS)
+    uri = app.config["RATELIMIT_STORAGE_URI"]
+    try:
+        per_address, per_agency = _limiter(app, uri), _limiter(app, uri)
+        per_address.shared_limit(pages_limit, scope="pages", methods=["GET", "HEAD"])(pages.bp)
+        per_address.limit(
+            per_ip_limit, key_func=per_ip_key, methods=["POST"], exempt_when=_no_agency
+        )(pages.bp)
+        per_agency.limit(
+            per_agency_limit, key_func=per_agency_key, methods=["POST"], exempt_when=_no_agency
+        )(pages.bp)
+        per_address.init_app(app)
+        per_agency.init_app(app)
+    except (ConfigurationError, ValueError, sqlite3.Error) as e:
+        raise SettingsError(f"ratelimit_storage_uri: {e} (got {uri!r})") from None
+    app.extensions[EXTENSION] = (per_address, per_agency)
