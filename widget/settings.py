@@ -64,7 +64,7 @@ SETTINGS = [
     ),
     Setting(
         "ratelimit_pages",
-        "120 per minute",
+        "300 per minute",
         "The most page views (GET) one client address may make across all agencies.",
     ),
     Setting("trusted_proxies", 0, "How many X-Forwarded-For hops to trust.", int),
