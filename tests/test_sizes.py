@@ -3,9 +3,13 @@ clear error on the field, never a crash and never a stored message."""
 
 from __future__ import annotations
 
+import socket
+import urllib.request
+
 import pytest
 
 from tests.conftest import token_of
+from tests.server import Gunicorn
 from tests.test_form import SCHOOL, rows, send
 from widget.forms import MAX_FIELDS, MAX_URLENCODED_BYTES
 
@@ -86,3 +90,34 @@ def test_a_body_no_form_sends_gets_the_400_page(client, app, body, content_type)
     assert response.status_code == 400
     assert "Запрос не удалось прочитать" in response.get_data(as_text=True)
     assert rows(app) == []
+
+
+def chunked_post(port: int, content_type: str, size: int) -> bytes:
+    """POST ``size`` bytes with Transfer-Encoding: chunked (no Content-Length to check)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        head = (
+            f"POST {SCHOOL} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        )
+        s.sendall(head.encode())
+        chunk = b"text=" + b"a" * (64 * 1024 - 5)
+        try:
+            for _ in range(size // len(chunk)):
+                s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            s.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # the server answered and closed before the end: what we hope for
+        return s.recv(100).split(b"\r\n")[0]
+
+
+def test_a_chunked_body_without_a_length_is_capped_too(instance):
+    server = Gunicorn(instance, workers=1, env={"OTKLIK_SECRET_KEY": "k"})
+    try:
+        urlencoded = chunked_post(server.port, "application/x-www-form-urlencoded", 1 << 20)
+        multipart = chunked_post(server.port, "multipart/form-data; boundary=x", 30 << 20)
+        assert urlencoded.startswith(b"HTTP/1.1 413")
+        assert multipart.startswith(b"HTTP/1.1 413")
+        with urllib.request.urlopen(server.url + SCHOOL, timeout=10) as response:
+            assert response.status == 200
+    finally:
+        server.stop()

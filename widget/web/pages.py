@@ -104,8 +104,11 @@ def form(kind: str, agency_id: str):
         form.token.data = tokens.issue(agency.id, embedding_origin(agency))
         return render_form(agency, kind, form)
 
-    forms.cap_body(request)
-    if forms.not_a_form(request) or forms.undecodable(request):
+    if forms.not_a_form(request):
+        abort(400)
+    if forms.too_large(request):
+        abort(413)
+    if forms.undecodable(request):
         abort(400)
     if forms.too_many_fields(request):
         abort(413)
