@@ -92,6 +92,17 @@ def test_behind_one_proxy_only_the_address_it_saw_counts(client, instance, confi
     assert via_proxy("203.0.113.5", "203.0.113.6").status_code == 303  # another citizen
 
 
+@pytest.mark.parametrize("config", [{"trusted_proxies": 1, "secret_key": "k", "demo": True}])
+@pytest.mark.parametrize(
+    "forwarded", ["", ",", "not-an-address", "::ffff:203.0.113.1", "1.2.3.4, " * 500, "ä\x00"]
+)
+def test_garbage_in_forwarded_for_is_survived(client, config, forwarded):
+    headers = {"X-Forwarded-For": forwarded}
+    assert client.get(SCHOOL, headers=headers).status_code == 200
+    response = client.post(SCHOOL, data={"text": "x"}, headers=headers)
+    assert response.status_code == 422
+
+
 def test_a_whole_ipv6_64_counts_as_one_client(client, instance):
     limit_school(instance, "2 per hour")
     assert post(client, address="2001:db8:1:2::1").status_code == 303

@@ -53,8 +53,6 @@ BAD_CHARACTERS_MESSAGE = _l(
 # (which leaves room for attachments). These two caps close that gap.
 MAX_URLENCODED_BYTES = 128 * 1024  # 5,000 Cyrillic characters percent-encoded take 30 KiB
 MAX_FIELDS = 40  # the form has a dozen fields and at most 10 attachments
-
-
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import logging
 import sqlite3
 import time
 
@@ -35,7 +34,6 @@ from .. import agencies, counters  # noqa: F401 - counters registers the sqlite:
 from ..settings import SettingsError
 from . import pages
 
-log = logging.getLogger(__name__)
 EXTENSION = "otklik.limits"
 LIMIT_SETTINGS = ("ratelimit_pages", "ratelimit_per_agency")
 REDIS_OPTIONS = {"socket_timeout": 1, "socket_connect_timeout": 1}
