@@ -47,8 +47,25 @@ SETTINGS = [
     ),
     Setting(
         "ratelimit_storage_uri",
-        "memory://",
-        "Where rate-limit counters live (flask-limiter storage URI), e.g. redis://host:6379.",
+        "sqlite:ratelimits.sqlite3",
+        "Where rate-limit counters live: sqlite:<file> (shared by the workers of one "
+        "instance; a relative file is resolved against the instance folder) or "
+        "redis://host:6379 (shared by several instances).",
+    ),
+    Setting(
+        "ratelimit_key_prefix",
+        "otklik",
+        "Prefix of every rate-limit counter's key: one per deployment sharing a Redis.",
+    ),
+    Setting(
+        "ratelimit_per_agency",
+        "60 per minute; 600 per hour",
+        "The most submissions one agency accepts from everybody together.",
+    ),
+    Setting(
+        "ratelimit_pages",
+        "300 per minute",
+        "The most page views (GET) one client address may make across all agencies.",
     ),
     Setting("trusted_proxies", 0, "How many X-Forwarded-For hops to trust.", int),
     Setting(
@@ -129,6 +146,9 @@ def load(
     if not values["secret_key"]:
         values["secret_key"] = "otklik-demo-only-not-secret"
     values["outbox_path"] = str(instance / values["outbox_path"])
+    storage = values["ratelimit_storage_uri"]
+    if storage.startswith("sqlite:") and not storage.startswith("sqlite:/"):
+        values["ratelimit_storage_uri"] = "sqlite:" + str(instance / storage[len("sqlite:") :])
     queue_url = values["queue_url"]
     if queue_url.startswith("spool:"):
         values["queue_url"] = "spool:" + str(instance / queue_url[len("spool:") :])

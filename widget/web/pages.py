@@ -40,11 +40,9 @@ DEFAULT_CONSENT = _l(
     "и я могу отозвать его, написав организации."
 )
 DEFAULT_CONSENT_VERSION = "otklik-default-1"
-TOKEN_MESSAGES = {
-    tokens.TokenError.EXPIRED: _l(
-        "Форма была открыта слишком давно. Проверьте сообщение и отправьте его ещё раз."
-    ),
-}
+# One message for every token problem (forged, foreign, too old, too young): a bot learns
+# nothing about which check caught it, and a citizen who was too slow or too fast only
+# needs to press Submit again (their text is kept, the token is fresh).
 TOKEN_MESSAGE = _l("Не получилось отправить форму. Проверьте сообщение и отправьте его ещё раз.")
 UNAVAILABLE_MESSAGE = _l(
     "Сейчас мы не можем принять сообщение. Ваш текст остался в форме: попробуйте отправить "
@@ -196,20 +194,23 @@ def form(kind: str, agency_id: str):
         form.token.data = tokens.issue(agency.id, embedding_origin(agency))
         return render_form(agency, kind, form)
 
+    if forms.not_a_form(request):
+        abort(400)
+    if forms.too_large(request):
+        abort(413)
     if forms.undecodable(request):
         abort(400)
+    if forms.too_many_fields(request):
+        abort(413)
     form = form_class()
-    if form.honeypot_filled:  # answered like a success, stored nowhere
-        decoy = receipts.decoy(current_app.config["SECRET_KEY"], agency.id)
-        return redirect(page_url(".done", agency, kind=kind, receipt=decoy), 303)
     token, problem = None, None
     try:
         token = tokens.verify(form.token.data or "", agency.id)
         nonce = token.nonce
     except tokens.TokenError as e:
-        problem = TOKEN_MESSAGES.get(e.reason, TOKEN_MESSAGE)
+        problem = TOKEN_MESSAGE
         nonce = tokens.new_nonce()  # files sent now are kept under the fresh token
-        form.token.data = tokens.issue(agency.id, nonce=nonce)
+        form.token.data = tokens.issue(agency.id, e.origin, nonce=nonce)
     try:
         uploaded, upload_errors = take_uploads(agency, nonce) if form.accepts_files else ([], [])
     except sqlite3.Error as e:
@@ -223,6 +224,13 @@ def form(kind: str, agency_id: str):
         return render_form(agency, kind, form, uploaded=uploaded)
     if not valid or token is None or upload_errors:
         return render_form(agency, kind, form, 422, problem, uploaded)
+    if form.honeypot_filled:
+        # Answered like a success, stored nowhere. Checked last, so that a bot meets every
+        # other check exactly as a citizen would and cannot tell which one caught it.
+        decoy = receipts.decoy(
+            current_app.config["SECRET_KEY"], agency.id, form.topic.data, token.nonce
+        )
+        return redirect(page_url(".done", agency, kind=kind, receipt=decoy), 303)
 
     consent = None
     if form.contact():
@@ -263,10 +271,13 @@ def done(kind: str, agency_id: str, receipt: str):
     found = outbox.find_receipt(outbox.get_db(), agency.id, number)
     if found is not None:
         topic, received = agency.topic(found.topic_id), found.created_at
-    elif receipts.is_decoy(current_app.config["SECRET_KEY"], agency.id, number):
-        topic, received = agency.topics[0], time.time()
     else:
-        abort(404)
+        topic_id = receipts.decoy_topic(
+            current_app.config["SECRET_KEY"], agency.id, number, [t.id for t in agency.topics]
+        )
+        if topic_id is None:
+            abort(404)
+        topic, received = agency.topic(topic_id), time.time()
     days = topic.answer_within_days if topic else 30
     answer_by = datetime.fromtimestamp(received, UTC).date() + timedelta(days=days)
     return render_template(
