@@ -14,6 +14,14 @@ from tests.browser.sites import TEST_AGENCY
 pytestmark = pytest.mark.browser
 
 FRAME = "iframe[title='Форма обратной связи']"
+# The fields the error summary links to: in the summary's order, and in the page's.
+SUMMARY_TARGETS = """() => {
+  const links = [...document.querySelectorAll('.error-summary a')]
+    .map(a => a.getAttribute('href').slice(1));
+  const page_order = [...document.querySelectorAll('input, textarea, select')]
+    .map(el => el.id).filter(id => links.includes(id));
+  return {links, page_order};
+}"""
 
 
 def unique_text() -> str:
@@ -52,12 +60,13 @@ def citizen(request, browser, cookie_friendly_browser, sites):
         context.close()
 
 
-def fill(form, text: str, topic: str | None = "Питание") -> None:
+def fill(form, text: str, topic: str | None = "Питание", consent: bool = True) -> None:
     if topic:
         form.get_by_label(topic).check()
     form.get_by_label("Ваше сообщение").fill(text)
     form.get_by_label("Электронная почта").fill("parent@example.ru")
-    form.get_by_label("Я согласен(на)").check()
+    if consent:
+        form.get_by_label("Я согласен(на)").check()
 
 
 def widget_frame(page):
@@ -94,22 +103,26 @@ def test_an_error_keeps_what_was_typed_and_says_what_to_fix(citizen, sites, shoo
     page, text = citizen, unique_text()
     page.goto(sites.host_page())
     form = page.frame_locator(FRAME)
-    fill(form, text, topic=None)
+    fill(form, text, topic=None, consent=False)
     form.get_by_role("button", name="Отправить").click()
 
     summary = form.get_by_role("alert")
     expect(summary).to_contain_text("Исправьте ошибки")
     expect(summary.get_by_role("link", name="Выберите тему сообщения")).to_be_visible()
     shoot(page, "error")
-    assert widget_frame(page).title().startswith("Ошибка: ")
+    frame = widget_frame(page)
+    assert frame.title().startswith("Ошибка: ")
     expect(form.get_by_label("Ваше сообщение")).to_have_value(text)
     expect(form.get_by_label("Электронная почта")).to_have_value("parent@example.ru")
-    expect(form.get_by_label("Я согласен(на)")).to_be_checked()
     assert sites.widget.messages(text) == []
+    linked = frame.evaluate(SUMMARY_TARGETS)
+    assert linked["links"] == ["topic", "consent"]
+    assert linked["links"] == linked["page_order"], "the summary lists problems in page order"
 
     summary.get_by_role("link", name="Выберите тему сообщения").click()
     expect(form.locator("#topic")).to_be_focused()
     form.get_by_label("Питание").check()
+    form.get_by_label("Я согласен(на)").check()
     form.get_by_role("button", name="Отправить").click()
     expect(form.get_by_role("heading", name="Сообщение отправлено")).to_be_visible()
     assert len(sites.widget.messages(text)) == 1
