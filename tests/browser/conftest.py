@@ -27,6 +27,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+# Tall enough that the host page's 1500 px iframe is on screen: Chromium paints an
+# out-of-process iframe only within the viewport, so screenshots would be cut off.
+VIEWPORT = {"width": 900, "height": 1650}
 
 
 def missing(message: str):
@@ -65,7 +68,11 @@ def cookie_friendly_browser(playwright, tmp_path_factory):
     preferences = {"profile": {"cookie_controls_mode": 0}}
     (profile / "Default" / "Preferences").write_text(json.dumps(preferences))
     context = playwright.chromium.launch_persistent_context(
-        profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, java_script_enabled=False
+        profile,
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        java_script_enabled=False,
+        viewport=VIEWPORT,
     )
     yield context
     context.close()
@@ -80,7 +87,7 @@ def sites(tmp_path_factory) -> Sites:
 @pytest.fixture
 def no_js(browser):
     """A fresh context with JavaScript disabled: how the promises are kept."""
-    context = browser.new_context(java_script_enabled=False)
+    context = browser.new_context(java_script_enabled=False, viewport=VIEWPORT)
     yield context
     context.close()
 
@@ -89,7 +96,7 @@ def no_js(browser):
 def with_js(browser):
     """A context with JavaScript on, only for tools that need it (axe-core). The pages
     have no script of their own, so they behave the same."""
-    context = browser.new_context()
+    context = browser.new_context(viewport=VIEWPORT)
     yield context
     context.close()
 

@@ -45,19 +45,15 @@ def third_party_cookies_allowed(context, sites) -> bool:
 
 
 @pytest.fixture(params=["3pc-blocked", "3pc-allowed"])
-def citizen(request, browser, cookie_friendly_browser, sites):
+def citizen(request, sites):
     """A page in a JavaScript-off browser, in the cookie mode the parameter names."""
-    if request.param == "3pc-blocked":
-        context = browser.new_context(java_script_enabled=False)
-    else:
-        context = cookie_friendly_browser
-    assert third_party_cookies_allowed(context, sites) == (request.param == "3pc-allowed")
+    blocked = request.param == "3pc-blocked"
+    context = request.getfixturevalue("no_js" if blocked else "cookie_friendly_browser")
+    assert third_party_cookies_allowed(context, sites) == (not blocked)
     page = context.new_page()
     yield page
     page.close()
     context.clear_cookies()
-    if context is not cookie_friendly_browser:
-        context.close()
 
 
 def fill(form, text: str, topic: str | None = "Питание", consent: bool = True) -> None:
