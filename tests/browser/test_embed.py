@@ -70,7 +70,7 @@ def widget_frame(page):
 
 
 def test_a_citizen_sends_a_message_from_inside_the_agencys_page(citizen, sites, shoot):
-    page, text = citizen, unique_text()
+    page, text, asked_before = citizen, unique_text(), len(sites.widget.requests)
     page.goto(sites.host_page())
     form = page.frame_locator(FRAME)
     expect(form.get_by_role("heading", name="Написать в организацию")).to_be_visible()
@@ -90,9 +90,11 @@ def test_a_citizen_sends_a_message_from_inside_the_agencys_page(citizen, sites, 
     data = json.loads(row["event"])["data"]
     assert data["channel"] == "embed"
     assert data["origin"] == sites.host, "the embedding page is known from the form's Referer"
-    posts = [r for r in sites.widget.requests if r["method"] == "POST"]
-    assert posts[-1]["sec_fetch_site"] == "same-origin", "the iframe posts to its own origin"
+    asked = sites.widget.requests[asked_before:]
+    (post,) = [r for r in asked if r["method"] == "POST"]
+    assert post["sec_fetch_site"] == "same-origin", "the iframe posts to its own origin"
     assert page.context.cookies(sites.widget.url) == [], "promise 2: the widget sets no cookie"
+    assert [r["cookie"] for r in asked if r["cookie"]] == [], "and the browser sends none"
 
 
 def test_an_error_keeps_what_was_typed_and_says_what_to_fix(citizen, sites, shoot):
@@ -150,14 +152,18 @@ def test_pressing_submit_twice_sends_one_message(no_js, sites, shoot):
 
 
 def test_the_form_does_not_show_on_a_site_the_agency_did_not_list(no_js, sites, shoot):
-    page = no_js.new_page()
+    page, asked_before = no_js.new_page(), len(sites.widget.requests)
+    failures = []
+    page.on("requestfailed", lambda r: failures.append((r.url, r.failure)))
     page.goto(sites.host_page(stranger=True))
     frame = widget_frame(page)
     expect(page.frame_locator(FRAME).locator("form")).to_have_count(0)
     assert frame.url == "chrome-error://chromewebdata/"
     shoot(page, "refused")
-    fetched = [r for r in sites.widget.requests if r["sec_fetch_dest"] == "iframe"]
-    assert fetched, "the widget was asked, and the browser refused to show its answer"
+    asked = [r for r in sites.widget.requests[asked_before:] if r["sec_fetch_dest"] == "iframe"]
+    assert len(asked) == 1, "the widget was asked, and answered"
+    embed_url = f"{sites.widget.url}/embed/{TEST_AGENCY}"
+    assert (embed_url, "net::ERR_BLOCKED_BY_RESPONSE") in failures, failures
 
 
 def test_the_same_form_shows_on_the_listed_site(no_js, sites):
