@@ -13,10 +13,12 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from tests.browser.sites import Sites, running
 
-CHROMIUM = os.environ.get("OTKLIK_TEST_CHROMIUM", "/usr/bin/chromium")
+# Not an OTKLIK_ variable: those are the service's settings.
+CHROMIUM = os.environ.get("BROWSER_TESTS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -43,10 +45,6 @@ def missing(message: str):
 def playwright():
     if not os.access(CHROMIUM, os.X_OK):
         missing(f"no Chromium at {CHROMIUM} (apt-get install chromium; see docs/browser-tests.md)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("the playwright package is not installed (pip install -e '.[dev]')")
     manager = sync_playwright().start()
     yield manager
     manager.stop()
