@@ -159,6 +159,7 @@ HOST_PAGE = """<!doctype html>
 <header><a href="/">Главная страница школы</a></header>
 <main>
 <h1>Обратная связь</h1>
+<noscript><p id="no-script">В этом браузере JavaScript выключен.</p></noscript>
 {body}
 </main>
 <footer><a href="/contacts">Контакты</a></footer>

@@ -74,6 +74,7 @@ def test_a_citizen_sends_a_message_from_inside_the_agencys_page(citizen, sites, 
     page.goto(sites.host_page())
     form = page.frame_locator(FRAME)
     expect(form.get_by_role("heading", name="Написать в организацию")).to_be_visible()
+    expect(page.locator("#no-script")).to_be_visible()  # JavaScript is really off
     shoot(page, "form")
 
     fill(form, text)

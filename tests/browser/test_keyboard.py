@@ -79,18 +79,34 @@ def visible_change(focused_look: dict, unfocused_look: dict) -> bool:
     )
 
 
-def test_tab_reaches_every_control_in_reading_order_with_a_visible_focus(no_js, sites, shoot):
+SUMMARY_LINKS = [  # the error state's summary, for a form sent empty
+    "Выберите тему сообщения",
+    "Напишите сообщение",
+    "Укажите, как с вами связаться, чтобы получить ответ",
+]
+
+
+@pytest.mark.parametrize("state", ["form", "error"])
+def test_tab_reaches_every_control_in_reading_order_with_a_visible_focus(
+    no_js, sites, shoot, state
+):
     page = no_js.new_page()
     page.goto(sites.host_page())
-    stops = []
-    for _ in range(len(WIDGET_ORDER) + 2):
+    expected = WIDGET_ORDER
+    if state == "error":
+        page.frame_locator(FRAME).get_by_role("button", name="Отправить").click()
+        expect(page.frame_locator(FRAME).get_by_role("alert")).to_be_visible()
+        expected = [f"a:{text[:30]}" for text in SUMMARY_LINKS] + WIDGET_ORDER
+    page.locator("header a").focus()  # start on the agency's own first link
+    stops = [focused(page)]
+    for _ in range(len(expected) + 1):
         stops.append(tab(page))
         if stops[-1] and stops[-1]["in_widget"]:
             shoot(page, f"focus-{len(stops):02d}")
 
     names = [s["name"] if s else None for s in stops]
-    assert names == ["a:Главная страница школы", *WIDGET_ORDER, "a:Контакты"]
-    assert [s["in_widget"] for s in stops] == [False] + [True] * len(WIDGET_ORDER) + [False]
+    assert names == ["a:Главная страница школы", *expected, "a:Контакты"]
+    assert [s["in_widget"] for s in stops] == [False] + [True] * len(expected) + [False]
 
     widget = next(f for f in page.frames if f.parent_frame is not None)
     invisible = [
