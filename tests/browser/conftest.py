@@ -101,13 +101,17 @@ def with_js(browser):
 
 @pytest.fixture
 def shoot(request):
-    """``shoot(page, "state")`` saves a full-page screenshot to tests/browser/artifacts/."""
+    """``shoot(page, "state")`` saves a full-page screenshot to tests/browser/artifacts/;
+    ``shoot(locator, "state")`` one of that element only."""
     ARTIFACTS.mkdir(exist_ok=True)
     prefix = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")
 
-    def shoot(page, state: str) -> Path:
+    def shoot(target, state: str) -> Path:
         path = ARTIFACTS / f"{prefix}--{state}.png"
-        page.screenshot(path=path, full_page=True)
+        if hasattr(target, "main_frame"):
+            target.screenshot(path=path, full_page=True)
+        else:
+            target.screenshot(path=path)
         return path
 
     return shoot

@@ -102,7 +102,7 @@ def test_tab_reaches_every_control_in_reading_order_with_a_visible_focus(
     for _ in range(len(expected) + 1):
         stops.append(tab(page))
         if stops[-1] and stops[-1]["in_widget"]:
-            shoot(page, f"focus-{len(stops):02d}")
+            shoot(page.locator(FRAME), f"focus-{len(stops):02d}")
 
     names = [s["name"] if s else None for s in stops]
     assert names == ["a:Главная страница школы", *expected, "a:Контакты"]
