@@ -59,7 +59,7 @@ def reach(page, url: str, state: str, form=None):
 def test_the_form_in_the_agencys_page_has_no_violations(with_js, sites, shoot, state):
     page = with_js.new_page()
     reach(page, sites.host_page(), state, form=lambda p: p.frame_locator(FRAME))
-    shoot(page, state)
+    shoot(page, "audited")
     assert len(page.frames) == 2, "the audit covers the host page and the widget's iframe"
     assert violations(page) == []
 
@@ -69,7 +69,7 @@ def test_the_form_in_the_agencys_page_has_no_violations(with_js, sites, shoot, s
 def test_the_standalone_page_has_no_violations(with_js, sites, shoot, agency_id, state):
     page = with_js.new_page()
     reach(page, f"{sites.widget.url}/f/{agency_id}", state)
-    shoot(page, state)
+    shoot(page, "audited")
     assert page.locator("html").get_attribute("lang") == DEMO[agency_id].language
     assert violations(page) == []
 
