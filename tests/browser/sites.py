@@ -56,7 +56,6 @@ class PostGate:
     """Holds POSTs at the door until ``expected`` of them are inside at once, so that
     a double submission really reaches the app twice, concurrently."""
 
-    expected: int = 0
     timeout: float = 5.0
     barrier: threading.Barrier | None = None
     seen: list[str] = field(default_factory=list)
