@@ -162,7 +162,8 @@ def main() -> None:
             )
 
             print("submission POST /embed/<agency> vs a bare Flask + SQLite route:", flush=True)
-            count = 60_000
+            # enough fresh tokens for every round: a POST is not faster than the page
+            count = int(page_run.rate * args.seconds * args.rounds * 1.5) + 2000
             tokens_file = tmp / "tokens.txt"
             took = mint_tokens(instance, count, tokens_file)
             print(f"# minted {count} tokens in {took:.1f} s", flush=True)
