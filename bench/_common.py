@@ -169,6 +169,18 @@ class Server:
                 peaks.append(round(int(match.group(1)) / 1024, 1))
         return peaks
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the workers and the arbiter."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in [self.process.pid, *self.workers()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
     def worker_count(self) -> int:
         return len(self.workers())
 

@@ -76,8 +76,17 @@ def mint_tokens(instance: Path, count: int, path: Path) -> float:
     return time.monotonic() - start
 
 
-def load(url: str, seconds: float, kind: str, tokens: Path | None = None) -> Load:
-    """``kind``: get, post (one fresh token per request) or visit."""
+def load(server: Server, path: str, seconds: float, kind: str, tokens: Path | None = None) -> Load:
+    """``kind``: get, post (one fresh token per request) or visit. The result's
+    ``cpu_ms`` is the server's CPU time per request, which other jobs on the machine
+    disturb less than the rate."""
+    cpu = server.cpu_seconds()
+    run = _load(server.url + path, seconds, kind, tokens)
+    run.extra["cpu_ms"] = round((server.cpu_seconds() - cpu) / max(run.requests, 1) * 1000, 2)
+    return run
+
+
+def _load(url: str, seconds: float, kind: str, tokens: Path | None = None) -> Load:
     if not have_wrk():
         return python_load(url, seconds, kind, BODY, tokens)
     env = {"OTKLIK_BENCH_BODY": BODY, "OTKLIK_BENCH_THREADS": str(THREADS)}
@@ -129,14 +138,14 @@ def main() -> None:
             )
 
             # warm every worker up (imports, template compilation, agency cache)
-            load(hello.url + "/", 1, "get")
-            load(widget.url + form_path, 1, "get")
+            load(hello, "/", 1, "get")
+            load(widget, form_path, 1, "get")
 
             print("form page GET /embed/<agency> vs Flask hello world:", flush=True)
             page, base = [], []
             for _ in range(args.rounds):
-                base.append(load(hello.url + "/", args.seconds, "get"))
-                page.append(load(widget.url + form_path, args.seconds, "get"))
+                base.append(load(hello, "/", args.seconds, "get"))
+                page.append(load(widget, form_path, args.seconds, "get"))
             page_run, base_run = best(page), best(base)
             rows.append(
                 ratio_row(
@@ -151,6 +160,7 @@ def main() -> None:
                     errors=page_run.errors,
                 )
             )
+            rows.append(cpu_row("form page: server CPU per request", page, base, 0.7))
             rows.append(
                 row(
                     "form page latency p50 / p99",
@@ -171,8 +181,8 @@ def main() -> None:
             unique.write_text("".join(f"{uuid.uuid4()}\n" for _ in range(count)))
             submit, base = [], []
             for _ in range(args.rounds):
-                base.append(load(bare.url + "/", args.seconds, "post", unique))
-                submit.append(load(widget.url + form_path, args.seconds, "post", tokens_file))
+                base.append(load(bare, "/", args.seconds, "post", unique))
+                submit.append(load(widget, form_path, args.seconds, "post", tokens_file))
                 # each round takes fresh tokens: shift the files by what was used
                 for path, run in ((unique, base[-1]), (tokens_file, submit[-1])):
                     used = int(run.extra.get("used", 0))
@@ -197,6 +207,7 @@ def main() -> None:
                     stored=stored,
                 )
             )
+            rows.append(cpu_row("submission: server CPU per request", submit, base, 0.6))
             rows.append(
                 row(
                     "submission latency p50 / p99",
@@ -208,7 +219,7 @@ def main() -> None:
             )
 
             print("whole visits (GET form, POST, follow the redirect):", flush=True)
-            visit = load(widget.url + form_path, args.seconds, "visit")
+            visit = load(widget, form_path, args.seconds, "visit")
             visits = int(visit.extra.get("visits", 0))
             rows.append(
                 row(
@@ -231,6 +242,23 @@ def main() -> None:
             )
     path = write_results("web", rows)
     print(f"# wrote {path.relative_to(ROOT)}", flush=True)
+
+
+def cpu_row(figure: str, runs: list[Load], baseline: list[Load], aim: float) -> dict:
+    """CPU per request, the app against its baseline; the ratio is baseline / app, so
+    that it reads like the rate ratio (1.0 = as cheap as the baseline)."""
+    app = min(r.extra["cpu_ms"] for r in runs)
+    base = min(r.extra["cpu_ms"] for r in baseline)
+    return row(
+        figure,
+        app,
+        "ms",
+        baseline=base,
+        ratio=round(base / app, 2) if app else None,
+        aim=f"ratio >= {aim}",
+        ok=bool(app) and base / app >= aim,
+        note="gunicorn workers and arbiter, user + system; the lowest of the rounds",
+    )
 
 
 def _count(path: Path) -> int:
