@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import g
 
 from tests.conftest import token_of, write_agency
-from widget import outbox
+from widget import forms, outbox
 
 SCHOOL = "/embed/orel-school-57"
 CITY = "/f/orel-city-admin"
@@ -363,3 +364,14 @@ def test_the_agency_stylesheet_carries_its_accent_and_caches(client):
         "/theme/orel-school-57.css?v=1", headers={"If-None-Match": response.headers["ETag"]}
     )
     assert again.status_code == 304
+
+
+@pytest.mark.parametrize(
+    ("lang", "message"), [("ru", "Неверный вариант."), ("en", "Not a valid choice.")]
+)
+def test_wtforms_own_messages_follow_the_page_language(app, lang, message):
+    # WTForms' catalogues are cached per process: each language must keep its own
+    with app.test_request_context():
+        g.lang = lang
+        messages = forms.FeedbackForm.Meta().get_translations(None)
+        assert messages.gettext("Not a valid choice.") == message
