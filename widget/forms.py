@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_to_bytes
 
 from babel.support import Translations
 from flask_babel import get_locale
@@ -47,11 +47,16 @@ BAD_CHARACTERS_MESSAGE = _l(
 
 def undecodable(request) -> bool:
     """True when a url-encoded body is not valid UTF-8 (werkzeug would keep the bad
-    bytes as literal %XX text, silently changing what the citizen wrote)."""
+    bytes as literal %XX text, silently changing what the citizen wrote).
+
+    The whole body is unquoted at once: ``&`` and ``=`` are ASCII, which never occurs
+    inside a UTF-8 sequence, so the body is valid exactly when every field is (and
+    this is half the cost of splitting it into fields first, as werkzeug does anyway).
+    """
     if request.mimetype != "application/x-www-form-urlencoded":
         return False
     try:
-        parse_qsl(request.get_data(cache=True).decode(), keep_blank_values=True, errors="strict")
+        unquote_to_bytes(request.get_data(cache=True).decode()).decode()
     except UnicodeDecodeError:
         return True
     return False
