@@ -36,8 +36,9 @@ bench: $(STAMP)
 
 # wrk, the load generator, from the distribution's packages (Debian/Ubuntu).
 wrk:
-	@if [ "$$(id -u)" = 0 ]; then apt-get install -y -q wrk; \
-	else sudo -n apt-get install -y -q wrk; fi
+	@if [ "$$(id -u)" = 0 ]; then sudo=; else sudo="sudo -n"; fi; \
+	$$sudo apt-get install -y -qq wrk >/dev/null 2>&1 || \
+	{ $$sudo apt-get update -qq && $$sudo apt-get install -y -qq wrk >/dev/null; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
