@@ -42,7 +42,7 @@ def machine() -> dict:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
-        "load_generator": "wrk" if shutil.which("wrk") else "python (wrk not installed)",
+        "load_generator": "wrk" if have_wrk() else "python (bench/_pyload.py; wrk is lighter)",
         "note": SHARED_NOTE,
     }
 
@@ -269,4 +269,6 @@ def _wrk_latency(out: str, percentile: str) -> float:
 
 
 def have_wrk() -> bool:
-    return shutil.which("wrk") is not None
+    """wrk is installed, and not turned off with OTKLIK_BENCH_NO_WRK=1 (to try the
+    Python load generator)."""
+    return shutil.which("wrk") is not None and not os.environ.get("OTKLIK_BENCH_NO_WRK")

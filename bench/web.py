@@ -173,21 +173,23 @@ def main() -> None:
 
             print("submission POST /embed/<agency> vs a bare Flask + SQLite route:", flush=True)
             # enough fresh tokens for every round: a POST is not faster than the page
-            count = int(page_run.rate * args.seconds * args.rounds * 1.5) + 2000
+            count = int(page_run.rate * (args.seconds * args.rounds + 1) * 1.5) + 2000
             tokens_file = tmp / "tokens.txt"
             took = mint_tokens(instance, count, tokens_file)
             print(f"# minted {count} tokens in {took:.1f} s", flush=True)
             unique = tmp / "unique.txt"
             unique.write_text("".join(f"{uuid.uuid4()}\n" for _ in range(count)))
             submit, base = [], []
-            for _ in range(args.rounds):
-                base.append(load(bare, "/", args.seconds, "post", unique))
-                submit.append(load(widget, form_path, args.seconds, "post", tokens_file))
+            for round_ in range(args.rounds + 1):  # round 0 warms every worker's database
+                seconds = 1 if round_ == 0 else args.seconds
+                base.append(load(bare, "/", seconds, "post", unique))
+                submit.append(load(widget, form_path, seconds, "post", tokens_file))
                 # each round takes fresh tokens: shift the files by what was used
                 for path, run in ((unique, base[-1]), (tokens_file, submit[-1])):
                     used = int(run.extra.get("used", 0))
                     lines = path.read_text().splitlines(keepends=True)
                     path.write_text("".join(lines[used:]))
+            base, submit = base[1:], submit[1:]
             exhausted = sum(int(r.extra.get("exhausted", 0)) for r in submit + base)
             if exhausted:
                 print(f"# WARNING: {exhausted} requests reused a token", flush=True)
