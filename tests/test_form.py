@@ -3,6 +3,7 @@ of getting it wrong, each with a clear answer and nothing stored twice."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -200,6 +201,14 @@ def test_raw_bytes_that_are_not_utf8_are_refused_without_a_crash(client, app):
     )
     assert response.status_code == 400
     assert rows(app) == []
+
+
+def test_a_percent_sign_typed_by_a_citizen_is_kept(client, app):
+    # werkzeug shows undecodable bytes as literal %XX: typed ones must not look so
+    text = "Тариф вырос на 50%, в квитанции написано %D0%FF"
+    response = send(client, email="a@example.ru", consent="y", text=text)
+    assert response.status_code == 303
+    assert json.loads(rows(app)[0]["event"])["data"]["text"] == text
 
 
 def test_bad_characters_are_not_echoed_back(client):

@@ -49,14 +49,22 @@ def undecodable(request) -> bool:
     """True when a url-encoded body is not valid UTF-8 (werkzeug would keep the bad
     bytes as literal %XX text, silently changing what the citizen wrote).
 
-    The whole body is unquoted at once: ``&`` and ``=`` are ASCII, which never occurs
-    inside a UTF-8 sequence, so the body is valid exactly when every field is (and
-    this is half the cost of splitting it into fields first, as werkzeug does anyway).
+    Werkzeug's parse turns every byte that is not UTF-8 into a literal ``%XX``, so a
+    form without ``%`` in any name or value had none: the common case costs no second
+    parse. Otherwise the whole body is unquoted at once (``&`` and ``=`` are ASCII,
+    which never occurs inside a UTF-8 sequence, so it is valid exactly when every
+    field is).
     """
     if request.mimetype != "application/x-www-form-urlencoded":
         return False
     try:
-        unquote_to_bytes(request.get_data(cache=True).decode()).decode()
+        body = request.get_data(cache=True).decode()
+    except UnicodeDecodeError:
+        return True
+    if not any("%" in k or "%" in v for k, v in request.form.items(multi=True)):
+        return False
+    try:
+        unquote_to_bytes(body).decode()
     except UnicodeDecodeError:
         return True
     return False
