@@ -14,7 +14,8 @@ setsid "$bin/flask" --app wsgi forward &
 forwarder=$!
 
 stopping=0
-stop() {
+stop() {  # once only: a second SIGTERM makes the forwarder drop the batch in hand
+    [ "$stopping" = 1 ] && return
     stopping=1
     kill -TERM "$web" "$forwarder" 2>/dev/null
 }
@@ -22,9 +23,11 @@ trap stop INT TERM
 
 wait -n "$web" "$forwarder"
 status=$?
-[ "$stopping" = 1 ] && status=0
-stop
+if [ "$stopping" = 1 ]; then status=0; else stop; fi
 for pid in "$web" "$forwarder"; do
-    wait "$pid" || status=${status/#0/1}
+    wait "$pid"
+    code=$?
+    # 127: already reaped by `wait -n` above (its status is in $status)
+    if [ "$code" != 0 ] && [ "$code" != 127 ] && [ "$status" = 0 ]; then status=$code; fi
 done
 exit "$status"

@@ -20,9 +20,6 @@ Prints a table and writes bench/results/forward_amqp.json.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -35,10 +32,10 @@ import pika
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import _common  # noqa: E402
+
 from widget import agencies, create_app, events, forwarder, outbox  # noqa: E402
 from widget.transports import open_transport  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results"
 
 
 def fill(app, count: int) -> None:
@@ -217,28 +214,26 @@ def main() -> int:
     print(f"  forwarder vs bare confirm-each loop: {forwarder_row['vs_confirm_each']:.2f}x")
     print("  every message arrived" if ok else f"  LOST: {lost} messages did not arrive")
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "forward_amqp.json").write_text(
-        json.dumps(
-            {
-                "bench": "forward_amqp",
-                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "machine": {"python": platform.python_version(), "cpus": _cpus()},
-                "messages": n,
-                "event_bytes": len(batch[0][2]),
-                "runs": rows,
-                "forwarder_vs_confirm_each": forwarder_row["vs_confirm_each"],
-                "nothing_lost": ok,
-            },
-            indent=2,
+    # The shared results format (bench/README.md), so that report.py puts these rows
+    # in the one table.
+    table = [
+        _common.row(r["run"], r["msgs_per_s"], "msgs/s", note=f"{r['arrived']} of {n} arrived")
+        for r in rows[:-1]
+    ]
+    table.append(
+        _common.row(
+            "forwarder drains 20,000 rows to RabbitMQ" if n == 20_000 else "forwarder drain",
+            forwarder_row["msgs_per_s"],
+            "msgs/s",
+            baseline=baseline,
+            ratio=forwarder_row["vs_confirm_each"],
+            aim="ratio >= 2 and nothing lost",
+            ok=ok and forwarder_row["vs_confirm_each"] >= 2,
+            note=f"{forwarder_row['arrived']} of {n} arrived",
         )
-        + "\n"
     )
+    _common.write_results("forward_amqp", table)
     return 0 if ok else 1
-
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 if __name__ == "__main__":

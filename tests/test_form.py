@@ -3,12 +3,14 @@ of getting it wrong, each with a clear answer and nothing stored twice."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
+from flask import g
 
 from tests.conftest import token_of, write_agency
-from widget import outbox
+from widget import forms, outbox
 
 SCHOOL = "/embed/orel-school-57"
 CITY = "/f/orel-city-admin"
@@ -201,6 +203,14 @@ def test_raw_bytes_that_are_not_utf8_are_refused_without_a_crash(client, app):
     assert rows(app) == []
 
 
+def test_a_percent_sign_typed_by_a_citizen_is_kept(client, app):
+    # werkzeug shows undecodable bytes as literal %XX: typed ones must not look so
+    text = "Тариф вырос на 50%, в квитанции написано %D0%FF"
+    response = send(client, email="a@example.ru", consent="y", text=text)
+    assert response.status_code == 303
+    assert json.loads(rows(app)[0]["event"])["data"]["text"] == text
+
+
 def test_bad_characters_are_not_echoed_back(client):
     html = send(client, text="abc\x00def", email="a@example.ru", consent="y").get_data(as_text=True)
     assert "abcdef</textarea>" in html
@@ -346,6 +356,14 @@ def test_the_standalone_page_carries_link_preview_tags(client):
     assert 'property="og:url" content="http://localhost/f/orel-school-57"' in html
 
 
+def test_the_link_preview_names_the_host_each_visitor_asked_for(client):
+    # the blank form is cached per worker: one host's page must not leak to another
+    first = client.get("/f/orel-school-57", base_url="https://feedback.example.ru")
+    second = client.get("/f/orel-school-57", base_url="http://localhost")
+    assert 'content="https://feedback.example.ru/f/orel-school-57"' in first.get_data(True)
+    assert 'content="http://localhost/f/orel-school-57"' in second.get_data(True)
+
+
 def test_the_agency_stylesheet_carries_its_accent_and_caches(client):
     response = client.get("/theme/orel-school-57.css?v=1")
     assert response.status_code == 200 and response.mimetype == "text/css"
@@ -355,3 +373,14 @@ def test_the_agency_stylesheet_carries_its_accent_and_caches(client):
         "/theme/orel-school-57.css?v=1", headers={"If-None-Match": response.headers["ETag"]}
     )
     assert again.status_code == 304
+
+
+@pytest.mark.parametrize(
+    ("lang", "message"), [("ru", "Неверный вариант."), ("en", "Not a valid choice.")]
+)
+def test_wtforms_own_messages_follow_the_page_language(app, lang, message):
+    # WTForms' catalogues are cached per process: each language must keep its own
+    with app.test_request_context():
+        g.lang = lang
+        messages = forms.FeedbackForm.Meta().get_translations(None)
+        assert messages.gettext("Not a valid choice.") == message

@@ -8,6 +8,7 @@ unique there, so the same token posted twice yields the same receipt.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from dataclasses import dataclass
@@ -43,8 +44,13 @@ class Token:
 
 def _serializer() -> URLSafeSerializer:
     config = current_app.config
-    keys = [*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]]  # the last one signs
-    return URLSafeSerializer(keys, salt=SALT)
+    return _serializer_for((*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]))
+
+
+@functools.lru_cache(maxsize=8)
+def _serializer_for(keys: tuple[str, ...]) -> URLSafeSerializer:
+    """Built once per set of keys (the last one signs): every form page needs one."""
+    return URLSafeSerializer(list(keys), salt=SALT)
 
 
 def new_nonce() -> str:

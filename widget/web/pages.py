@@ -3,6 +3,7 @@ agency's stylesheet. These routes set no cookie and run no script."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import sqlite3
@@ -44,6 +45,9 @@ DEFAULT_CONSENT_VERSION = "otklik-default-1"
 # nothing about which check caught it, and a citizen who was too slow or too fast only
 # needs to press Submit again (their text is kept, the token is fresh).
 TOKEN_MESSAGE = _l("Не получилось отправить форму. Проверьте сообщение и отправьте его ещё раз.")
+# Stands in for the form token in a cached blank form (URL-safe, so never escaped).
+TOKEN_SLOT = "otklik-token-slot-5e0c7d1a"
+BLANK_FORMS_CACHED = 1024  # (agency, language, layout, host) pages kept per worker
 UNAVAILABLE_MESSAGE = _l(
     "Сейчас мы не можем принять сообщение. Ваш текст остался в форме: попробуйте отправить "
     "его ещё раз через несколько минут."
@@ -185,14 +189,44 @@ def take_uploads(agency: Agency, nonce: str) -> tuple[list[outbox.Upload], list[
     return kept, [str(e) for e in errors]
 
 
+def _render_blank_form(agency: Agency, lang: str, kind: str, *_where) -> str:
+    form = forms.for_agency(agency, lang)(formdata=None)
+    form.token.data = TOKEN_SLOT
+    body, _status = render_form(agency, kind, form)
+    if body.count(TOKEN_SLOT) != 1:
+        raise RuntimeError("form.html must show the form token exactly once")
+    return body
+
+
+def blank_form(agency: Agency, kind: str) -> str:
+    """The empty form as HTML with ``TOKEN_SLOT`` for its token.
+
+    Rendering it (macros, translations) was most of a form page's time, yet it only
+    changes with the agency (a changed file is a new Agency object, so a new key),
+    the language, the layout, the logo file's version and where it is served (its
+    og:url is absolute). With
+    template auto-reload on (debug), it is rendered every time so edits show at once.
+    """
+    key = (agency, g.lang, kind, logo_url(agency), request.scheme, request.host, request.root_path)
+    if current_app.jinja_env.auto_reload:
+        return _render_blank_form(*key)
+    return current_app.extensions["otklik.blank_forms"](*key)
+
+
+@bp.record_once
+def _init_cache(state) -> None:
+    cached = functools.lru_cache(maxsize=BLANK_FORMS_CACHED)(_render_blank_form)
+    state.app.extensions["otklik.blank_forms"] = cached
+
+
 @bp.route(f"/{KIND}/<agency:agency_id>", methods=["GET", "POST"])
 def form(kind: str, agency_id: str):
     agency = load_agency(agency_id)
-    form_class = forms.for_agency(agency, g.lang)
     if request.method == "GET":
-        form = form_class(formdata=None)
-        form.token.data = tokens.issue(agency.id, embedding_origin(agency))
-        return render_form(agency, kind, form)
+        token = tokens.issue(agency.id, embedding_origin(agency))
+        return blank_form(agency, kind).replace(TOKEN_SLOT, token, 1)
+
+    form_class = forms.for_agency(agency, g.lang)
 
     if forms.not_a_form(request):
         abort(400)

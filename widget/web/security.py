@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from flask import abort, current_app, g, request
+from flask.sessions import SessionInterface
 
 from .. import agencies
 
@@ -75,6 +76,19 @@ def set_headers(response):
     return response
 
 
+class NoSessions(SessionInterface):
+    """The widget sets no cookie (promise 2), so it never opens a session. Flask's
+    default interface would build a signing serializer on every request only to
+    find no cookie: a sixth of a form page's time. Writing to ``session`` raises."""
+
+    def open_session(self, app, request):
+        return None  # Flask then uses make_null_session
+
+    def save_session(self, app, session, response) -> None:
+        return None
+
+
 def init_app(app) -> None:
+    app.session_interface = NoSessions()
     app.before_request(refuse_cross_site_posts)
     app.after_request(set_headers)

@@ -1,0 +1,69 @@
+"""Profile the widget's hot paths in one process with pyinstrument (not a benchmark:
+the leading underscore keeps `make bench` from running it).
+
+    .venv/bin/python bench/_profile.py get      # the form page
+    .venv/bin/python bench/_profile.py post     # a submission with a fresh token
+    .venv/bin/python bench/_profile.py get --html > profile.html
+
+It calls the WSGI app through Flask's test client (no network, no gunicorn), after a
+warm-up, so what it shows is the app's own per-request work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pyinstrument import Profiler
+
+from bench.web import AGENCY, BODY, SECRET, make_instance
+from widget import create_app, tokens
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", choices=["get", "post"])
+    parser.add_argument("-n", type=int, default=2000, help="requests to profile")
+    parser.add_argument("--html", action="store_true", help="print pyinstrument's HTML")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="otklik-profile-"))
+    try:
+        app = create_app(
+            {"secret_key": SECRET, "token_min_seconds": 0}, instance_path=make_instance(tmp)
+        )
+        client = app.test_client()
+        url = f"/embed/{AGENCY}"
+        with app.app_context():
+            minted = [tokens.issue(AGENCY) for _ in range(args.n + 50)]
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+
+        def once(i: int) -> None:
+            if args.path == "get":
+                response = client.get(url)
+                assert response.status_code == 200, response.status_code
+            else:
+                response = client.post(url, data=f"{BODY}&token={minted[i]}", headers=headers)
+                assert response.status_code == 303, response.status_code
+
+        for i in range(50):  # warm up: templates, agency cache, form class
+            once(args.n + i)
+        profiler = Profiler(interval=0.0005)
+        start = time.perf_counter()
+        with profiler:
+            for i in range(args.n):
+                once(i)
+        took = time.perf_counter() - start
+        print(f"# {args.n} × {args.path}: {took / args.n * 1000:.3f} ms each", file=sys.stderr)
+        print(profiler.output_html() if args.html else profiler.output_text(show_all=False))
+    finally:
+        shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()
