@@ -1,0 +1,73 @@
+"""Take the screenshots in this folder: the widget in Russian and English, light and dark.
+
+    .venv/bin/python docs/screenshots/take.py
+
+Serves the demo instance's agencies from a throw-away instance on a free port and drives
+Debian's Chromium (/usr/bin/chromium) with Playwright, JavaScript off.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT))
+
+from widget import create_app  # noqa: E402
+
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+AGENCY = "orel-school-57"
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        instance = Path(tmp)
+        shutil.copytree(ROOT / "instance" / "agencies", instance / "agencies")
+        shutil.copytree(ROOT / "instance" / "logos", instance / "logos")
+        app = create_app(
+            {"secret_key": "screenshots", "token_min_seconds": 0}, instance_path=instance
+        )
+        server = make_server("127.0.0.1", 0, app)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_port}"
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+                for lang in ("ru", "en"):
+                    for scheme in ("light", "dark"):
+                        shoot(browser, base, lang, scheme)
+                browser.close()
+        finally:
+            server.shutdown()
+
+
+def shoot(browser, base: str, lang: str, scheme: str) -> None:
+    context = browser.new_context(
+        viewport={"width": 400, "height": 900}, color_scheme=scheme, java_script_enabled=False
+    )
+    page = context.new_page()
+    page.goto(f"{base}/embed/{AGENCY}?lang={lang}")
+    page.screenshot(path=HERE / f"form-{lang}-{scheme}.png", full_page=True)
+    page.locator("button[type=submit]").first.click()  # an empty form: the error state
+    page.screenshot(path=HERE / f"error-{lang}-{scheme}.png", full_page=True)
+    context.close()
+
+
+if __name__ == "__main__":
+    main()
