@@ -15,11 +15,17 @@ agencies_cli = AppGroup("agencies", help="Check and manage agency configuration 
 
 @agencies_cli.command("check")
 @click.argument("ids", nargs=-1)
-def agencies_check(ids: tuple[str, ...]) -> None:
-    """Validate agency files (all, or the IDS given); print `path: field: message` lines
-    and exit with status 1 when any file has a problem."""
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes to check with (default: one per core).",
+)
+def agencies_check(ids: tuple[str, ...], workers: int | None) -> None:
+    """Validate agency files (all, or the IDS given) on all cores; print
+    `path: field: message` for each problem and exit with status 1 when there is any."""
     folder = agencies.extension(current_app).folder
-    problems = agencies.check(folder, list(ids) or None)
+    problems = agencies.check(folder, list(ids) or None, workers=workers)
     for line in problems:
         click.echo(line)
     checked = len(ids) if ids else len(agencies.all_ids(folder))
