@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import agencies
+from . import agencies, settings
+from .web import snippet
 
 agencies_cli = AppGroup("agencies", help="Check and manage agency configuration files.")
 
@@ -33,6 +35,53 @@ def agencies_check(ids: tuple[str, ...], workers: int | None) -> None:
         click.echo(f"{len(problems)} problem(s) in {checked} file(s) checked", err=True)
         sys.exit(1)
     click.echo(f"{checked} file(s) checked, no problems", err=True)
+
+
+@agencies_cli.command("snippet")
+@click.argument("agency_id")
+@click.option(
+    "--base-url",
+    help="The address citizens reach the widget at (default: the public_url setting).",
+)
+@click.option(
+    "--qr",
+    "qr_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write the QR code of the link to this SVG file.",
+)
+def agencies_snippet(agency_id: str, base_url: str | None, qr_path: str | None) -> None:
+    """Print the <iframe> code to paste and the link for social pages of AGENCY_ID
+    (the same as the /snippet/<id> page shows). Warnings go to stderr."""
+    app = current_app._get_current_object()
+    try:
+        base = settings.public_url(base_url, "--base-url") if base_url else app.config["PUBLIC_URL"]
+    except settings.SettingsError as e:
+        raise click.BadParameter(str(e)) from None
+    if not base:
+        raise click.UsageError(
+            "links need the widget's public address: set public_url in settings.toml "
+            "(or OTKLIK_PUBLIC_URL), or pass --base-url https://…"
+        )
+    agency = _agency(agency_id)
+    found = snippet.snippet_for(app, agency, base)
+    click.echo("# the code for the agency's site:", err=True)
+    click.echo(found.iframe)
+    click.echo("# the link for social pages:", err=True)
+    click.echo(found.page_url)
+    for warning in found.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if qr_path:
+        Path(qr_path).write_bytes(found.qr_file())
+        click.echo(f"# the QR code of the link: {qr_path}", err=True)
+
+
+def _agency(agency_id: str) -> agencies.Agency:
+    try:
+        return agencies.extension(current_app).get(agency_id)
+    except agencies.AgencyNotFound:
+        raise click.ClickException(f"no agency {agency_id!r}") from None
+    except agencies.AgencyError as e:
+        raise click.ClickException("\n".join(e.problems)) from None
 
 
 def init_app(app) -> None:
