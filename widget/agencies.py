@@ -297,6 +297,18 @@ def _merged(
     except OSError as e:
         raise AgencyError([f"{_shown(path)}: file: cannot read ({e.strerror})"]) from None
     consulted.append((path, stamp))
+    return over_bases(folder, path, data, chain, bases, consulted)
+
+
+def over_bases(
+    folder: Path,
+    path: Path,
+    data: dict,
+    chain: list[Path],
+    bases: BaseCache,
+    consulted: list[tuple[Path, Stamp]],
+) -> dict:
+    """``data`` (the contents of ``path``) deep-merged over the bases it extends."""
     base = data.get("extends")
     if base is None:
         return data
@@ -456,6 +468,22 @@ def _check_many(folder: Path, ids: list[str]) -> list[str]:
     return problems
 
 
+def problems_of(folder: Path, agency_id: str, data: dict, lint: bool = True) -> list[str]:
+    """What would be wrong with ``data`` as the file ``<agency_id>.toml``, before it is
+    written (for tools that write agency files): the schema's problems, or else (with
+    ``lint``) the check's. Lines are ``path: field: message``."""
+    path = folder / f"{agency_id}.toml"
+    try:
+        merged = over_bases(folder, path, data, [], BaseCache(), [])
+        merged = {k: v for k, v in merged.items() if k != "extends"}
+        agency = Agency.model_validate({**merged, "id": agency_id})
+    except AgencyError as e:
+        return e.problems
+    except ValidationError as e:
+        return [f"{_shown(path)}: {_field(err['loc'])}: {err['msg']}" for err in e.errors()]
+    return [f"{_shown(path)}: {problem}" for problem in lint_agency(agency)] if lint else []
+
+
 def check_one(folder: Path, agency_id: str, bases: BaseCache | None = None) -> list[str]:
     """The problems of one agency file (see ``check``)."""
     path = folder / f"{agency_id}.toml"
@@ -473,7 +501,7 @@ def check_one(folder: Path, agency_id: str, bases: BaseCache | None = None) -> l
             f"id: is {stated_id!r}, but the file is named {path.name}; the file name is the id "
             "(remove the key or rename the file)"
         )
-    problems.extend(lint(agency))
+    problems.extend(lint_agency(agency))
     return [f"{_shown(path)}: {problem}" for problem in problems]
 
 
@@ -495,7 +523,7 @@ def misnamed(folder: Path) -> list[str]:
     return sorted(problems)
 
 
-def lint(agency: Agency) -> list[str]:
+def lint_agency(agency: Agency) -> list[str]:
     """``field: message`` lines for what serving forgives but citizens would notice."""
     problems = []
     ratio = contrast(agency.theme.accent, "#ffffff")

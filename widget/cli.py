@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import agencies, settings
+from . import agencies, agency_files, settings
 from .web import snippet
 
 agencies_cli = AppGroup("agencies", help="Check and manage agency configuration files.")
@@ -35,6 +35,68 @@ def agencies_check(ids: tuple[str, ...], workers: int | None) -> None:
         click.echo(f"{len(problems)} problem(s) in {checked} file(s) checked", err=True)
         sys.exit(1)
     click.echo(f"{checked} file(s) checked, no problems", err=True)
+
+
+@agencies_cli.command("new")
+@click.argument("agency_id")
+@click.option("--extends", "extends", required=True, help='The base, such as "_bases/orel".')
+@click.option("--name", required=True, help="The agency's full official name.")
+@click.option("--short-name", help="A short name for headings (optional).")
+@click.option("--region", help="The region code (default: the base's).")
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    help="A site that may show the form, such as https://school57.ru (repeatable).",
+)
+@click.option(
+    "--routing-key", help="Where the central queue routes messages (default: <region>.<id>)."
+)
+def agencies_new(agency_id, extends, name, short_name, region, origins, routing_key) -> None:
+    """Write a new, valid agency file AGENCY_ID.toml from the template."""
+    folder = agencies.extension(current_app).folder
+    try:
+        path = agency_files.new(
+            folder, agency_id, extends, name, short_name, region, origins, routing_key
+        )
+    except agency_files.AgencyFileError as e:
+        for line in e.problems:
+            click.echo(line, err=True)
+        sys.exit(1)
+    click.echo(f"created {path}")
+
+
+@agencies_cli.command("import")
+@click.argument("registry", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--extends", "extends", required=True, help="The base new agencies extend.")
+@click.option("--verbose", "-v", is_flag=True, help="Also list the unchanged agencies.")
+def agencies_import(registry: Path, extends: str, verbose: bool) -> None:
+    """Create or update agency files from a registry export (CSV with the columns id,
+    name, short_name, region, site_origin, routing_key). Keys added by hand are kept.
+    Prints what changed; exits with status 1 if any row could not be imported."""
+    folder = agencies.extension(current_app).folder
+    try:
+        report = agency_files.import_registry(folder, registry, extends)
+    except agency_files.AgencyFileError as e:
+        for line in e.problems:
+            click.echo(line, err=True)
+        sys.exit(1)
+    for agency_id in report.created:
+        click.echo(f"created {agency_id}")
+    for agency_id, keys in report.updated.items():
+        click.echo(f"updated {agency_id}: {', '.join(keys)}")
+    if verbose:
+        for agency_id in report.unchanged:
+            click.echo(f"unchanged {agency_id}")
+    for line in report.problems:
+        click.echo(line)
+    click.echo(
+        f"{len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.problems)} problem(s)",
+        err=True,
+    )
+    if report.problems:
+        sys.exit(1)
 
 
 @agencies_cli.command("snippet")
