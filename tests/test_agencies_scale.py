@@ -154,3 +154,12 @@ def test_a_base_that_appears_later_heals_the_agencies_that_name_it(crowded, conf
     late = crowded / "agencies" / "_bases" / "late.toml"
     late.write_text((crowded / "agencies" / "_bases" / "orel.toml").read_text(encoding="utf-8"))
     assert client.get("/embed/school-2").status_code == 200
+
+
+def test_a_shared_base_is_parsed_once_until_it_changes(crowded):
+    bases = agencies.BaseCache()
+    base = crowded / "agencies" / "_bases" / "orel.toml"
+    first, _stamp = bases.load(base)
+    assert bases.load(base)[0] is first
+    touch_later(base)
+    assert bases.load(base)[0] is not first
