@@ -8,6 +8,7 @@ bounded LRU cache, and read again when its (or a base's) mtime or size changes.
 from __future__ import annotations
 
 import concurrent.futures
+import multiprocessing
 import os
 import re
 import threading
@@ -454,7 +455,10 @@ def check(folder: Path, ids: list[str] | None = None, workers: int | None = None
         return problems + _check_many(folder, ids)
     size = max(100, len(ids) // (workers * 8))
     chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawn, not fork: forking a process that has threads (a server, a test runner) can
+    # deadlock, and Python 3.12+ warns about it.
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=spawn) as pool:
         for found in pool.map(_check_many, [folder] * len(chunks), chunks):
             problems.extend(found)
     return problems
