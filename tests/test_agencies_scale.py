@@ -163,3 +163,19 @@ def test_a_shared_base_is_parsed_once_until_it_changes(crowded):
     assert bases.load(base)[0] is first
     touch_later(base)
     assert bases.load(base)[0] is not first
+
+
+def test_a_flood_of_requests_to_a_broken_agency_does_not_grow_memory(crowded):
+    """The broken agency's error is cached and raised again for each request: it must
+    not collect one more traceback entry per request."""
+    write_agency(crowded, "school-3", "name = [unclosed")
+    registry = agencies.Registry(crowded / "agencies")
+    depths = []
+    for _ in range(100):
+        with pytest.raises(agencies.AgencyError) as caught:
+            registry.get("school-3")
+        depth, tb = 0, caught.value.__traceback__
+        while tb:
+            depth, tb = depth + 1, tb.tb_next
+        depths.append(depth)
+    assert depths[-1] == depths[1]

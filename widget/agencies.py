@@ -397,7 +397,7 @@ class Registry:
             stamps, sources, result = cached
             if all(_stamp_of(p) == s for p, s in zip(sources, stamps, strict=True)):
                 if isinstance(result, AgencyError):
-                    raise result
+                    raise result.with_traceback(None)  # a cached error: do not grow its traceback
                 return result
         try:
             agency, sources, stamps, _stated = _read(self.folder, agency_id, self._bases)
@@ -411,7 +411,7 @@ class Registry:
         if sources:  # an unreadable file (no stamp at all) is not cached
             self._store(agency_id, stamps, sources, result)
         if isinstance(result, AgencyError):
-            raise result
+            raise result.with_traceback(None)  # a cached error: do not grow its traceback
         return result
 
     def _store(self, agency_id, stamps, sources, result) -> None:
