@@ -23,6 +23,9 @@ class CheckedClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         response = super().open(*args, **kwargs)
+        response.get_data()  # buffer it, then free what the request held open:
+        response.close()
+        response.request.input_stream.close()  # werkzeug leaves it open without redirects
         check_response(response)
         return response
 

@@ -16,6 +16,8 @@ EXPECTED_CSP = [
     "base-uri 'none'",
 ]
 
+URL_ATTRIBUTES = {"href", "src", "action", "formaction", "srcset", "poster", "data", "cite", "ping"}
+
 
 def check_response(response) -> None:
     assert "Set-Cookie" not in response.headers, "promise 2: no response sets a cookie"
@@ -44,7 +46,8 @@ def check_html(html: str) -> None:
     for el in elements:
         for name, value in el.attrib.items():
             assert not name.lower().startswith("on"), f"promise 1: event handler {name}"
-            assert not re.match(r"\s*javascript:", value, re.I), "promise 1: javascript: URL"
+            if name.lower() in URL_ATTRIBUTES:  # a field's value may say "javascript:"
+                assert not re.match(r"\s*javascript:", value, re.I), "promise 1: javascript: URL"
     for el in elements:
         href = el.get("href") or ""
         if href.startswith("#") and len(href) > 1:

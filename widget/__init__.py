@@ -7,12 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g
-from flask_babel import Babel
+from flask import Flask
 from jinja2 import StrictUndefined
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import agencies, cli, outbox, settings, web
+from . import agencies, cli, i18n, outbox, settings, web
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +32,7 @@ def create_app(
     app.config["MAX_FORM_PARTS"] = 100
     init_proxies(app)
     init_jinja(app)
-    Babel(app, locale_selector=lambda: g.get("lang", "ru"), default_locale="ru")
+    i18n.init_app(app)
     agencies.init_app(app)
     outbox.init_app(app)
     web.init_app(app)

@@ -90,6 +90,10 @@ class Texts(Strict):
 
 class Theme(Strict):
     accent: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#0d4cd3"
+    # A file in the instance's logos/ folder: name.svg, name.png or name.jpg.
+    logo: (
+        Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}\.(svg|png|jpg|jpeg)$")] | None
+    ) = None
 
 
 class Limits(Strict):
@@ -108,11 +112,16 @@ class Limits(Strict):
 # The same few limits are written in thousands of files: parse each once.
 _parse_limits = functools.lru_cache(maxsize=256)(limits.parse_many)
 
+ATTACHMENT_TYPES = Literal["image/jpeg", "image/png", "image/heic", "image/heif", "application/pdf"]
+
 
 class Attachments(Strict):
-    max_files: Annotated[int, Field(ge=0, le=10)] = 0
-    max_mb: Annotated[int, Field(ge=1, le=20)] = 5
-    types: list[str] = Field(default_factory=lambda: ["image/jpeg", "image/png", "application/pdf"])
+    max_files: Annotated[int, Field(ge=0, le=10)] = 0  # 0: no uploads
+    max_mb: Annotated[int, Field(ge=1, le=20)] = 5  # per file
+    max_total_mb: Annotated[int, Field(ge=1, le=20)] = 10
+    types: Annotated[list[ATTACHMENT_TYPES], Field(min_length=1)] = Field(
+        default_factory=lambda: ["image/jpeg", "image/png", "image/heic", "application/pdf"]
+    )
 
 
 class Agency(Strict):
@@ -123,6 +132,7 @@ class Agency(Strict):
     languages: Annotated[list[Annotated[str, Field(pattern=LANGUAGE)]], Field(min_length=1)] = [
         "ru"
     ]
+    browser_language: bool = False  # pick among `languages` by Accept-Language
     embed_origins: list[str] = []
     routing_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,255}$")]
     contact: Contact = Field(default_factory=Contact)

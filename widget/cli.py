@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
-from . import agencies, agency_files, settings
+from . import agencies, agency_files, forwarder, outbox, settings, transports
 from .web import snippet
 
 agencies_cli = AppGroup("agencies", help="Check and manage agency configuration files.")
@@ -148,3 +151,161 @@ def _agency(agency_id: str) -> agencies.Agency:
 
 def init_app(app) -> None:
     app.cli.add_command(agencies_cli)
+    app.cli.add_command(forward_command)
+    app.cli.add_command(outbox_cli)
+
+
+# -- forwarding: `flask forward`, `flask outbox …` ---------------------------------------
+
+
+def make_forwarder(app, batch_size: int | None = None, lease: float = 120.0):
+    """A Forwarder for the app's outbox and queue_url; a bad setting is a ClickException."""
+    config = app.config
+    try:
+        transport = transports.open_transport(config["QUEUE_URL"], secret=config["QUEUE_SECRET"])
+        return forwarder.Forwarder(
+            config["OUTBOX_PATH"],
+            transport,
+            max_attempts=config["MAX_ATTEMPTS"],
+            retention_days=config["RETENTION_DAYS"],
+            batch_size=batch_size,
+            lease_seconds=lease,
+        )
+    except transports.TransportError as e:
+        raise click.ClickException(str(e)) from None
+    except sqlite3.Error as e:
+        raise click.ClickException(f"cannot open the outbox {config['OUTBOX_PATH']}: {e}") from None
+
+
+@click.command("forward")
+@click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 5000),
+    default=None,
+    help="Messages claimed and sent at once (default: the transport's own).",
+)
+@click.option(
+    "--lease",
+    type=click.FloatRange(1),
+    default=120.0,
+    show_default=True,
+    help="Seconds a claimed batch is held before another forwarder may take it over.",
+)
+@with_appcontext
+def forward_command(once: bool, batch_size: int | None, lease: float) -> None:
+    """Deliver the outbox to the central queue (queue_url) until SIGTERM or Ctrl-C,
+    which finish the batch in hand first."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+        # pika logs each failed connection attempt at length; the forwarder reports it
+        # in one line with what to fix.
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
+    sender = make_forwarder(current_app, batch_size, lease)
+    try:
+        if not once:
+            sender.run()
+            return
+        totals = sender.run_once()
+        click.echo(
+            f"delivered {totals.delivered}, to retry {totals.retried}, dead {totals.dead},"
+            f" waiting {totals.unsent}, purged {totals.purged}"
+        )
+        for reason, count in sorted(totals.reasons.items(), key=lambda kv: -kv[1]):
+            click.echo(f"  {count} × {reason}", err=True)
+        if totals.unsent and not totals.delivered:
+            depth = outbox.depth(sender.db)
+            raise click.ClickException(
+                f"{totals.problem}. {depth['pending']} message(s) wait in the outbox and"
+                " will go once the queue can be reached."
+            )
+    except sqlite3.Error as e:
+        raise click.ClickException(f"outbox error: {e}") from None
+    finally:
+        sender.close()
+
+
+outbox_cli = AppGroup("outbox", help="Inspect and repair the outbox.")
+
+
+def _outbox_db():
+    return outbox.connect(current_app.config["OUTBOX_PATH"])
+
+
+@outbox_cli.command("stats")
+def outbox_stats() -> None:
+    """How much waits: pending and dead messages, and the oldest pending age."""
+    db = _outbox_db()
+    try:
+        depth = outbox.depth(db)
+    finally:
+        db.close()
+    click.echo(f"pending: {depth['pending']}")
+    click.echo(f"dead: {depth['dead']}")
+    click.echo(f"oldest pending age: {depth['oldest_pending_age']:.0f} s")
+
+
+@outbox_cli.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "dead", "delivered"]),
+    default="dead",
+    show_default=True,
+)
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+def outbox_list(status: str, limit: int) -> None:
+    """List messages with a status, oldest first: id, receipt, agency, topic, attempts,
+    when received, and the last error (never the message itself)."""
+    db = _outbox_db()
+    try:
+        rows = forwarder.listing(db, status, limit)
+    finally:
+        db.close()
+    for row in rows:
+        received = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row["created_at"]))
+        click.echo(
+            "\t".join(
+                [
+                    row["id"],
+                    row["receipt"],
+                    row["agency_id"],
+                    row["topic_id"],
+                    str(row["attempts"]),
+                    received,
+                    row["last_error"] or "",
+                ]
+            )
+        )
+    click.echo(f"{len(rows)} {status} message(s) listed", err=True)
+
+
+@outbox_cli.command("retry")
+@click.argument("ident", required=False)
+@click.option("--all-dead", is_flag=True, help="Retry every dead message.")
+def outbox_retry(ident: str | None, all_dead: bool) -> None:
+    """Send a message again (by event id or receipt), or every dead one with --all-dead,
+    with a fresh set of attempts; the forwarder picks them up at once."""
+    if bool(ident) == all_dead:
+        raise click.UsageError("give one message id or receipt, or --all-dead")
+    db = _outbox_db()
+    try:
+        if all_dead:
+            click.echo(f"{forwarder.requeue_dead(db)} dead message(s) queued again")
+        else:
+            click.echo(f"{forwarder.requeue(db, ident)} queued again")
+    except (forwarder.NotFound, forwarder.NotRetryable) as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        db.close()
+
+
+@outbox_cli.command("purge")
+def outbox_purge() -> None:
+    """Delete delivered messages older than retention_days (dead ones stay)."""
+    days = current_app.config["RETENTION_DAYS"]
+    db = _outbox_db()
+    try:
+        purged = forwarder.purge(db, days)
+    finally:
+        db.close()
+    click.echo(f"{purged} delivered message(s) older than {days} days purged")

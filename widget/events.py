@@ -5,8 +5,9 @@ docs/event.schema.json describes the result; tests validate events against it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .agencies import CONTACT_FIELDS, Agency
@@ -32,7 +33,6 @@ class Submission:
     channel: str  # "embed" or "page"
     origin: str | None
     consent: Consent | None
-    attachments: list[dict] = field(default_factory=list)
 
 
 def iso(timestamp: float) -> str:
@@ -43,7 +43,15 @@ def iso(timestamp: float) -> str:
     )
 
 
-def build(submission: Submission, event_id: str, receipt: str, received_at: float) -> dict:
+def build(
+    submission: Submission,
+    event_id: str,
+    receipt: str,
+    received_at: float,
+    attachments: list[dict] = (),
+) -> dict:
+    """The CloudEvent for one submission; ``attachments`` hold name, type, size,
+    sha256 and the raw ``content``, which travels base64-encoded."""
     agency = submission.agency
     topic = agency.topic(submission.topic_id)
     consent = submission.consent
@@ -75,6 +83,12 @@ def build(submission: Submission, event_id: str, receipt: str, received_at: floa
                 "version": consent.version,
                 "given_at": iso(consent.given_at),
             },
-            "attachments": submission.attachments,
+            "attachments": [
+                {
+                    **{k: a[k] for k in ("name", "type", "size", "sha256")},
+                    "content": base64.b64encode(a["content"]).decode("ascii"),
+                }
+                for a in attachments
+            ],
         },
     }

@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
+    MultipleFileField,
     RadioField,
     SelectChoice,
     StringField,
@@ -35,11 +36,50 @@ from .agencies import CACHE_SIZE, Agency
 
 TEXT_MAX = 5000
 CONTACT_MAX = {"name": 200, "email": 254, "phone": 40, "address": 500}
-# C0 controls other than tab and newlines, DEL, and U+FFFD (what undecodable bytes become).
-BAD_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+# C0 controls other than tab and newlines, DEL and the C1 controls, U+FFFD (what
+# undecodable bytes become), and Unicode's noncharacters (U+FDD0-U+FDEF and the last two
+# code points of every plane). HTML forbids all but U+FFFD in a page: echoed back,
+# they would make the form invalid HTML.
+NONCHARACTERS = "".join(chr(plane * 0x10000 + n) for plane in range(17) for n in (0xFFFE, 0xFFFF))
+BAD_CHARACTERS = re.compile(
+    f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffd{NONCHARACTERS}]"
+)
 BAD_CHARACTERS_MESSAGE = _l(
     "Мы убрали недопустимые символы из этого поля. Проверьте его и отправьте ещё раз"
 )
+
+
+# Werkzeug caps each multipart text part (MAX_FORM_MEMORY_SIZE) and the number of parts
+# (MAX_FORM_PARTS), but reads a url-encoded body whole, bounded only by max_content_length
+# (which leaves room for attachments). These two caps close that gap.
+MAX_URLENCODED_BYTES = 128 * 1024  # 5,000 Cyrillic characters percent-encoded take 30 KiB
+MAX_FIELDS = 40  # the form has a dozen fields and at most 10 attachments
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def not_a_form(request) -> bool:
+    """True for a body a browser's form never sends (JSON would reach flask-wtf, which
+    takes any JSON value for form data and fails on anything but an object)."""
+    return request.mimetype not in FORM_TYPES
+
+
+def too_large(request) -> bool:
+    """Cap a url-encoded body at MAX_URLENCODED_BYTES; True when it is over the cap.
+
+    Werkzeug answers 413 itself when Content-Length says the body is too large, but it
+    cuts a chunked body at the cap without a word: hence the check of what was read."""
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return False
+    limit = min(request.max_content_length or MAX_URLENCODED_BYTES, MAX_URLENCODED_BYTES)
+    request.max_content_length = limit
+    return len(request.get_data(cache=True)) >= limit
+
+
+def too_many_fields(request) -> bool:
+    """True when the body holds more fields (and files) than any form of ours has."""
+    count = sum(1 for _ in request.form.items(multi=True))
+    count += sum(1 for _ in request.files.items(multi=True))
+    return count > MAX_FIELDS
 
 
 def undecodable(request) -> bool:
@@ -114,6 +154,10 @@ class FeedbackForm(FlaskForm):
         return valid
 
     @property
+    def accepts_files(self) -> bool:
+        return "attachments" in self
+
+    @property
     def honeypot_filled(self) -> bool:
         return bool(self.website.data)
 
@@ -173,4 +217,6 @@ def for_agency(agency: Agency, lang: str) -> type[FeedbackForm]:
     }
     for name in shown:
         attrs[name] = _contact_field(name, getattr(agency.contact, name))
+    if agency.attachments.max_files:
+        attrs["attachments"] = MultipleFileField(_l("Фотографии или документы"))
     return type(f"FeedbackForm_{agency.id}", (FeedbackForm,), attrs)

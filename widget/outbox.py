@@ -7,6 +7,8 @@ changes only by appending a migration to ``MIGRATIONS``.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import sqlite3
 import time
@@ -52,6 +54,36 @@ def _messages(db: Database) -> None:
     db.execute("CREATE INDEX messages_due ON messages (status, next_attempt_at)")
 
 
+@MIGRATIONS(name="0002_lease_owner")
+def _lease_owner(db: Database) -> None:
+    # Which forwarder holds the lease: a forwarder whose lease ran out and was taken
+    # over by another must not overwrite that one's retry or dead-letter decision.
+    db.execute("ALTER TABLE messages ADD COLUMN lease_owner TEXT")
+    # Retention: purge finds old delivered rows without reading the whole table.
+    db.execute("CREATE INDEX messages_delivered ON messages (status, delivered_at)")
+
+
+@MIGRATIONS(name="0003_uploads")
+def _uploads(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE uploads (
+            id TEXT PRIMARY KEY,
+            token_nonce TEXT NOT NULL,   -- the form token the file was uploaded with
+            agency_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            content BLOB NOT NULL,
+            created_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX uploads_token ON uploads (token_nonce)")
+    db.execute("CREATE INDEX uploads_age ON uploads (created_at)")
+
+
 def connect(path: str) -> Database:
     """Open the outbox with the durability settings every writer must use."""
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
@@ -92,6 +124,24 @@ class Receipt:
     created_at: float
 
 
+@contextlib.contextmanager
+def write_transaction(db: Database):
+    """BEGIN IMMEDIATE: take the write lock first, so that a read followed by a write
+    cannot fail half-way when another writer got in between (it waits instead).
+    Inside a caller's transaction it is a savepoint of that transaction."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
+
+
 def enqueue(
     db: Database,
     *,
@@ -100,24 +150,36 @@ def enqueue(
     topic_id: str,
     lang: str,
     routing_key: str,
-    make_event: Callable[[str, str, float], dict],
+    make_event: Callable[[str, str, float, list[dict]], dict],
 ) -> Accepted:
-    """Commit one message durably and return its receipt.
+    """Commit one message, with the files uploaded under its token, and return its receipt.
 
-    ``make_event(event_id, receipt, received_at)`` builds the message to forward.
-    A nonce seen before returns the receipt it was given then and stores nothing.
+    ``make_event(event_id, receipt, received_at, attachments)`` builds the message to
+    forward. A nonce seen before returns the receipt it was given then and stores nothing.
     """
     for _ in range(5):
         event_id, receipt, now = str(uuid.uuid4()), receipts.new(), time.time()
-        body = json.dumps(make_event(event_id, receipt, now), ensure_ascii=False)
         try:
-            with db.atomic():
-                inserted = db.execute(
+            with write_transaction(db):
+                existing = db.execute(
+                    "SELECT receipt FROM messages WHERE token_nonce = ?", [nonce]
+                ).fetchone()
+                if existing:
+                    return Accepted(existing[0], new=False)
+                files = [
+                    {"name": n, "type": t, "size": size, "sha256": digest, "content": content}
+                    for n, t, size, digest, content in db.execute(
+                        "SELECT name, type, size, sha256, content FROM uploads"
+                        " WHERE token_nonce = ? ORDER BY created_at, rowid",
+                        [nonce],
+                    )
+                ]
+                body = json.dumps(make_event(event_id, receipt, now, files), ensure_ascii=False)
+                db.execute(
                     """
                     INSERT INTO messages (id, receipt, token_nonce, agency_id, topic_id,
                         lang, routing_key, event, next_attempt_at, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (token_nonce) DO NOTHING
                     """,
                     [
                         event_id,
@@ -131,16 +193,71 @@ def enqueue(
                         now,
                         now,
                     ],
-                ).rowcount
-                if not inserted:
-                    (existing,) = db.execute(
-                        "SELECT receipt FROM messages WHERE token_nonce = ?", [nonce]
-                    ).fetchone()
-                    return Accepted(existing, new=False)
+                )
+                db.execute("DELETE FROM uploads WHERE token_nonce = ?", [nonce])
             return Accepted(receipt, new=True)
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as e:
+            if "messages.receipt" not in str(e):
+                raise
             continue  # the receipt was taken (1 in 10^12 a row): draw another
     raise RuntimeError("could not draw a free receipt")
+
+
+@dataclass(frozen=True)
+class Upload:
+    id: str
+    name: str
+    type: str
+    size: int
+
+
+def store_upload(
+    db: Database,
+    *,
+    nonce: str,
+    agency_id: str,
+    name: str,
+    type: str,
+    content: bytes,
+    keep_seconds: float,
+) -> None:
+    """Keep a checked file under its form token until the message is sent; files
+    left behind longer than ``keep_seconds`` (the token's life) are purged here."""
+    now = time.time()
+    with write_transaction(db):
+        db.execute("DELETE FROM uploads WHERE created_at < ?", [now - keep_seconds])
+        db.execute(
+            "INSERT INTO uploads (id, token_nonce, agency_id, name, type, size, sha256,"
+            " content, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                str(uuid.uuid4()),
+                nonce,
+                agency_id,
+                name,
+                type,
+                len(content),
+                hashlib.sha256(content).hexdigest(),
+                content,
+                now,
+            ],
+        )
+
+
+def uploads_for(db: Database, nonce: str) -> list[Upload]:
+    return [
+        Upload(*row)
+        for row in db.execute(
+            "SELECT id, name, type, size FROM uploads WHERE token_nonce = ?"
+            " ORDER BY created_at, rowid",
+            [nonce],
+        )
+    ]
+
+
+def remove_uploads(db: Database, nonce: str, ids: list[str]) -> None:
+    with write_transaction(db):
+        for upload_id in ids:
+            db.execute("DELETE FROM uploads WHERE id = ? AND token_nonce = ?", [upload_id, nonce])
 
 
 def find_receipt(db: Database, agency_id: str, receipt: str) -> Receipt | None:

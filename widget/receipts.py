@@ -2,8 +2,8 @@
 
 Crockford's base32 alphabet has no I, L, O or U, so a receipt read over the phone
 is not misheard; 40 random bits make it unguessable. A *decoy* receipt, shown to a
-bot caught by the honeypot, carries a 20-bit MAC so that its done page can be
-shown without storing anything.
+bot caught by the honeypot, carries a 20-bit MAC (of the agency and the topic) so
+that its done page can be shown without storing anything.
 """
 
 from __future__ import annotations
@@ -32,17 +32,31 @@ def normalize(text: str) -> str | None:
     return _format(chars)
 
 
-def _mac(secret: str, agency_id: str, head: str) -> str:
-    digest = hmac.new(secret.encode(), f"decoy|{agency_id}|{head}".encode(), hashlib.sha256)
-    number = int.from_bytes(digest.digest()[:3], "big") >> 4  # 20 bits
-    return "".join(ALPHABET[(number >> shift) & 31] for shift in (15, 10, 5, 0))
+def _chars(digest: bytes, count: int) -> str:
+    number = int.from_bytes(digest[:4], "big")
+    return "".join(ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(count)))
 
 
-def decoy(secret: str, agency_id: str) -> str:
-    head = "".join(secrets.choice(ALPHABET) for _ in range(4))
-    return _format(head + _mac(secret, agency_id, head))
+def _mac(secret: str, agency_id: str, topic_id: str, head: str) -> str:
+    digest = hmac.new(
+        secret.encode(), f"decoy|{agency_id}|{topic_id}|{head}".encode(), hashlib.sha256
+    )
+    return _chars(digest.digest(), 4)  # 20 bits
 
 
-def is_decoy(secret: str, agency_id: str, receipt: str) -> bool:
+def decoy(secret: str, agency_id: str, topic_id: str, nonce: str) -> str:
+    """The decoy receipt for the form token ``nonce``: the same token posted twice gets
+    the same decoy, as a real one gets the same receipt. The MAC binds the topic, so
+    that the done page can name the topic the bot chose, as it would for a citizen."""
+    seed = hmac.new(secret.encode(), f"decoy-head|{nonce}".encode(), hashlib.sha256)
+    head = _chars(seed.digest(), 4)
+    return _format(head + _mac(secret, agency_id, topic_id, head))
+
+
+def decoy_topic(secret: str, agency_id: str, receipt: str, topic_ids: list[str]) -> str | None:
+    """The topic a decoy receipt was made for, or None when it is no decoy."""
     head, tail = receipt[:4], receipt[5:]
-    return hmac.compare_digest(tail, _mac(secret, agency_id, head))
+    for topic_id in topic_ids:
+        if hmac.compare_digest(tail, _mac(secret, agency_id, topic_id, head)):
+            return topic_id
+    return None

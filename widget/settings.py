@@ -48,8 +48,25 @@ SETTINGS = [
     ),
     Setting(
         "ratelimit_storage_uri",
-        "memory://",
-        "Where rate-limit counters live (flask-limiter storage URI), e.g. redis://host:6379.",
+        "sqlite:ratelimits.sqlite3",
+        "Where rate-limit counters live: sqlite:<file> (shared by the workers of one "
+        "instance; a relative file is resolved against the instance folder) or "
+        "redis://host:6379 (shared by several instances).",
+    ),
+    Setting(
+        "ratelimit_key_prefix",
+        "otklik",
+        "Prefix of every rate-limit counter's key: one per deployment sharing a Redis.",
+    ),
+    Setting(
+        "ratelimit_per_agency",
+        "60 per minute; 600 per hour",
+        "The most submissions one agency accepts from everybody together.",
+    ),
+    Setting(
+        "ratelimit_pages",
+        "300 per minute",
+        "The most page views (GET) one client address may make across all agencies.",
     ),
     Setting("trusted_proxies", 0, "How many X-Forwarded-For hops to trust.", int),
     Setting(
@@ -120,14 +137,14 @@ def load(
         except tomllib.TOMLDecodeError as e:
             raise SettingsError(f"{source}: {e}") from None
         for key, value in from_file.items():
-            values[_known(key, str(source))] = _check(key, value, str(source))
+            values[key] = _check(_known(key, str(source)), value, str(source))
     for env_key, raw in environ.items():
         if env_key.startswith(ENV_PREFIX) and env_key != ENV_PREFIX + "INSTANCE_PATH":
             key = env_key[len(ENV_PREFIX) :].lower()
             if key in BY_NAME:
                 values[key] = _check(key, _parse_env(key, raw, env_key), env_key)
     for key, value in (overrides or {}).items():
-        values[_known(key, "overrides")] = _check(key, value, "overrides")
+        values[key] = _check(_known(key, "overrides"), value, "overrides")
 
     if not values["secret_key"] and not values["demo"]:
         raise SettingsError(
@@ -139,6 +156,9 @@ def load(
     if values["public_url"] is not None:
         values["public_url"] = public_url(values["public_url"], "public_url")
     values["outbox_path"] = str(instance / values["outbox_path"])
+    storage = values["ratelimit_storage_uri"]
+    if storage.startswith("sqlite:") and not storage.startswith("sqlite:/"):
+        values["ratelimit_storage_uri"] = "sqlite:" + str(instance / storage[len("sqlite:") :])
     queue_url = values["queue_url"]
     if queue_url.startswith("spool:"):
         values["queue_url"] = "spool:" + str(instance / queue_url[len("spool:") :])

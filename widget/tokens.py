@@ -16,6 +16,7 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 SALT = "otklik.form-token.v1"
+MAX_LENGTH = 1000
 
 
 class TokenError(Exception):
@@ -26,9 +27,10 @@ class TokenError(Exception):
     EXPIRED = "expired"  # older than token_max_age
     TOO_FAST = "too_fast"  # younger than token_min_seconds
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, origin: str | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.origin = origin  # of a genuine token for this agency (too old or too young)
 
 
 @dataclass(frozen=True)
@@ -45,14 +47,20 @@ def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(keys, salt=SALT)
 
 
-def issue(agency_id: str, origin: str | None = None) -> str:
-    payload = [agency_id, int(time.time() * 1000), secrets.token_urlsafe(12), origin]
+def new_nonce() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def issue(agency_id: str, origin: str | None = None, nonce: str | None = None) -> str:
+    payload = [agency_id, int(time.time() * 1000), nonce or new_nonce(), origin]
     return _serializer().dumps(payload)
 
 
 def verify(token: str, agency_id: str, now: float | None = None) -> Token:
     """Return the token's contents, or raise TokenError."""
     try:
+        if len(token) > MAX_LENGTH:  # ours are about 100 characters: do not even parse it
+            raise ValueError
         payload = _serializer().loads(token)
         issuer, issued_ms, nonce, origin = payload
         issued_at = int(issued_ms) / 1000
@@ -62,9 +70,10 @@ def verify(token: str, agency_id: str, now: float | None = None) -> Token:
         raise TokenError(TokenError.FORGED) from None
     if issuer != agency_id:
         raise TokenError(TokenError.FOREIGN)
+    origin = origin if isinstance(origin, str) else None
     age = (time.time() if now is None else now) - issued_at
     if age > current_app.config["TOKEN_MAX_AGE"]:
-        raise TokenError(TokenError.EXPIRED)
+        raise TokenError(TokenError.EXPIRED, origin)
     if age < current_app.config["TOKEN_MIN_SECONDS"]:
-        raise TokenError(TokenError.TOO_FAST)
-    return Token(issuer, issued_at, nonce, origin if isinstance(origin, str) else None)
+        raise TokenError(TokenError.TOO_FAST, origin)
+    return Token(issuer, issued_at, nonce, origin)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from werkzeug.routing import BaseConverter
 
 from ..agencies import AGENCY_ID
-from . import demo, errors, ops, pages, security, snippet
+from . import demo, errors, limits, ops, pages, security, snippet
 
 
 class AgencyConverter(BaseConverter):
@@ -21,5 +21,6 @@ def init_app(app) -> None:
     app.register_blueprint(snippet.bp)
     if app.config["DEMO"]:
         app.register_blueprint(demo.bp)
-    security.init_app(app)
+    security.init_app(app)  # before the limits: a refused cross-site POST costs no one a hit
+    limits.init_app(app)
     errors.init_app(app)

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from .. import agencies
+from .security import embedded_agency
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def render_error(status: int, headers=None):
     title, message = PAGES.get(status, PAGES[500 if status >= 500 else 400])
     args = request.view_args or {}
     kind = args.get("kind")
-    layout = "embed" if kind == "embed" or request.path.startswith("/embed/") else "page"
+    layout = "embed" if embedded_agency() else "page"
     back = None
     if kind and "agency_id" in args and status not in (404, 503):
         back = url_for("widget.form", kind=kind, agency_id=args["agency_id"])

@@ -8,6 +8,7 @@ import logging
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import (
@@ -21,10 +22,10 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_date
+from flask_babel import format_date, format_decimal
 from flask_babel import lazy_gettext as _l
 
-from .. import agencies, events, forms, outbox, receipts, tokens
+from .. import agencies, attachments, events, forms, i18n, logos, outbox, receipts, tokens
 from ..agencies import Agency
 
 log = logging.getLogger(__name__)
@@ -39,11 +40,9 @@ DEFAULT_CONSENT = _l(
     "и я могу отозвать его, написав организации."
 )
 DEFAULT_CONSENT_VERSION = "otklik-default-1"
-TOKEN_MESSAGES = {
-    tokens.TokenError.EXPIRED: _l(
-        "Форма была открыта слишком давно. Проверьте сообщение и отправьте его ещё раз."
-    ),
-}
+# One message for every token problem (forged, foreign, too old, too young): a bot learns
+# nothing about which check caught it, and a citizen who was too slow or too fast only
+# needs to press Submit again (their text is kept, the token is fresh).
 TOKEN_MESSAGE = _l("Не получилось отправить форму. Проверьте сообщение и отправьте его ещё раз.")
 UNAVAILABLE_MESSAGE = _l(
     "Сейчас мы не можем принять сообщение. Ваш текст остался в форме: попробуйте отправить "
@@ -54,8 +53,15 @@ UNAVAILABLE_MESSAGE = _l(
 def load_agency(agency_id: str) -> Agency:
     """The agency, or the 404 / 503 page (raised, and mapped in errors.py)."""
     agency = agencies.extension(current_app).get(agency_id)
-    g.lang = agency.language
+    g.lang = i18n.choose(agency)
     return agency
+
+
+def page_url(endpoint: str, agency: Agency, **values) -> str:
+    """A URL of one of this agency's pages that keeps the page's language."""
+    if g.lang != agency.language:
+        values["lang"] = g.lang
+    return url_for(endpoint, agency_id=agency.id, **values)
 
 
 def embedding_origin(agency: Agency) -> str | None:
@@ -79,7 +85,7 @@ def consent_text(agency: Agency, lang: str) -> tuple[str, str]:
     return text, version
 
 
-def render_form(agency: Agency, kind: str, form, status: int = 200, problem=None):
+def render_form(agency: Agency, kind: str, form, status: int = 200, problem=None, uploaded=()):
     lang = g.lang
     consent, _version = consent_text(agency, lang)
     body = render_template(
@@ -91,10 +97,92 @@ def render_form(agency: Agency, kind: str, form, status: int = 200, problem=None
         lang=lang,
         consent_text=consent,
         problem=problem,
-        action=url_for("widget.form", kind=kind, agency_id=agency.id),
+        action=page_url("widget.form", agency, kind=kind),
+        switch_to=[lang for lang in agency.languages if lang != g.lang],
         text_max=forms.TEXT_MAX,
+        uploaded=uploaded,
+        attachments_hint=attachments_hint(agency) if form.accepts_files else None,
     )
     return body, status
+
+
+ATTACHMENT_PROBLEMS = {
+    attachments.Refused.TYPE: _l(
+        "Файл «%(name)s» нельзя прикрепить: подходят только фотографии и документы PDF"
+    ),
+    attachments.Refused.BROKEN: _l("Файл «%(name)s» повреждён или не открывается"),
+    attachments.Refused.TOO_BIG: _l("Фотография «%(name)s» слишком большая: уменьшите её"),
+    attachments.Refused.ACTIVE: _l(
+        "PDF «%(name)s» содержит скрипты или вложенные файлы, такой файл принять нельзя"
+    ),
+}
+TYPE_NAMES = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/heic": "HEIC",
+    "image/heif": "HEIF",
+    "application/pdf": "PDF",
+}
+
+
+def attachments_hint(agency: Agency) -> str:
+    rules = agency.attachments
+    return str(
+        _l(
+            "До %(count)s файлов (%(types)s), каждый не больше %(mb)s МБ, все вместе — не "
+            "больше %(total)s МБ.",
+            count=rules.max_files,
+            types=", ".join(TYPE_NAMES.get(t, t) for t in rules.types),
+            mb=rules.max_mb,
+            total=rules.max_total_mb,
+        )
+    )
+
+
+def take_uploads(agency: Agency, nonce: str) -> tuple[list[outbox.Upload], list[str]]:
+    """Check and keep the files sent with this post; drop the ones ticked "remove".
+
+    Returns what is attached now, and the problems with the files just sent.
+    """
+    rules = agency.attachments
+    db = outbox.get_db()
+    removed = request.form.getlist("remove_attachment")
+    if removed:
+        outbox.remove_uploads(db, nonce, removed)
+    kept = outbox.uploads_for(db, nonce)
+    errors = []
+    for file in request.files.getlist("attachments"):
+        if not file or not file.filename:
+            continue  # the browser sends an empty part when nothing was chosen
+        name = attachments.clean_name(file.filename)
+        data = file.read(rules.max_mb * 1_000_000 + 1)
+        if len(data) > rules.max_mb * 1_000_000:
+            errors.append(_l("Файл «%(name)s» больше %(mb)s МБ", name=name, mb=rules.max_mb))
+            continue
+        if len(kept) >= rules.max_files:
+            errors.append(_l("Можно прикрепить не больше %(count)s файлов", count=rules.max_files))
+            break
+        try:
+            checked = attachments.check(name, data, set(rules.types))
+        except attachments.Refused as refused:
+            errors.append(ATTACHMENT_PROBLEMS[refused.reason] % {"name": name})
+            continue
+        if sum(u.size for u in kept) + checked.size > rules.max_total_mb * 1_000_000:
+            errors.append(
+                _l("Все файлы вместе должны быть не больше %(mb)s МБ", mb=rules.max_total_mb)
+            )
+            continue
+        outbox.store_upload(
+            db,
+            nonce=nonce,
+            agency_id=agency.id,
+            name=checked.name,
+            type=checked.type,
+            content=checked.content,
+            keep_seconds=current_app.config["TOKEN_MAX_AGE"],
+        )
+        kept = outbox.uploads_for(db, nonce)
+    return kept, [str(e) for e in errors]
 
 
 @bp.route(f"/{KIND}/<agency:agency_id>", methods=["GET", "POST"])
@@ -106,20 +194,43 @@ def form(kind: str, agency_id: str):
         form.token.data = tokens.issue(agency.id, embedding_origin(agency))
         return render_form(agency, kind, form)
 
+    if forms.not_a_form(request):
+        abort(400)
+    if forms.too_large(request):
+        abort(413)
     if forms.undecodable(request):
         abort(400)
+    if forms.too_many_fields(request):
+        abort(413)
     form = form_class()
-    if form.honeypot_filled:  # answered like a success, stored nowhere
-        decoy = receipts.decoy(current_app.config["SECRET_KEY"], agency.id)
-        return redirect(url_for(".done", kind=kind, agency_id=agency.id, receipt=decoy), 303)
     token, problem = None, None
     try:
         token = tokens.verify(form.token.data or "", agency.id)
+        nonce = token.nonce
     except tokens.TokenError as e:
-        problem = TOKEN_MESSAGES.get(e.reason, TOKEN_MESSAGE)
-        form.token.data = tokens.issue(agency.id)
-    if not form.validate() or token is None:
-        return render_form(agency, kind, form, 422, problem)
+        problem = TOKEN_MESSAGE
+        nonce = tokens.new_nonce()  # files sent now are kept under the fresh token
+        form.token.data = tokens.issue(agency.id, e.origin, nonce=nonce)
+    try:
+        uploaded, upload_errors = take_uploads(agency, nonce) if form.accepts_files else ([], [])
+    except sqlite3.Error as e:
+        log.error("outbox write failed (upload): %s", e)
+        return render_form(agency, kind, form, 503, UNAVAILABLE_MESSAGE)
+    switching = "switch_language" in request.form  # the same form, in the language of ?lang=
+    valid = switching or form.validate()
+    if upload_errors:
+        form.attachments.errors = upload_errors
+    if switching:
+        return render_form(agency, kind, form, uploaded=uploaded)
+    if not valid or token is None or upload_errors:
+        return render_form(agency, kind, form, 422, problem, uploaded)
+    if form.honeypot_filled:
+        # Answered like a success, stored nowhere. Checked last, so that a bot meets every
+        # other check exactly as a citizen would and cannot tell which one caught it.
+        decoy = receipts.decoy(
+            current_app.config["SECRET_KEY"], agency.id, form.topic.data, token.nonce
+        )
+        return redirect(page_url(".done", agency, kind=kind, receipt=decoy), 303)
 
     consent = None
     if form.contact():
@@ -145,10 +256,10 @@ def form(kind: str, agency_id: str):
             routing_key=agency.routing_key,
             make_event=lambda *args: events.build(submission, *args),
         )
-    except sqlite3.OperationalError as e:  # disk full, read-only, locked too long
+    except sqlite3.Error as e:  # disk full, read-only, locked too long, I/O error
         log.error("outbox write failed: %s", e)
         return render_form(agency, kind, form, 503, UNAVAILABLE_MESSAGE)
-    return redirect(url_for(".done", kind=kind, agency_id=agency.id, receipt=accepted.receipt), 303)
+    return redirect(page_url(".done", agency, kind=kind, receipt=accepted.receipt), 303)
 
 
 @bp.get(f"/{KIND}/<agency:agency_id>/done/<receipt>")
@@ -160,10 +271,13 @@ def done(kind: str, agency_id: str, receipt: str):
     found = outbox.find_receipt(outbox.get_db(), agency.id, number)
     if found is not None:
         topic, received = agency.topic(found.topic_id), found.created_at
-    elif receipts.is_decoy(current_app.config["SECRET_KEY"], agency.id, number):
-        topic, received = agency.topics[0], time.time()
     else:
-        abort(404)
+        topic_id = receipts.decoy_topic(
+            current_app.config["SECRET_KEY"], agency.id, number, [t.id for t in agency.topics]
+        )
+        if topic_id is None:
+            abort(404)
+        topic, received = agency.topic(topic_id), time.time()
     days = topic.answer_within_days if topic else 30
     answer_by = datetime.fromtimestamp(received, UTC).date() + timedelta(days=days)
     return render_template(
@@ -172,12 +286,13 @@ def done(kind: str, agency_id: str, receipt: str):
         kind=kind,
         layout="embed" if kind == "embed" else "page",
         lang=g.lang,
+        switch_to=[lang for lang in agency.languages if lang != g.lang],
         receipt=number,
         topic_title=topic.title_in(g.lang) if topic else None,
         days=days,
         answer_by=format_date(answer_by, "long"),
         success_text=agency.text(g.lang, "success"),
-        again=url_for(".form", kind=kind, agency_id=agency.id),
+        again=page_url(".form", agency, kind=kind),
     )
 
 
@@ -196,6 +311,40 @@ def theme(agency_id: str):
     return response.make_conditional(request)
 
 
+def logo_url(agency: Agency) -> str | None:
+    """The agency's logo URL, or None when it has none or its file is refused."""
+    if not agency.theme.logo:
+        return None
+    try:
+        logo = logos.load(logos.folder(Path(current_app.instance_path)), agency.theme.logo)
+    except logos.LogoError as e:
+        log.warning("logo of %s refused: %s", agency.id, e)
+        return None
+    return url_for("widget.logo", agency_id=agency.id, v=logo.version)
+
+
+@bp.get("/logo/<agency:agency_id>")
+def logo(agency_id: str):
+    agency = agencies.extension(current_app).get(agency_id)
+    if not agency.theme.logo:
+        abort(404)
+    try:
+        found = logos.load(logos.folder(Path(current_app.instance_path)), agency.theme.logo)
+    except logos.LogoError:
+        abort(404)
+    response = Response(found.data, mimetype=found.mimetype)
+    response.set_etag(found.version)
+    response.cache_control.public = True
+    response.cache_control.max_age = 31536000 if request.args.get("v") else 300
+    return response.make_conditional(request)
+
+
+def file_size(size: int) -> str:
+    if size < 100_000:
+        return str(_l("%(kb)s КБ", kb=format_decimal(max(size / 1000, 0.1), "0.#")))
+    return str(_l("%(mb)s МБ", mb=format_decimal(size / 1_000_000, "0.#")))
+
+
 @bp.app_context_processor
 def template_helpers():
-    return {"theme_version": theme_version}
+    return {"theme_version": theme_version, "logo_url": logo_url, "file_size": file_size}

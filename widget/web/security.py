@@ -7,6 +7,8 @@ every other page by nobody.
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, current_app, g, request
 
 from .. import agencies
@@ -15,6 +17,7 @@ BASE_CSP = (
     "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'"
 )
+EMBED_PATH = re.compile(rf"/embed/({agencies.AGENCY_ID.pattern})(?:/|$)")
 PERMISSIONS_POLICY = (
     "accelerometer=(), autoplay=(), camera=(), display-capture=(), encrypted-media=(), "
     "fullscreen=(), geolocation=(), gyroscope=(), hid=(), magnetometer=(), microphone=(), "
@@ -35,12 +38,18 @@ def refuse_cross_site_posts() -> None:
         abort(403)
 
 
+def embedded_agency() -> str | None:
+    """The agency id when the request is for a page under /embed/<agency>."""
+    match = EMBED_PATH.match(request.path)
+    return match.group(1) if match else None
+
+
 def frame_ancestors() -> str:
-    args = request.view_args or {}
-    if args.get("kind") != "embed" or "agency_id" not in args:
+    agency_id = embedded_agency()
+    if agency_id is None:
         return "'none'"
     try:
-        origins = agencies.extension(current_app).get(args["agency_id"]).embed_origins
+        origins = agencies.extension(current_app).get(agency_id).embed_origins
     except (agencies.AgencyNotFound, agencies.AgencyError):
         origins = []
     return " ".join(["'self'", *origins])

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import segno
 from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from markupsafe import escape
 
@@ -82,7 +83,8 @@ def snippet_for(app: Flask, agency: Agency, base_url: str) -> Snippet:
 
     embed_url, page_url = link("embed"), link("f")
     height = recommended_height(agency)
-    title = _("Форма обратной связи: %(name)s", name=agency.display_name)
+    with force_locale(agency.language):  # the same code whoever asks, in whatever language
+        title = _("Форма обратной связи: %(name)s", name=agency.display_name)
     iframe = (
         f'<iframe src="{escape(embed_url)}" title="{escape(title)}" height="{height}" '
         'loading="lazy" referrerpolicy="strict-origin-when-cross-origin" '

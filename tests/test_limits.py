@@ -1,0 +1,362 @@
+"""Rate limits: floods from one address or from many get the 429 page; citizens who
+share an address with nobody hostile never notice. Spoofed headers change nothing."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CheckedClient, token_of, write_agency
+from tests.server import Gunicorn
+from tests.services import free_port, require
+from tests.test_server import opener
+from widget import create_app
+from widget.settings import SettingsError
+
+SCHOOL = "/embed/orel-school-57"
+SCHOOL_ANCESTORS = "frame-ancestors 'self' https://school57.example.ru"
+
+
+def limit_school(instance, per_ip: str) -> None:
+    path = instance / "agencies" / "orel-school-57.toml"
+    write_agency(
+        instance, "orel-school-57", path.read_text() + f'\n[limits]\nper_ip = "{per_ip}"\n'
+    )
+
+
+def post(client, path=SCHOOL, address="198.51.100.1", headers=None, **fields):
+    """A complete, valid submission from ``address`` (its form fetched from there too)."""
+    environ = {"REMOTE_ADDR": address}
+    page = client.get(path, environ_base=environ, headers=headers)
+    assert page.status_code == 200
+    data = {
+        "topic": "food",
+        "text": "Суп холодный.",
+        "email": "a@example.ru",
+        "consent": "y",
+        "website": "",
+        "token": token_of(page.get_data(as_text=True)),
+        **fields,
+    }
+    if path.startswith("/f/orel-city-admin"):
+        data["topic"] = "roads"
+    return client.post(path, data=data, environ_base=environ, headers=headers)
+
+
+def client_of(app) -> CheckedClient:
+    app.test_client_class = CheckedClient
+    return app.test_client()
+
+
+def counters(app) -> list[tuple]:
+    path = app.config["RATELIMIT_STORAGE_URI"].removeprefix("sqlite:")
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT key, count FROM counters").fetchall()
+    finally:
+        db.close()
+
+
+# --- hostile input first -------------------------------------------------------
+
+
+def test_a_spoofed_forwarded_for_from_a_direct_client_changes_nothing(client, instance):
+    limit_school(instance, "2 per hour")
+    statuses = [
+        post(client, headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code for i in range(3)
+    ]
+    assert statuses == [303, 303, 429]
+
+
+@pytest.mark.parametrize(
+    "config", [{"trusted_proxies": 1, "secret_key": "k", "demo": True, "token_min_seconds": 0}]
+)
+def test_behind_one_proxy_only_the_address_it_saw_counts(client, instance, config):
+    limit_school(instance, "2 per hour")
+    proxy = "192.0.2.10"  # the TCP peer is our proxy; it appends the address it saw
+
+    def via_proxy(forged: str, real: str):
+        return post(client, address=proxy, headers={"X-Forwarded-For": f"{forged}, {real}"})
+
+    statuses = [via_proxy(f"10.0.0.{i}", "203.0.113.5").status_code for i in range(3)]
+    assert statuses == [303, 303, 429]
+    assert via_proxy("203.0.113.5", "203.0.113.6").status_code == 303  # another citizen
+
+
+@pytest.mark.parametrize("config", [{"trusted_proxies": 1, "secret_key": "k", "demo": True}])
+@pytest.mark.parametrize(
+    "forwarded", ["", ",", "not-an-address", "::ffff:203.0.113.1", "1.2.3.4, " * 500, "ä\x00"]
+)
+def test_garbage_in_forwarded_for_is_survived(client, config, forwarded):
+    headers = {"X-Forwarded-For": forwarded}
+    assert client.get(SCHOOL, headers=headers).status_code == 200
+    response = client.post(SCHOOL, data={"text": "x"}, headers=headers)
+    assert response.status_code == 422
+
+
+def test_a_whole_ipv6_64_counts_as_one_client(client, instance):
+    limit_school(instance, "2 per hour")
+    assert post(client, address="2001:db8:1:2::1").status_code == 303
+    assert post(client, address="2001:db8:1:2:ffff::9").status_code == 303
+    assert post(client, address="2001:db8:1:2:abcd::1").status_code == 429
+    assert post(client, address="2001:db8:1:3::1").status_code == 303  # the next /64
+
+
+def test_a_flood_from_many_addresses_meets_the_agency_ceiling(instance):
+    app = create_app(
+        {"secret_key": "k", "demo": True, "token_min_seconds": 0, "ratelimit_per_agency": "3/hour"},
+        instance_path=instance,
+    )
+    client = client_of(app)
+    statuses = [post(client, address=f"203.0.113.{i}").status_code for i in range(1, 5)]
+    assert statuses == [303, 303, 303, 429]
+    # other agencies are not affected
+    assert post(client, "/f/orel-city-admin", address="203.0.113.9").status_code == 303
+
+
+def test_one_address_cannot_use_up_the_agency_ceiling(instance):
+    limit_school(instance, "2 per hour")
+    settings = {"secret_key": "k", "demo": True, "token_min_seconds": 0}
+    app = create_app({**settings, "ratelimit_per_agency": "4/minute"}, instance_path=instance)
+    client = client_of(app)
+    flood = [post(client, address="203.0.113.66").status_code for _ in range(8)]
+    assert flood == [303, 303] + [429] * 6
+    others = [post(client, address=f"198.51.100.{i}").status_code for i in range(1, 4)]
+    assert others == [303, 303, 429]  # the ceiling counted the flood twice, not eight times
+
+
+@pytest.mark.parametrize("uri", ["nosuch://x", "sqlite:", "sqlite://host/x"])
+def test_a_malformed_counter_store_stops_the_start_naming_it(instance, uri):
+    with pytest.raises(SettingsError, match="ratelimit_storage_uri"):
+        create_app({"secret_key": "k", "ratelimit_storage_uri": uri}, instance_path=instance)
+
+
+def test_made_up_agencies_are_not_counted(client, app):
+    for i in range(20):
+        response = client.post(f"/embed/no-such-agency-{i}", data={"text": "x"})
+        assert response.status_code == 404
+    assert counters(app) == []
+
+
+def test_a_refused_cross_site_post_costs_the_citizen_nothing(client, instance, app):
+    limit_school(instance, "1 per hour")
+    for _ in range(3):  # another site's page makes the citizen's browser post to us
+        forged = client.post(SCHOOL, data={"text": "x"}, headers={"Sec-Fetch-Site": "cross-site"})
+        assert forged.status_code == 403
+    assert post(client, address="127.0.0.1").status_code == 303
+
+
+def test_the_counters_never_hold_an_address(client, app):
+    address = "203.0.113.77"
+    assert post(client, address=address).status_code == 303
+    stored = counters(app)
+    assert stored
+    for key, _count in stored:
+        assert address not in key and "203_0_113_77" not in key
+    path = Path(app.config["RATELIMIT_STORAGE_URI"].removeprefix("sqlite:"))
+    for file in (path, path.with_name(path.name + "-wal")):
+        if file.exists():
+            assert address.encode() not in file.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("ratelimit_pages", "lots"), ("ratelimit_per_agency", ""), ("ratelimit_pages", "5 per")],
+)
+def test_a_malformed_limit_setting_stops_the_start_naming_it(instance, name, value):
+    with pytest.raises(SettingsError, match=name):
+        create_app({"secret_key": "k", name: value}, instance_path=instance)
+
+
+# --- what the citizen sees -----------------------------------------------------
+
+
+def test_a_limited_citizen_gets_the_429_page_in_the_iframe_and_the_form_stays_readable(
+    client, instance
+):
+    limit_school(instance, "1 per hour")
+    assert post(client).status_code == 303
+    limited = post(client)
+    assert limited.status_code == 429
+    html = limited.get_data(as_text=True)
+    assert "Слишком много сообщений" in html and 'lang="ru"' in html
+    assert "Traceback" not in html
+    assert 0 < int(limited.headers["Retry-After"]) <= 3600
+    assert limited.headers["Content-Security-Policy"].endswith(SCHOOL_ANCESTORS)
+    assert re.search(r'href="/embed/orel-school-57"', html)  # back to the form
+    form = client.get(SCHOOL, environ_base={"REMOTE_ADDR": "198.51.100.1"})
+    assert form.status_code == 200 and 'name="text"' in form.get_data(as_text=True)
+
+
+def test_each_agency_and_each_channel_share_the_citizens_count(client, instance):
+    limit_school(instance, "2 per hour")
+    assert post(client, SCHOOL).status_code == 303
+    assert post(client, "/f/orel-school-57").status_code == 303
+    assert post(client, "/f/orel-school-57").status_code == 429
+    assert post(client, "/f/orel-city-admin").status_code == 303  # its own 5 per hour
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"secret_key": "k", "demo": True, "ratelimit_pages": "3 per minute"}],
+)
+def test_page_views_are_limited_per_address_across_agencies_but_ops_are_not(client, config):
+    paths = [SCHOOL, "/f/orel-city-admin", "/theme/orel-school-57.css"]
+    assert [client.get(p).status_code for p in paths] == [200, 200, 200]
+    limited = client.get("/embed/orel-polyclinic-1")
+    assert limited.status_code == 429 and "Retry-After" in limited.headers
+    other = client.get(SCHOOL, environ_base={"REMOTE_ADDR": "198.51.100.200"})
+    assert other.status_code == 200
+    for path in ("/healthz", "/readyz", "/static/otklik.css") * 3:
+        with client.get(path) as response:
+            assert response.status_code == 200
+
+
+def test_a_store_that_is_down_does_not_take_the_forms_down(instance, caplog):
+    app = create_app(
+        {
+            "secret_key": "k",
+            "demo": True,
+            "token_min_seconds": 0,
+            "ratelimit_storage_uri": f"redis://127.0.0.1:{free_port()}",
+        },
+        instance_path=instance,
+    )
+    limit_school(instance, "1 per hour")
+    client = client_of(app)
+    assert post(client).status_code == 303
+    assert post(client).status_code == 429  # counted in memory meanwhile
+    assert "falling back to in-memory storage" in caplog.text
+
+
+# --- several instances on one Redis --------------------------------------------
+
+
+@pytest.mark.services
+def test_two_apps_sharing_redis_share_the_limits(tmp_path, instance):
+    require(6379, "Redis")
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings = {
+        "secret_key": "k",
+        "demo": True,
+        "token_min_seconds": 0,
+        "ratelimit_storage_uri": "redis://127.0.0.1:6379",
+        "ratelimit_key_prefix": prefix,
+    }
+    limit_school(instance, "3 per hour")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "agencies").symlink_to(instance / "agencies")
+    first = client_of(create_app(settings, instance_path=instance))
+    second = client_of(create_app(settings, instance_path=other))
+    statuses = [post(c).status_code for c in (first, second, first, second)]
+    assert statuses == [303, 303, 303, 429]
+    third = create_app({**settings, "ratelimit_key_prefix": prefix + "-b"}, instance_path=other)
+    assert post(client_of(third)).status_code == 303  # its own deployment, own counts
+
+
+# --- over real HTTP: 3 gunicorn workers, and two instances on one Redis ----------
+
+
+def http_post(url: str, data: dict) -> int:
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(data).encode())
+    try:
+        with opener.open(request, timeout=20) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        e.close()
+        return e.code
+
+
+def http_submit(base: str, token_from: str | None = None) -> int:
+    """GET the form (from ``token_from`` if given), then POST it to ``base``."""
+    with urllib.request.urlopen((token_from or base) + SCHOOL, timeout=20) as response:
+        token = token_of(response.read().decode())
+    data = {"topic": "food", "text": "Суп холодный.", "email": "a@example.ru", "consent": "y"}
+    return http_post(base + SCHOOL, {**data, "token": token})
+
+
+def in_parallel(calls) -> list:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+GUNICORN_ENV = {"OTKLIK_TOKEN_MIN_SECONDS": "0", "OTKLIK_SECRET_KEY": "shared-secret"}
+
+
+def test_three_gunicorn_workers_share_one_count(instance):
+    limit_school(instance, "5 per hour")
+    server = Gunicorn(
+        instance, workers=3, env={**GUNICORN_ENV, "OTKLIK_RATELIMIT_PAGES": "30/minute"}
+    )
+    try:
+        statuses = in_parallel([lambda: http_submit(server.url)] * 9)
+        assert sorted(statuses) == [303] * 5 + [429] * 4
+        # 9 form views above; 21 more pages may be seen, then none
+        views = in_parallel([lambda: http_status(server.url + "/f/orel-city-admin")] * 25)
+        assert sorted(views) == [200] * 21 + [429] * 4
+    finally:
+        server.stop()
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=20) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        e.close()
+        return e.code
+
+
+@pytest.mark.services
+def test_two_gunicorn_instances_on_one_redis_share_the_limits(tmp_path, instance):
+    require(6379, "Redis")
+    limit_school(instance, "4 per hour")
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copytree(instance / "agencies", other / "agencies")
+    env = {
+        **GUNICORN_ENV,
+        "OTKLIK_RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
+        "OTKLIK_RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+    }
+    first = Gunicorn(instance, workers=2, env=env)
+    try:
+        second = Gunicorn(other, workers=2, env=env)
+        try:
+            calls = [lambda: http_submit(first.url), lambda: http_submit(second.url)] * 4
+            assert sorted(in_parallel(calls)) == [303] * 4 + [429] * 4
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+
+
+def test_gunicorn_refuses_oversized_headers_and_keeps_serving(instance):
+    server = Gunicorn(instance, workers=1, env=GUNICORN_ENV)
+    try:
+        huge = http_status_with(server.url + SCHOOL, {"X-Junk": "a" * 9000})
+        many = http_status_with(server.url + SCHOOL, {f"X-Junk-{i}": "a" for i in range(60)})
+        long_line = http_status(server.url + SCHOOL + "?" + "a" * 5000)
+        assert (huge, many, long_line) == (431, 431, 414)
+        assert http_status(server.url + SCHOOL) == 200
+    finally:
+        server.stop()
+
+
+def http_status_with(url: str, headers: dict) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=20) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        e.close()
+        return e.code

@@ -1,0 +1,113 @@
+"""The outbox: durable on commit, safe for several writers, one row per token."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+
+from tests.test_form import rows, send
+from widget import outbox
+
+
+def enqueue_many(path: str, prefix: str, count: int) -> None:
+    db = outbox.connect(path)
+    for i in range(count):
+        outbox.enqueue(
+            db,
+            nonce=f"{prefix}-{i}",
+            agency_id="a",
+            topic_id="t",
+            lang="ru",
+            routing_key="r",
+            make_event=lambda event_id, receipt, at, files: {"id": event_id, "receipt": receipt},
+        )
+    db.close()
+
+
+def test_connections_are_durable_wal_with_a_busy_timeout(app):
+    db = outbox.connect(app.config["OUTBOX_PATH"])
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+
+
+def test_migrations_are_recorded_and_run_once(app):
+    path = app.config["OUTBOX_PATH"]
+    outbox.migrate(path)  # a second start changes nothing
+    db = outbox.connect(path)
+    applied = [m.name for m in outbox.MIGRATIONS.applied(db)]
+    assert applied == ["0001_messages", "0002_lease_owner", "0003_uploads"]
+    assert outbox.MIGRATIONS.pending(db) == []
+
+
+def test_several_processes_write_safely(tmp_path):
+    path = str(tmp_path / "outbox.sqlite3")
+    starters = [
+        multiprocessing.get_context("spawn").Process(target=outbox.migrate, args=(path,))
+        for _ in range(3)
+    ]
+    for p in starters:
+        p.start()
+    for p in starters:
+        p.join()
+        assert p.exitcode == 0
+    writers = [
+        multiprocessing.get_context("spawn").Process(target=enqueue_many, args=(path, f"w{n}", 40))
+        for n in range(4)
+    ]
+    for p in writers:
+        p.start()
+    for p in writers:
+        p.join()
+        assert p.exitcode == 0
+    db = outbox.connect(path)
+    assert db.execute("SELECT count(*), count(DISTINCT receipt) FROM messages").fetchone() == (
+        160,
+        160,
+    )
+
+
+def test_enqueue_returns_the_first_receipt_for_a_used_nonce(app):
+    db = outbox.connect(app.config["OUTBOX_PATH"])
+    make = lambda event_id, receipt, at, files: {"id": event_id}  # noqa: E731
+    first = outbox.enqueue(
+        db, nonce="n", agency_id="a", topic_id="t", lang="ru", routing_key="r", make_event=make
+    )
+    again = outbox.enqueue(
+        db, nonce="n", agency_id="a", topic_id="t", lang="ru", routing_key="r", make_event=make
+    )
+    assert first.new and not again.new and first.receipt == again.receipt
+    assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
+
+
+def test_the_stored_event_holds_the_message(client, app):
+    send(client, name="Пётр", email="p@example.ru", consent="y", text="Текст сообщения")
+    (row,) = rows(app)
+    event = json.loads(row["event"])
+    assert event["id"] == row["id"] and event["type"] == "feedback.submitted.v1"
+    assert event["source"] == "/agencies/orel-school-57"
+    data = event["data"]
+    assert data["receipt"] == row["receipt"] and data["text"] == "Текст сообщения"
+    assert data["agency"] == {"id": "orel-school-57", "region": "57"}
+    assert data["topic"] == {"id": "food", "title": "Питание"}
+    assert data["routing_key"] == "57.education.orel-school-57"
+    assert data["language"] == "ru" and data["channel"] == "embed"
+    assert row["next_attempt_at"] <= row["created_at"] + 1
+
+
+def test_an_outbox_that_cannot_take_writes_keeps_the_citizens_text(client, app):
+    # A trigger that refuses every insert stands in for a full disk: the write fails
+    # inside SQLite exactly where a full disk would make it fail.
+    db = outbox.connect(app.config["OUTBOX_PATH"])
+    db.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON messages "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    db.conn.commit()
+    response = send(client, email="a@example.ru", consent="y", text="Не потеряйте меня")
+    assert response.status_code == 503
+    html = response.get_data(as_text=True)
+    assert "Не потеряйте меня" in html and "не можем принять сообщение" in html
+    db.execute("DROP TRIGGER refuse")
+    db.conn.commit()
+    assert rows(app) == []

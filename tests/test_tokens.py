@@ -1,0 +1,81 @@
+"""Form tokens: signed, bound to an agency, neither too young nor too old."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from widget import create_app, tokens
+from widget.tokens import TokenError
+
+
+@pytest.fixture
+def app(instance):
+    return create_app(
+        {"secret_key": "k1", "token_min_seconds": 3, "token_max_age": 3600}, instance_path=instance
+    )
+
+
+def reason(app, token, agency="orel-school-57", now=None):
+    with app.app_context(), pytest.raises(TokenError) as caught:
+        tokens.verify(token, agency, now=now)
+    return caught.value.reason
+
+
+def test_a_token_verifies_for_its_agency_between_min_and_max_age(app):
+    with app.app_context():
+        token = tokens.issue("orel-school-57", "https://school57.example.ru")
+        checked = tokens.verify(token, "orel-school-57", now=time.time() + 10)
+    assert checked.origin == "https://school57.example.ru"
+    assert len(checked.nonce) >= 16
+
+
+def test_a_token_too_young_is_refused(app):
+    with app.app_context():
+        token = tokens.issue("orel-school-57")
+    assert reason(app, token, now=time.time() + 1) == TokenError.TOO_FAST
+
+
+def test_a_token_too_old_is_refused(app):
+    with app.app_context():
+        token = tokens.issue("orel-school-57")
+    assert reason(app, token, now=time.time() + 3601) == TokenError.EXPIRED
+
+
+def test_a_token_for_another_agency_is_refused(app):
+    with app.app_context():
+        token = tokens.issue("orel-polyclinic-1")
+    assert reason(app, token, now=time.time() + 10) == TokenError.FOREIGN
+
+
+@pytest.mark.parametrize("token", ["", "garbage", "a.b", "W10.abc", "x" * 5000])
+def test_a_malformed_token_is_forged(app, token):
+    assert reason(app, token) == TokenError.FORGED
+
+
+def test_a_tampered_token_is_forged(app):
+    with app.app_context():
+        token = tokens.issue("orel-school-57")
+    payload, signature = token.rsplit(".", 1)
+    tampered = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1] + "." + signature
+    assert reason(app, tampered, now=time.time() + 10) == TokenError.FORGED
+
+
+def test_a_token_signed_with_another_key_is_forged(app, instance):
+    other = create_app({"secret_key": "someone-else"}, instance_path=instance)
+    with other.app_context():
+        token = tokens.issue("orel-school-57")
+    assert reason(app, token, now=time.time() + 10) == TokenError.FORGED
+
+
+def test_tokens_survive_a_key_rotation_through_the_fallbacks(instance):
+    old = create_app({"secret_key": "old", "token_min_seconds": 0}, instance_path=instance)
+    with old.app_context():
+        token = tokens.issue("orel-school-57")
+    rotated = create_app(
+        {"secret_key": "new", "secret_key_fallbacks": ["old"], "token_min_seconds": 0},
+        instance_path=instance,
+    )
+    with rotated.app_context():
+        assert tokens.verify(token, "orel-school-57").agency_id == "orel-school-57"

@@ -1,0 +1,57 @@
+"""Languages: which one a page is in, and the gettext catalogues behind it.
+
+The source strings are Russian (the service's own language); other languages are
+catalogues in widget/translations/<lang>/LC_MESSAGES/messages.po, compiled to .mo.
+A page's language is ``?lang=`` when the agency lists it, else the browser's
+preference among the agency's languages when the agency allows that, else the
+agency's first language.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import g, request
+from flask_babel import Babel
+
+from .agencies import Agency
+
+SOURCE_LANGUAGE = "ru"
+# Each language's name in that language, for the language switch.
+NAMES = {"ru": "Русский", "en": "English", "tt": "Татарча", "ba": "Башҡортса"}
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+
+
+def catalogued() -> set[str]:
+    """The languages with a catalogue, plus the source language."""
+    found = {p.parent.parent.name for p in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po")}
+    return found | {SOURCE_LANGUAGE}
+
+
+def choose(agency: Agency) -> str:
+    asked = request.args.get("lang")
+    if asked in agency.languages:
+        return asked
+    if agency.browser_language:
+        best = request.accept_languages.best_match(agency.languages)
+        if best:
+            return best
+    return agency.language
+
+
+def current() -> str:
+    return g.get("lang", SOURCE_LANGUAGE)
+
+
+def name(code: str) -> str:
+    return NAMES.get(code, code)
+
+
+def init_app(app) -> None:
+    app.jinja_env.globals["language_name"] = name
+    Babel(
+        app,
+        locale_selector=current,
+        default_locale=SOURCE_LANGUAGE,
+        default_translation_directories=str(TRANSLATIONS),
+    )
