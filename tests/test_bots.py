@@ -91,7 +91,7 @@ def test_a_trapped_bot_sees_what_a_citizen_would(client, app):
     done = client.get(first.headers["Location"])
     assert done.status_code == 200
     html = done.get_data(as_text=True)
-    assert "Здание и территория" in html and "Ответ придёт до" in html  # its own topic
+    assert "Здание и территория" in html and "Организация ответит до" in html  # its own topic
     assert rows(app) == []
     other = send(client, website="x", token=fresh_token(client), email="a@example.ru", consent="y")
     assert other.headers["Location"] != first.headers["Location"]

@@ -64,7 +64,7 @@ def test_a_message_is_stored_once_and_a_receipt_shown(client, app):
     html = page.get_data(as_text=True)
     receipt = done.rsplit("/", 1)[1]
     assert receipt in html
-    assert "Питание" in html and "Ответ придёт до" in html
+    assert "Питание" in html and "Организация ответит до" in html
     (row,) = rows(app)
     assert row["receipt"] == receipt and row["status"] == "pending"
     assert row["agency_id"] == "orel-school-57" and row["topic_id"] == "food"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import g, render_template, request, url_for
+from flask import current_app, g, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from .. import agencies
+from .. import agencies, i18n
 from .security import embedded_agency
 
 log = logging.getLogger(__name__)
@@ -65,14 +65,32 @@ PAGES = {
 }
 
 
+def page_agency() -> agencies.Agency | None:
+    """The agency whose page failed, when it can be loaded: its name, colours and
+    language dress the error page as they dress the form."""
+    agency_id = (request.view_args or {}).get("agency_id") or embedded_agency()
+    if not agency_id:
+        return None
+    try:
+        agency = agencies.extension(current_app).get(agency_id)
+    except (agencies.AgencyNotFound, agencies.AgencyError):
+        return None
+    if "lang" not in g:
+        g.lang = i18n.choose(agency)
+    return agency
+
+
 def render_error(status: int, headers=None):
     title, message = PAGES.get(status, PAGES[500 if status >= 500 else 400])
     args = request.view_args or {}
     kind = args.get("kind")
     layout = "embed" if embedded_agency() else "page"
+    agency = page_agency()
     back = None
-    if kind and "agency_id" in args and status not in (404, 503):
-        back = url_for("widget.form", kind=kind, agency_id=args["agency_id"])
+    if kind and agency is not None and status != 404:
+        values = {"lang": g.lang} if g.lang != agency.language else {}
+        back = url_for("widget.form", kind=kind, agency_id=agency.id, **values)
+    context = {"agency": agency} if agency is not None else {}
     body = render_template(
         "error.html",
         status=status,
@@ -80,7 +98,8 @@ def render_error(status: int, headers=None):
         message=message,
         layout=layout,
         back=back,
-        lang=g.get("lang", "ru"),
+        lang=i18n.current(),
+        **context,
     )
     return body, status, headers or {}
 

@@ -1,0 +1,68 @@
+"""Usable on a small phone and at 200 % zoom (WCAG 1.4.10 reflow, 1.4.4 resize text):
+nothing sticks out sideways, so nobody has to scroll left and right to read or type."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.sites import TEST_AGENCY
+
+pytestmark = pytest.mark.browser
+
+SIZES = [
+    # a 320 px wide phone
+    pytest.param({"viewport": {"width": 320, "height": 640}, "device_scale_factor": 1}, id="320px"),
+    # a 1280 × 800 window at 200 % zoom: 640 CSS pixels wide, two device pixels each
+    pytest.param(
+        {"viewport": {"width": 640, "height": 400}, "device_scale_factor": 2}, id="zoom200"
+    ),
+]
+
+# Elements whose right edge is past the viewport, ignoring the visually hidden ones.
+STICKING_OUT = """() => {
+  const width = document.documentElement.clientWidth;
+  const out = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0 || el.closest('.visually-hidden, .skip-link')) continue;
+    if (box.right > width + 0.5 || box.left < -0.5) {
+      out.push(`${el.tagName.toLowerCase()}.${el.className} [${Math.round(box.left)}, ` +
+               `${Math.round(box.right)}] in ${width}`);
+    }
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, width, out};
+}"""
+
+
+def assert_fits(page) -> None:
+    found = page.evaluate(STICKING_OUT)
+    assert found["out"] == [], f"sticks out sideways: {found['out']}"
+    assert found["scrollWidth"] <= found["width"], f"scrolls sideways: {found}"
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("kind", ["f", "embed"])
+def test_every_state_of_the_form_fits_without_sideways_scrolling(browser, sites, shoot, size, kind):
+    context = browser.new_context(java_script_enabled=False, **size)
+    page = context.new_page()
+    page.goto(f"{sites.widget.url}/{kind}/{TEST_AGENCY}")
+    expect(page.get_by_role("button", name="Отправить")).to_be_visible()
+    assert_fits(page)
+    shoot(page, "form")
+
+    page.get_by_label("Ваше сообщение").fill("Очень-длинное-слово-без-пробелов-" * 8)
+    page.get_by_label("Электронная почта").fill("not-an-email")
+    page.get_by_role("button", name="Отправить").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    assert_fits(page)
+    shoot(page, "error")
+
+    page.get_by_label("Питание").check()
+    page.get_by_label("Электронная почта").fill("parent@example.ru")
+    page.get_by_label("Я согласен(на)").check()
+    page.get_by_role("button", name="Отправить").click()
+    expect(page.get_by_role("heading", name="Сообщение отправлено")).to_be_visible()
+    assert_fits(page)
+    shoot(page, "done")
+    context.close()
