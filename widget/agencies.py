@@ -7,22 +7,28 @@ bounded LRU cache, and read again when its (or a base's) mtime or size changes.
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
+import multiprocessing
 import os
 import re
 import threading
-import tomllib
 from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import limits
+import tomli as toml  # compiled: parses agency files 3-5x faster than tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 AGENCY_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
 BASE_REF = re.compile(r"_bases/[a-z0-9][a-z0-9_-]{0,63}")
 LANGUAGE = r"^[a-z]{2,3}$"
-CACHE_SIZE = 4096
+# Agencies kept parsed per worker. Each costs about 23 kB with its form class
+# (bench/agencies_160k.py), so 1,024 keep a worker near 80 MB; a miss costs one parse
+# of a small file (about 0.2 ms), so a larger cache buys little for the memory.
+CACHE_SIZE = 1024
 
 
 class AgencyError(Exception):
@@ -31,6 +37,8 @@ class AgencyError(Exception):
     def __init__(self, problems: list[str]):
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.sources: list[Path] = []  # the files consulted before the problem was found
+        self.stamps: list[Stamp] = []
 
 
 class AgencyNotFound(LookupError):
@@ -95,11 +103,14 @@ class Limits(Strict):
     @classmethod
     def _parses(cls, value: str) -> str:
         try:
-            limits.parse_many(value)
+            _parse_limits(value)
         except ValueError:
             raise ValueError(f"not a rate limit such as '5 per hour': {value!r}") from None
         return value
 
+
+# The same few limits are written in thousands of files: parse each once.
+_parse_limits = functools.lru_cache(maxsize=256)(limits.parse_many)
 
 ATTACHMENT_TYPES = Literal["image/jpeg", "image/png", "image/heic", "image/heif", "application/pdf"]
 
@@ -108,12 +119,9 @@ class Attachments(Strict):
     max_files: Annotated[int, Field(ge=0, le=10)] = 0  # 0: no uploads
     max_mb: Annotated[int, Field(ge=1, le=20)] = 5  # per file
     max_total_mb: Annotated[int, Field(ge=1, le=20)] = 10
-    types: Annotated[list[ATTACHMENT_TYPES], Field(min_length=1)] = [
-        "image/jpeg",
-        "image/png",
-        "image/heic",
-        "application/pdf",
-    ]
+    types: Annotated[list[ATTACHMENT_TYPES], Field(min_length=1)] = Field(
+        default_factory=lambda: ["image/jpeg", "image/png", "image/heic", "application/pdf"]
+    )
 
 
 class Agency(Strict):
@@ -127,12 +135,12 @@ class Agency(Strict):
     browser_language: bool = False  # pick among `languages` by Accept-Language
     embed_origins: list[str] = []
     routing_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,255}$")]
-    contact: Contact = Contact()
+    contact: Contact = Field(default_factory=Contact)
     topics: Annotated[list[Topic], Field(min_length=1)]
     texts: dict[Annotated[str, Field(pattern=LANGUAGE)], Texts] = {}
-    theme: Theme = Theme()
-    limits: Limits = Limits()
-    attachments: Attachments = Attachments()
+    theme: Theme = Field(default_factory=Theme)
+    limits: Limits = Field(default_factory=Limits)
+    attachments: Attachments = Field(default_factory=Attachments)
 
     def __hash__(self) -> int:  # cached derived objects (form classes) key on identity
         return id(self)
@@ -202,51 +210,143 @@ def agencies_dir(instance: Path) -> Path:
     return instance / "agencies"
 
 
-def read(folder: Path, agency_id: str) -> tuple[Agency, list[Path]]:
+Stamp = tuple[int, int, int] | None  # (mtime_ns, size, inode) of a file; None: no such file
+
+
+def read(folder: Path, agency_id: str, bases: BaseCache | None = None) -> tuple[Agency, list[Path]]:
     """Parse and validate one agency file; return it and the files it was built from.
 
     Raises AgencyNotFound when there is no such file, AgencyError when it is broken.
     """
+    agency, sources, _stamps, _stated = _read(folder, agency_id, bases or BaseCache())
+    return agency, sources
+
+
+def _read(
+    folder: Path, agency_id: str, bases: BaseCache
+) -> tuple[Agency, list[Path], list[Stamp], object]:
+    """As ``read``, also returning each source's stamp as it was when it was read, and
+    the ``id`` key the files state (ignored: the file name is the id), if any.
+
+    On AgencyError, ``e.sources`` and ``e.stamps`` name the files consulted so far, so a
+    cache can tell when a fix (of the file or of a base) makes it worth reading again.
+    """
     if not AGENCY_ID.fullmatch(agency_id):
         raise AgencyNotFound(agency_id)
     path = folder / f"{agency_id}.toml"
-    if not path.is_file():
-        raise AgencyNotFound(agency_id)
-    data, sources = _merged(folder, path, [])
-    data.pop("extends", None)
-    data["id"] = agency_id
+    consulted: list[tuple[Path, Stamp]] = []
     try:
-        return Agency.model_validate(data), sources
+        data = _merged(folder, path, [], bases, consulted)
+    except FileNotFoundError:
+        raise AgencyNotFound(agency_id) from None
+    except AgencyError as e:
+        e.sources = [p for p, _ in consulted]
+        e.stamps = [s for _, s in consulted]
+        raise
+    stated_id = data.get("id")
+    data = {k: v for k, v in data.items() if k != "extends"}
+    data["id"] = agency_id
+    sources = [p for p, _ in consulted]
+    stamps = [s for _, s in consulted]
+    try:
+        return Agency.model_validate(data), sources, stamps, stated_id
     except ValidationError as e:
-        raise AgencyError(
+        error = AgencyError(
             [f"{_shown(path)}: {_field(err['loc'])}: {err['msg']}" for err in e.errors()]
-        ) from None
+        )
+        error.sources, error.stamps = sources, stamps
+        raise error from None
 
 
-def _merged(folder: Path, path: Path, chain: list[Path]) -> tuple[dict, list[Path]]:
+class BaseCache:
+    """Parsed base files, shared by the thousands of agencies that extend each of them.
+
+    A base is parsed once and re-parsed only when its stamp changes (one ``stat`` per
+    use). Parsing a base took 40 % of the time to load an agency (bench/agencies_160k.py).
+    The parsed data is shared: callers must not change it.
+    """
+
+    MAX_BASES = 1024
+
+    def __init__(self) -> None:
+        self._parsed: dict[Path, tuple[dict, Stamp]] = {}
+        self._paths: dict[tuple[Path, str], Path] = {}
+
+    def path(self, folder: Path, base: str) -> Path:
+        """The file of ``base`` ("_bases/x"): one Path object per base, whose hash is
+        then computed once (hashing new Path objects was 5 % of the check)."""
+        found = self._paths.get((folder, base))
+        if found is None:
+            found = self._paths[(folder, base)] = folder / f"{base}.toml"
+        return found
+
+    def load(self, path: Path) -> tuple[dict, Stamp]:
+        hit = self._parsed.get(path)
+        if hit is not None and hit[1] == _stamp_of(path):
+            return hit
+        with path.open("rb") as f:
+            stamp = _stamp_of_fd(f.fileno())
+            data = toml.load(f)
+        if len(self._parsed) >= self.MAX_BASES:
+            self._parsed.clear()
+            self._paths.clear()
+        self._parsed[path] = (data, stamp)
+        return data, stamp
+
+
+def _merged(
+    folder: Path,
+    path: Path,
+    chain: list[Path],
+    bases: BaseCache,
+    consulted: list[tuple[Path, Stamp]],
+) -> dict:
+    """The file's data deep-merged over its bases'. A FileNotFoundError for the agency
+    file itself propagates (the caller turns it into AgencyNotFound)."""
     if path in chain:
         cycle = " → ".join(_shown(p) for p in [*chain, path])
         raise AgencyError([f"{_shown(chain[0])}: extends: a cycle: {cycle}"])
     try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
+        if chain:
+            data, stamp = bases.load(path)
+        else:
+            with path.open("rb") as f:
+                stamp = _stamp_of_fd(f.fileno())
+                data = toml.load(f)
     except FileNotFoundError:
+        if not chain:
+            raise
+        consulted.append((path, None))
         raise AgencyError([f"{_shown(chain[-1])}: extends: no such base {_shown(path)}"]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+    except (toml.TOMLDecodeError, UnicodeDecodeError) as e:
+        consulted.append((path, _stamp_of(path)))
         raise AgencyError([f"{_shown(path)}: toml: {e}"]) from None
+    except IsADirectoryError:
+        raise AgencyError([f"{_shown(path)}: file: is a folder, not a file"]) from None
     except OSError as e:
         raise AgencyError([f"{_shown(path)}: file: cannot read ({e.strerror})"]) from None
-    sources = [path]
+    consulted.append((path, stamp))
+    return over_bases(folder, path, data, chain, bases, consulted)
+
+
+def over_bases(
+    folder: Path,
+    path: Path,
+    data: dict,
+    chain: list[Path],
+    bases: BaseCache,
+    consulted: list[tuple[Path, Stamp]],
+) -> dict:
+    """``data`` (the contents of ``path``) deep-merged over the bases it extends."""
     base = data.get("extends")
     if base is None:
-        return data, sources
+        return data
     if not isinstance(base, str) or not BASE_REF.fullmatch(base):
         raise AgencyError(
             [f'{_shown(path)}: extends: must name a base such as "_bases/schools", got {base!r}']
         )
-    base_data, base_sources = _merged(folder, folder / f"{base}.toml", [*chain, path])
-    base_data.pop("extends", None)
-    return _deep_merge(base_data, data), sources + base_sources
+    base_data = _merged(folder, bases.path(folder, base), [*chain, path], bases, consulted)
+    return _deep_merge({k: v for k, v in base_data.items() if k != "extends"}, data)
 
 
 def _deep_merge(base: dict, override: dict) -> dict:
@@ -271,26 +371,44 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _stamp(paths: list[Path]) -> tuple | None:
+def _stamp_of_fd(fd: int) -> Stamp:
+    s = os.fstat(fd)
+    return (s.st_mtime_ns, s.st_size, s.st_ino)
+
+
+def _stamp_of(path: Path) -> Stamp:
     try:
-        return tuple((s.st_mtime_ns, s.st_size, s.st_ino) for s in map(os.stat, paths))
+        s = os.stat(path)
     except OSError:
         return None
+    return (s.st_mtime_ns, s.st_size, s.st_ino)
 
 
 class Registry:
     """The agencies of one instance: lazily loaded, cached, reloaded on change.
 
-    Thread-safe. A broken file is cached as broken (until it changes) so that a
+    Nothing is read at start-up. ``get`` costs one ``stat`` per source file (the agency's
+    and each base's) when cached, and one parse of the agency file when not (bases are
+    parsed once, see BaseCache). At most ``size`` agencies are kept (least recently used
+    go first), so memory stays bounded however many files there are. Each worker process
+    has its own Registry; since every ``get`` compares stamps, an edit reaches all of them
+    on their next request for that agency, with no restart and no signal.
+
+    Thread-safe. A broken file is cached as broken (until it or a base changes) so that a
     flood of requests to a broken agency does not re-parse it each time.
     """
 
     def __init__(self, folder: Path, size: int = CACHE_SIZE):
         self.folder = folder
         self.size = size
-        self._cache: OrderedDict[str, tuple[tuple | None, list[Path], Agency | AgencyError]]
+        self._cache: OrderedDict[str, tuple[list[Stamp], list[Path], Agency | AgencyError]]
         self._cache = OrderedDict()
+        self._bases = BaseCache()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """How many agencies are cached now (never more than ``size``)."""
+        return len(self._cache)
 
     def get(self, agency_id: str) -> Agency:
         """The agency, fresh from disk if its files changed.
@@ -304,29 +422,29 @@ class Registry:
             if cached is not None:
                 self._cache.move_to_end(agency_id)
         if cached is not None:
-            stamp, sources, result = cached
-            if stamp is not None and _stamp(sources) == stamp:
+            stamps, sources, result = cached
+            if all(_stamp_of(p) == s for p, s in zip(sources, stamps, strict=True)):
                 if isinstance(result, AgencyError):
-                    raise result
+                    raise result.with_traceback(None)  # a cached error: do not grow its traceback
                 return result
-        path = self.folder / f"{agency_id}.toml"
         try:
-            agency, sources = read(self.folder, agency_id)
+            agency, sources, stamps, _stated = _read(self.folder, agency_id, self._bases)
             result: Agency | AgencyError = agency
         except AgencyNotFound:
             with self._lock:
                 self._cache.pop(agency_id, None)
             raise
         except AgencyError as e:
-            result, sources = e, [path]
-        self._store(agency_id, _stamp(sources), sources, result)
+            result, sources, stamps = e, e.sources, e.stamps
+        if sources:  # an unreadable file (no stamp at all) is not cached
+            self._store(agency_id, stamps, sources, result)
         if isinstance(result, AgencyError):
-            raise result
+            raise result.with_traceback(None)  # a cached error: do not grow its traceback
         return result
 
-    def _store(self, agency_id, stamp, sources, result) -> None:
+    def _store(self, agency_id, stamps, sources, result) -> None:
         with self._lock:
-            self._cache[agency_id] = (stamp, sources, result)
+            self._cache[agency_id] = (stamps, sources, result)
             self._cache.move_to_end(agency_id)
             while len(self._cache) > self.size:
                 self._cache.popitem(last=False)
@@ -341,17 +459,153 @@ def all_ids(folder: Path) -> list[str]:
     )
 
 
-def check(folder: Path, ids: list[str] | None = None) -> list[str]:
-    """Validate agency files; return their problems as ``path: field: message`` lines."""
-    problems = []
-    for agency_id in ids if ids is not None else all_ids(folder):
-        try:
-            read(folder, agency_id)
-        except AgencyNotFound:
-            problems.append(f"{_shown(folder / (agency_id + '.toml'))}: file: no such agency file")
-        except AgencyError as e:
-            problems.extend(e.problems)
+# --- checking -----------------------------------------------------------------
+
+MIN_CONTRAST = 4.5  # WCAG 2.2 AA, 1.4.3, for normal text
+TEXT_KEYS = ("intro", "consent", "success", "description")
+PARALLEL_FROM = 400  # fewer files than this are checked in this process
+
+
+def check(folder: Path, ids: list[str] | None = None, workers: int | None = None) -> list[str]:
+    """Validate agency files (all, or ``ids``); return their problems as
+    ``path: field: message`` lines, in the order of the ids.
+
+    Beyond what serving needs (the schema, ``extends``, origins, unique topics), it finds
+    what serving forgives: an ``id`` key that differs from the file name, files whose
+    names are not agency ids (never served), an accent colour too pale for white text,
+    and texts or topic titles missing in a listed language. Large sets are checked on
+    all cores (``workers`` processes, default: one per core).
+    """
+    problems = misnamed(folder) if ids is None else []
+    ids = all_ids(folder) if ids is None else ids
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(ids) < PARALLEL_FROM:
+        return problems + _check_many(folder, ids)
+    size = max(100, len(ids) // (workers * 8))
+    chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+    # spawn, not fork: forking a process that has threads (a server, a test runner) can
+    # deadlock, and Python 3.12+ warns about it.
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=spawn) as pool:
+        for found in pool.map(_check_many, [folder] * len(chunks), chunks):
+            problems.extend(found)
     return problems
+
+
+def _check_many(folder: Path, ids: list[str]) -> list[str]:
+    bases = BaseCache()
+    problems = []
+    for agency_id in ids:
+        problems.extend(check_one(folder, agency_id, bases))
+    return problems
+
+
+def problems_of(folder: Path, agency_id: str, data: dict, lint: bool = True) -> list[str]:
+    """What would be wrong with ``data`` as the file ``<agency_id>.toml``, before it is
+    written (for tools that write agency files): the schema's problems, or else (with
+    ``lint``) the check's. Lines are ``path: field: message``."""
+    path = folder / f"{agency_id}.toml"
+    try:
+        merged = over_bases(folder, path, data, [], BaseCache(), [])
+        merged = {k: v for k, v in merged.items() if k != "extends"}
+        agency = Agency.model_validate({**merged, "id": agency_id})
+    except AgencyError as e:
+        return e.problems
+    except ValidationError as e:
+        return [f"{_shown(path)}: {_field(err['loc'])}: {err['msg']}" for err in e.errors()]
+    return [f"{_shown(path)}: {problem}" for problem in lint_agency(agency)] if lint else []
+
+
+def check_one(folder: Path, agency_id: str, bases: BaseCache | None = None) -> list[str]:
+    """The problems of one agency file (see ``check``)."""
+    path = folder / f"{agency_id}.toml"
+    if not AGENCY_ID.fullmatch(agency_id):
+        return [f"{_shown(path)}: file: {agency_id!r} is not an agency id ({ID_RULE})"]
+    try:
+        agency, _sources, _stamps, stated_id = _read(folder, agency_id, bases or BaseCache())
+    except AgencyNotFound:
+        return [f"{_shown(path)}: file: no such agency file"]
+    except AgencyError as e:
+        return e.problems
+    problems = []
+    if stated_id is not None and stated_id != agency_id:
+        problems.append(
+            f"id: is {stated_id!r}, but the file is named {path.name}; the file name is the id "
+            "(remove the key or rename the file)"
+        )
+    problems.extend(lint_agency(agency))
+    return [f"{_shown(path)}: {problem}" for problem in problems]
+
+
+ID_RULE = "2–64 characters: a-z, 0-9 and -, starting with a letter or digit"
+
+
+def misnamed(folder: Path) -> list[str]:
+    """Files in the agencies folder that look like agency files but are never served."""
+    problems = []
+    for entry in os.scandir(folder):
+        stem, dot, suffix = entry.name.rpartition(".")
+        if not dot or suffix.lower() != "toml" or not entry.is_file():
+            continue
+        if suffix != "toml" or not AGENCY_ID.fullmatch(stem):
+            problems.append(
+                f"{_shown(Path(entry.path))}: file: never served, the name is not "
+                f"<agency-id>.toml ({ID_RULE})"
+            )
+    return sorted(problems)
+
+
+def lint_agency(agency: Agency) -> list[str]:
+    """``field: message`` lines for what serving forgives but citizens would notice."""
+    problems = []
+    ratio = contrast(agency.theme.accent, "#ffffff")
+    if ratio < MIN_CONTRAST:
+        problems.append(
+            f"theme.accent: {agency.theme.accent} on white has contrast {ratio:.2f}:1, "
+            f"below {MIN_CONTRAST}:1 (WCAG 2.2 AA): buttons and links would be hard to "
+            "read; choose a darker colour"
+        )
+    languages = agency.languages
+    for key in TEXT_KEYS:
+        have = [
+            lang for lang in languages if lang in agency.texts and getattr(agency.texts[lang], key)
+        ]
+        if have:
+            for lang in languages:
+                if lang not in have:
+                    problems.append(
+                        f"texts.{lang}.{key}: missing, but given for {', '.join(have)}; "
+                        f"every listed language ({', '.join(languages)}) needs it"
+                    )
+    for index, topic in enumerate(agency.topics):
+        if isinstance(topic.title, str):
+            if len(languages) > 1:
+                problems.append(
+                    f"topics.{index}.title: topic {topic.id!r} has one title for "
+                    f"{len(languages)} languages; give one per language, such as "
+                    f"title = {{ {', '.join(f'{lang} = ...' for lang in languages)} }}"
+                )
+            continue
+        for lang in languages:
+            if lang not in topic.title:
+                problems.append(
+                    f"topics.{index}.title.{lang}: topic {topic.id!r} has no title in {lang}"
+                )
+    if len(set(languages)) != len(languages):
+        problems.append("languages: a language is listed twice")
+    return problems
+
+
+def contrast(first: str, second: str) -> float:
+    """The WCAG contrast ratio of two ``#rrggbb`` colours (1 to 21)."""
+    lighter, darker = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def _luminance(colour: str) -> float:
+    channels = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
 def extension(app) -> Registry:

@@ -6,23 +6,31 @@ import logging
 import sqlite3
 import sys
 import time
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import agencies, forwarder, outbox, transports
+from . import agencies, agency_files, forwarder, outbox, settings, transports
+from .web import snippet
 
 agencies_cli = AppGroup("agencies", help="Check and manage agency configuration files.")
 
 
 @agencies_cli.command("check")
 @click.argument("ids", nargs=-1)
-def agencies_check(ids: tuple[str, ...]) -> None:
-    """Validate agency files (all, or the IDS given); print `path: field: message` lines
-    and exit with status 1 when any file has a problem."""
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes to check with (default: one per core).",
+)
+def agencies_check(ids: tuple[str, ...], workers: int | None) -> None:
+    """Validate agency files (all, or the IDS given) on all cores; print
+    `path: field: message` for each problem and exit with status 1 when there is any."""
     folder = agencies.extension(current_app).folder
-    problems = agencies.check(folder, list(ids) or None)
+    problems = agencies.check(folder, list(ids) or None, workers=workers)
     for line in problems:
         click.echo(line)
     checked = len(ids) if ids else len(agencies.all_ids(folder))
@@ -30,6 +38,115 @@ def agencies_check(ids: tuple[str, ...]) -> None:
         click.echo(f"{len(problems)} problem(s) in {checked} file(s) checked", err=True)
         sys.exit(1)
     click.echo(f"{checked} file(s) checked, no problems", err=True)
+
+
+@agencies_cli.command("new")
+@click.argument("agency_id")
+@click.option("--extends", "extends", required=True, help='The base, such as "_bases/orel".')
+@click.option("--name", required=True, help="The agency's full official name.")
+@click.option("--short-name", help="A short name for headings (optional).")
+@click.option("--region", help="The region code (default: the base's).")
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    help="A site that may show the form, such as https://school57.ru (repeatable).",
+)
+@click.option(
+    "--routing-key", help="Where the central queue routes messages (default: <region>.<id>)."
+)
+def agencies_new(agency_id, extends, name, short_name, region, origins, routing_key) -> None:
+    """Write a new, valid agency file AGENCY_ID.toml from the template."""
+    folder = agencies.extension(current_app).folder
+    try:
+        path = agency_files.new(
+            folder, agency_id, extends, name, short_name, region, origins, routing_key
+        )
+    except agency_files.AgencyFileError as e:
+        for line in e.problems:
+            click.echo(line, err=True)
+        sys.exit(1)
+    click.echo(f"created {path}")
+
+
+@agencies_cli.command("import")
+@click.argument("registry", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--extends", "extends", required=True, help="The base new agencies extend.")
+@click.option("--verbose", "-v", is_flag=True, help="Also list the unchanged agencies.")
+def agencies_import(registry: Path, extends: str, verbose: bool) -> None:
+    """Create or update agency files from a registry export (CSV with the columns id,
+    name, short_name, region, site_origin, routing_key). Keys added by hand are kept.
+    Prints what changed; exits with status 1 if any row could not be imported."""
+    folder = agencies.extension(current_app).folder
+    try:
+        report = agency_files.import_registry(folder, registry, extends)
+    except agency_files.AgencyFileError as e:
+        for line in e.problems:
+            click.echo(line, err=True)
+        sys.exit(1)
+    for agency_id in report.created:
+        click.echo(f"created {agency_id}")
+    for agency_id, keys in report.updated.items():
+        click.echo(f"updated {agency_id}: {', '.join(keys)}")
+    if verbose:
+        for agency_id in report.unchanged:
+            click.echo(f"unchanged {agency_id}")
+    for line in report.problems:
+        click.echo(line)
+    click.echo(
+        f"{len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.problems)} problem(s)",
+        err=True,
+    )
+    if report.problems:
+        sys.exit(1)
+
+
+@agencies_cli.command("snippet")
+@click.argument("agency_id")
+@click.option(
+    "--base-url",
+    help="The address citizens reach the widget at (default: the public_url setting).",
+)
+@click.option(
+    "--qr",
+    "qr_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write the QR code of the link to this SVG file.",
+)
+def agencies_snippet(agency_id: str, base_url: str | None, qr_path: str | None) -> None:
+    """Print the <iframe> code to paste and the link for social pages of AGENCY_ID
+    (the same as the /snippet/<id> page shows). Warnings go to stderr."""
+    app = current_app._get_current_object()
+    try:
+        base = settings.public_url(base_url, "--base-url") if base_url else app.config["PUBLIC_URL"]
+    except settings.SettingsError as e:
+        raise click.BadParameter(str(e)) from None
+    if not base:
+        raise click.UsageError(
+            "links need the widget's public address: set public_url in settings.toml "
+            "(or OTKLIK_PUBLIC_URL), or pass --base-url https://…"
+        )
+    agency = _agency(agency_id)
+    found = snippet.snippet_for(app, agency, base)
+    click.echo("# the code for the agency's site:", err=True)
+    click.echo(found.iframe)
+    click.echo("# the link for social pages:", err=True)
+    click.echo(found.page_url)
+    for warning in found.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if qr_path:
+        Path(qr_path).write_bytes(found.qr_file())
+        click.echo(f"# the QR code of the link: {qr_path}", err=True)
+
+
+def _agency(agency_id: str) -> agencies.Agency:
+    try:
+        return agencies.extension(current_app).get(agency_id)
+    except agencies.AgencyNotFound:
+        raise click.ClickException(f"no agency {agency_id!r}") from None
+    except agencies.AgencyError as e:
+        raise click.ClickException("\n".join(e.problems)) from None
 
 
 def init_app(app) -> None:

@@ -35,7 +35,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from .agencies import Agency
+from .agencies import CACHE_SIZE, Agency
 
 TEXT_MAX = 5000
 CONTACT_MAX = {"name": 200, "email": 254, "phone": 40, "address": 500}
@@ -237,7 +237,7 @@ def _contact_field(name: str, mode: str):
     return StringField(CONTACT_LABELS[name], filters=[_strip], validators=validators)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=CACHE_SIZE)  # it holds the agency: no more than theirs
 def for_agency(agency: Agency, lang: str) -> type[FeedbackForm]:
     """The form class for one agency in one language (cached: classes are costly)."""
     shown = tuple(agency.contact.shown())

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,13 @@ SETTINGS = [
         int,
     ),
     Setting("max_attempts", 20, "Delivery attempts before a message is moved to dead.", int),
+    Setting(
+        "public_url",
+        None,
+        "The address citizens reach the widget at, such as https://otklik.example.ru; the "
+        "snippet page and `flask agencies snippet` build every link from it. Unset: the "
+        "snippet page uses the address it was opened at, and the command needs --base-url.",
+    ),
 ]
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -145,6 +153,8 @@ def load(
         )
     if not values["secret_key"]:
         values["secret_key"] = "otklik-demo-only-not-secret"
+    if values["public_url"] is not None:
+        values["public_url"] = public_url(values["public_url"], "public_url")
     values["outbox_path"] = str(instance / values["outbox_path"])
     storage = values["ratelimit_storage_uri"]
     if storage.startswith("sqlite:") and not storage.startswith("sqlite:/"):
@@ -153,6 +163,18 @@ def load(
     if queue_url.startswith("spool:"):
         values["queue_url"] = "spool:" + str(instance / queue_url[len("spool:") :])
     return {key.upper(): value for key, value in values.items()}
+
+
+def public_url(value: str, where: str) -> str:
+    """``value`` as a base URL (http(s)://host[:port][/prefix], no trailing slash)."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(
+            f"{where}: expected an address such as https://otklik.example.ru, got {value!r}"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise SettingsError(f"{where}: only scheme, host, port and path, got {value!r}")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
 def _known(key: str, where: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from werkzeug.routing import BaseConverter
 
 from ..agencies import AGENCY_ID
-from . import demo, errors, limits, ops, pages, security
+from . import demo, errors, limits, ops, pages, security, snippet
 
 
 class AgencyConverter(BaseConverter):
@@ -18,6 +18,7 @@ def init_app(app) -> None:
     app.url_map.converters["agency"] = AgencyConverter
     app.register_blueprint(pages.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(snippet.bp)
     if app.config["DEMO"]:
         app.register_blueprint(demo.bp)
     security.init_app(app)  # before the limits: a refused cross-site POST costs no one a hit

@@ -1,0 +1,332 @@
+"""160,000 agencies: start-up, first requests, memory per worker, and the full check.
+
+Generates 160,000 agency files (each extending one of 85 regional bases, as a registry
+import would write them) in a temporary instance, then measures:
+
+- start-up: ``create_app`` in this process, and gunicorn (2 workers) until /healthz answers;
+- the first request for never-seen agencies: at the server (the WSGI app in this process,
+  no network) and over HTTP through gunicorn (p50, p99);
+- the resident memory of each gunicorn worker after serving more distinct agencies than
+  its cache holds;
+- ``flask agencies check`` over all files, on all cores.
+
+Aims (issue 6): start-up < 1 s, first request p50 < 5 ms at the server, < 100 MB per
+worker, the full check < 30 s on 2 cores. Prints a table and writes
+bench/results/agencies_160k.json. Run: ``.venv/bin/python bench/agencies_160k.py``
+(``--count 20000`` for a quick run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "bench" / "results" / "agencies_160k.json"
+REGIONS = [f"{n:02d}" for n in range(1, 86)]
+AIMS = {
+    "startup_seconds": 1.0,
+    "first_request_p50_ms_at_server": 5.0,
+    "rss_mb_per_worker": 100.0,
+    "check_seconds": 30.0,
+}
+AGENCY = """extends = "_bases/region-{region}"
+name = "Муниципальное бюджетное учреждение № {n}"
+short_name = "Учреждение № {n}"
+region = "{region}"
+embed_origins = ["https://org{n}.example.ru"]
+routing_key = "{region}.municipal.org-{n}"
+"""
+
+
+def generate(instance: Path, count: int) -> float:
+    started = time.perf_counter()
+    folder = instance / "agencies"
+    (folder / "_bases").mkdir(parents=True)
+    demo_base = (ROOT / "instance" / "agencies" / "_bases" / "orel.toml").read_text("utf-8")
+    topics = "".join(
+        f'\n[[topics]]\nid = "{tid}"\ntitle = {{ ru = "{ru}", en = "{en}" }}\n'
+        for tid, ru, en in [
+            ("service", "Качество обслуживания", "Quality of service"),
+            ("building", "Здание и территория", "Building and grounds"),
+            ("other", "Другое", "Other"),
+        ]
+    )
+    for region in REGIONS:
+        text = demo_base.replace('region = "57"', f'region = "{region}"') + topics
+        (folder / "_bases" / f"region-{region}.toml").write_text(text, "utf-8")
+    for n in range(count):
+        region = REGIONS[n % len(REGIONS)]
+        path = folder / f"org-{n}.toml"
+        path.write_text(AGENCY.format(n=n, region=region), "utf-8")
+    (instance / "settings.toml").write_text(
+        'secret_key = "bench-only-not-secret"\nqueue_url = "spool:outbound"\n', "utf-8"
+    )
+    return time.perf_counter() - started
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def in_process(instance: Path, count: int, samples: int) -> dict:
+    """create_app time and the first request for never-seen agencies, in this process."""
+    os.environ["OTKLIK_INSTANCE_PATH"] = str(instance)
+    started = time.perf_counter()
+    from widget import create_app
+
+    imported = time.perf_counter()
+    app = create_app()
+    created = time.perf_counter()
+    client = app.test_client()
+    client.get("/embed/org-0")  # warm up templates and the base cache of one region
+    ids = random.Random(1).sample(range(1, count), samples)
+    latencies, cpu = [], []
+    for n in ids:
+        t, c = time.perf_counter(), time.thread_time()
+        response = client.get(f"/embed/org-{n}")
+        cpu.append((time.thread_time() - c) * 1000)
+        latencies.append((time.perf_counter() - t) * 1000)
+        assert response.status_code == 200, (n, response.status_code)
+    again = []
+    for n in ids[:500]:
+        t = time.perf_counter()
+        client.get(f"/embed/org-{n}")
+        again.append((time.perf_counter() - t) * 1000)
+    return {
+        "import_seconds": round(imported - started, 3),
+        "create_app_seconds": round(created - imported, 3),
+        "first_request_ms": {
+            "p50": round(statistics.median(latencies), 2),
+            "p99": round(percentile(latencies, 99), 2),
+            "samples": len(latencies),
+        },
+        "first_request_cpu_ms": {
+            "p50": round(statistics.median(cpu), 2),
+            "p99": round(percentile(cpu, 99), 2),
+        },
+        "cached_request_ms": {"p50": round(statistics.median(again), 2)},
+    }
+
+
+def get(port: int, path: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def through_gunicorn(instance: Path, count: int, requests: int, workers: int) -> dict:
+    port = free_port()
+    env = {
+        **os.environ,
+        "OTKLIK_INSTANCE_PATH": str(instance),
+        "OTKLIK_BIND": f"127.0.0.1:{port}",
+        "OTKLIK_WORKERS": str(workers),
+    }
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "wsgi:app", "--access-logfile", "/dev/null"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while True:
+            try:
+                if get(port, "/healthz") == 200:
+                    break
+            except OSError:
+                pass
+            if time.perf_counter() - started > 30:
+                raise RuntimeError("gunicorn did not answer within 30 s")
+            time.sleep(0.01)
+        startup = time.perf_counter() - started
+        time.sleep(1)  # let every worker finish booting
+        ids = random.Random(2).sample(range(count), min(requests, count))
+        latencies = []
+        for n in ids:
+            t = time.perf_counter()
+            status = get(port, f"/embed/org-{n}")
+            latencies.append((time.perf_counter() - t) * 1000)
+            assert status == 200, (n, status)
+        rss = [rss_mb(pid) for pid in children(server.pid)]
+        return {
+            "workers": workers,
+            "startup_seconds": round(startup, 3),
+            "first_request_ms": {
+                "p50": round(statistics.median(latencies), 2),
+                "p99": round(percentile(latencies, 99), 2),
+                "samples": len(latencies),
+            },
+            "rss_mb_per_worker": rss,
+            "master_rss_mb": rss_mb(server.pid),
+        }
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def full_check(instance: Path) -> dict:
+    env = {**os.environ, "OTKLIK_INSTANCE_PATH": str(instance)}
+    started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "widget", "agencies", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "check_seconds": round(seconds, 2),
+        "check_cpu_seconds": round(cpu, 2),  # all its processes; / cores = unloaded wall time
+        "exit_code": result.returncode,
+        "summary": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=160_000, help="agency files")
+    parser.add_argument("--samples", type=int, default=2000, help="in-process first requests")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=10_000,
+        help="HTTP requests for distinct agencies (more than a worker's cache of 4,096)",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--keep", action="store_true", help="keep the generated instance")
+    args = parser.parse_args()
+
+    load_before = os.getloadavg()
+    temporary = Path(tempfile.mkdtemp(prefix="otklik-bench-160k-"))
+    instance = temporary / "instance"
+    try:
+        print(f"generating {args.count:,} agency files in {instance} …", flush=True)
+        generated = generate(instance, args.count)
+        print(f"  {generated:.1f} s", flush=True)
+        print("measuring in process …", flush=True)
+        local = in_process(instance, args.count, args.samples)
+        print(f"measuring gunicorn with {args.workers} workers …", flush=True)
+        served = through_gunicorn(instance, args.count, args.requests, args.workers)
+        print("running flask agencies check …", flush=True)
+        checked = full_check(instance)
+        report(args, load_before, generated, local, served, checked)
+    finally:
+        if args.keep:
+            print(f"kept {instance}")
+        else:
+            print(f"removing {instance} …", flush=True)
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def report(args, load_before, generated, local, served, checked) -> None:
+
+    measured = {
+        "startup_seconds": served["startup_seconds"],
+        "first_request_p50_ms_at_server": local["first_request_ms"]["p50"],
+        "rss_mb_per_worker": max(served["rss_mb_per_worker"] or [0.0]),
+        "check_seconds": checked["check_seconds"],
+    }
+    result = {
+        "bench": "agencies_160k",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        },
+        "agency_files": args.count,
+        "generate_seconds": round(generated, 1),
+        "in_process": local,
+        "gunicorn": served,
+        "check": checked,
+        "aims": {
+            key: {"aim": AIMS[key], "measured": value, "met": value < AIMS[key]}
+            for key, value in measured.items()
+        },
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+    print()
+    print(f"{'measure':44} {'value':>12} {'aim':>10}")
+    rows = [
+        ("create_app (in process), s", local["create_app_seconds"], None),
+        ("gunicorn start-up until /healthz, s", served["startup_seconds"], "< 1"),
+        ("first request at the server, p50 ms", local["first_request_ms"]["p50"], "< 5"),
+        ("first request at the server, p99 ms", local["first_request_ms"]["p99"], None),
+        ("first request at the server, CPU p50 ms", local["first_request_cpu_ms"]["p50"], None),
+        ("first request over HTTP, p50 ms", served["first_request_ms"]["p50"], None),
+        ("first request over HTTP, p99 ms", served["first_request_ms"]["p99"], None),
+        ("cached request at the server, p50 ms", local["cached_request_ms"]["p50"], None),
+        ("RSS per worker, MB", ", ".join(map(str, served["rss_mb_per_worker"])), "< 100"),
+        (f"agencies check of {args.count:,} files, s", checked["check_seconds"], "< 30"),
+        ("  its CPU time, all processes, s", checked["check_cpu_seconds"], None),
+    ]
+    for label, value, aim in rows:
+        print(f"{label:44} {value!s:>12} {aim or '':>10}")
+    print(f"check: {checked['summary']} (exit {checked['exit_code']})")
+    print(f"load average before/after: {load_before[0]:.1f} / {os.getloadavg()[0]:.1f}")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    missed = [key for key, aim in result["aims"].items() if not aim["met"]]
+    if missed or checked["exit_code"] != 0:
+        print(f"missed: {', '.join(missed) or 'the check found problems'}")
+
+
+if __name__ == "__main__":
+    main()

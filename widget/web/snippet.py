@@ -1,0 +1,175 @@
+"""The snippet page, for agency staff: the exact code to paste, the social link, its QR
+code and a live preview. One function, ``snippet_for``, builds every link, so the page and
+``flask agencies snippet`` can only ever show the same, correct, addresses."""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import segno
+from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from markupsafe import escape
+
+from .. import agencies
+from ..agencies import Agency
+from .pages import consent_text, load_agency
+from .security import allow_own_frames
+
+bp = Blueprint("snippet", __name__)
+
+# The form's height is estimated for a phone-sized frame (400 CSS px wide), so that a
+# citizen on a phone scrolls the host page, not a box inside it. Wider frames get a
+# little spare room at the bottom. The figures follow static/otklik.css.
+FRAME_WIDTH = 400
+LINE = 23.2  # 16 px text, line-height 1.45
+CHARS_PER_LINE = 44  # of body text in the 376 px the embed layout leaves at that width
+SMALL_CHARS_PER_LINE = 48  # of the .9rem notice and the .875rem consent hint
+SMALL_LINE = 20.5
+FIELD_GAP = 20  # .field margin-bottom
+ERROR_ROOM = 120  # the error summary a 422 answer adds at the top
+# Checked against Chromium at 400 px for the demo agencies: the sum above came out 3-4 %
+# short of the rendered form (fonts differ between systems), hence a 5 % margin.
+FUDGE = 1.05
+MIN_HEIGHT, MAX_HEIGHT = 400, 3000
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """What agency staff paste and post: built from the agency and the public address."""
+
+    agency: Agency
+    embed_url: str  # what the iframe shows
+    page_url: str  # the link for social pages (and the QR code)
+    height: int  # the recommended iframe height, in CSS pixels
+    iframe: str  # the exact code to paste
+    warnings: list[str] = field(default_factory=list)
+
+    def qr_svg(self, scale: int = 4) -> str:
+        """The QR code of ``page_url`` as inline SVG (no XML declaration)."""
+        return _qr(self.page_url).svg_inline(
+            scale=scale,
+            dark="#0b0c0c",
+            light="#ffffff",
+            svgclass="qr",
+            lineclass=None,
+            title=_("QR-код ссылки на форму: %(url)s", url=self.page_url),
+        )
+
+    def qr_file(self) -> bytes:
+        """The QR code of ``page_url`` as a standalone SVG file, for print."""
+        out = io.BytesIO()
+        _qr(self.page_url).save(out, kind="svg", scale=10, dark="#0b0c0c", light="#ffffff")
+        return out.getvalue()
+
+
+def _qr(url: str) -> segno.QRCode:
+    return segno.make(url, error="m", micro=False)
+
+
+def snippet_for(app: Flask, agency: Agency, base_url: str) -> Snippet:
+    """The snippet of ``agency`` served from ``base_url`` (``public_url``, or the address
+    the page was opened at). The one place where the widget's public links are built."""
+    parts = urlsplit(base_url)
+    adapter = app.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
+
+    def link(kind: str) -> str:
+        values = {"kind": kind, "agency_id": agency.id}
+        return adapter.build("widget.form", values, force_external=True)
+
+    embed_url, page_url = link("embed"), link("f")
+    height = recommended_height(agency)
+    with force_locale(agency.language):  # the same code whoever asks, in whatever language
+        title = _("Форма обратной связи: %(name)s", name=agency.display_name)
+    iframe = (
+        f'<iframe src="{escape(embed_url)}" title="{escape(title)}" height="{height}" '
+        'loading="lazy" referrerpolicy="strict-origin-when-cross-origin" '
+        'style="display:block;width:100%;max-width:40rem;border:0"></iframe>'
+    )
+    warnings = []
+    if not agency.embed_origins:
+        warnings.append(
+            _(
+                "В файле организации не указан ни один сайт (embed_origins), поэтому браузеры "
+                "не покажут форму ни на одном сайте. Ссылка и QR-код работают."
+            )
+        )
+    local = [o for o in agency.embed_origins if urlsplit(o).scheme == "http"]
+    if local:
+        warnings.append(
+            _(
+                "Адреса %(origins)s годятся только для проверки на своём компьютере.",
+                origins=", ".join(local),
+            )
+        )
+    return Snippet(agency, embed_url, page_url, height, iframe, warnings)
+
+
+def recommended_height(agency: Agency) -> int:
+    """An iframe height (CSS px) that fits the agency's form on a phone without a
+    scrollbar inside the frame: computed from its topics, texts and contact fields."""
+    lang = agency.language
+    height = 24.0  # .main padding in the embed layout
+    height += 24 + _lines(agency.display_name) * LINE + 4 + 16  # heading and caption
+    intro = agency.text(lang, "intro")
+    if intro:
+        height += _lines(intro) * LINE + 16
+    height += 3 * SMALL_LINE + 20  # the notice about formal appeals
+    if len(agency.topics) > 1:
+        height += 28  # legend
+        for topic in agency.topics:
+            height += max(28, _lines(topic.title_in(lang), CHARS_PER_LINE - 6) * LINE) + 8
+        height += FIELD_GAP
+    height += 28 + 2 * LINE + 8 + (7 * LINE + 17) + FIELD_GAP  # the message: label, hint, box
+    shown = agency.contact.shown()
+    if shown:
+        height += 28 + 2 * LINE + 8  # legend and hint
+        for name in shown:
+            height += LINE + 4 + 40 + FIELD_GAP  # label and input
+            if name == "phone":
+                height += LINE + 8  # its example hint
+        height += FIELD_GAP
+        consent, _version = consent_text(agency, lang)
+        height += 2 * LINE + 8 + _lines(consent, SMALL_CHARS_PER_LINE) * SMALL_LINE + FIELD_GAP
+    height += 48  # the button and its shadow
+    height = height * FUDGE + ERROR_ROOM
+    return max(MIN_HEIGHT, min(MAX_HEIGHT, math.ceil(height / 10) * 10))
+
+
+def _lines(text: str, per_line: int = CHARS_PER_LINE) -> int:
+    return sum(max(1, math.ceil(len(part) / per_line)) for part in str(text).split("\n"))
+
+
+def base_url() -> str:
+    """Where links point: ``public_url`` if set, else the address this page was opened at."""
+    return current_app.config["PUBLIC_URL"] or request.url_root
+
+
+@bp.get("/snippet/<agency:agency_id>")
+def page(agency_id: str):
+    agency = load_agency(agency_id)
+    snippet = snippet_for(current_app, agency, base_url())
+    allow_own_frames()  # the live preview
+    return render_template(
+        "snippet.html",
+        agency=agency,
+        snippet=snippet,
+        lang=agency.language,
+        layout="page",
+        preview=url_for("widget.form", kind="embed", agency_id=agency.id),
+    )
+
+
+@bp.get("/snippet/<agency:agency_id>/qr.svg")
+def qr(agency_id: str):
+    agency = agencies.extension(current_app).get(agency_id)
+    snippet = snippet_for(current_app, agency, base_url())
+    return Response(
+        snippet.qr_file(),
+        mimetype="image/svg+xml",
+        headers={"Content-Disposition": f'attachment; filename="otklik-{agency.id}.svg"'},
+    )
