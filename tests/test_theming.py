@@ -97,3 +97,12 @@ def test_only_the_iframe_page_opts_in_to_content_sized_frames(client):
     assert "responsive-embedded-sizing" not in client.get("/f/orel-school-57").get_data(
         as_text=True
     )
+
+
+def test_the_check_command_names_a_refused_logo(runner, instance, logos):
+    (logos / "bad.svg").write_text(GOOD_SVG.replace("<svg ", '<svg onload="alert(1)" '))
+    with_logo(instance, "bad.svg")
+    result = runner.invoke(args=["agencies", "check", "orel-school-57"])
+    assert result.exit_code == 1
+    assert "orel-school-57.toml: theme.logo: the SVG has an event handler (onload)" in result.output
+    assert runner.invoke(args=["agencies", "check", "orel-city-admin"]).exit_code == 0

@@ -22,6 +22,8 @@ import limits
 import tomli as toml  # compiled: parses agency files 3-5x faster than tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from . import logos
+
 AGENCY_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
 BASE_REF = re.compile(r"_bases/[a-z0-9][a-z0-9_-]{0,63}")
 LANGUAGE = r"^[a-z]{2,3}$"
@@ -534,6 +536,11 @@ def check_one(folder: Path, agency_id: str, bases: BaseCache | None = None) -> l
             "(remove the key or rename the file)"
         )
     problems.extend(lint_agency(agency))
+    if agency.theme.logo:
+        try:
+            logos.load(logos.folder(folder.parent), agency.theme.logo)
+        except logos.LogoError as e:
+            problems.append(f"theme.logo: {e}; the form is shown without it")
     return [f"{_shown(path)}: {problem}" for problem in problems]
 
 
