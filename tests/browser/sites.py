@@ -28,7 +28,8 @@ from flask import Flask, abort, request
 from markupsafe import Markup, escape
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from widget import create_app, outbox
+from widget import agencies, create_app, outbox
+from widget.web.snippet import snippet_for
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEMO_AGENCIES = ROOT / "instance" / "agencies"
@@ -119,6 +120,12 @@ class Widget:
         if request.method == "POST":
             self.gate.wait(request.path)
 
+    def snippet(self, agency_id: str) -> str:
+        """The iframe code that /snippet/<agency_id> tells agency staff to paste."""
+        with self.app.test_request_context(base_url=self.url):
+            agency = agencies.extension(self.app).get(agency_id)
+            return snippet_for(self.app, agency, self.url).iframe
+
     def messages(self, containing: str) -> list[dict]:
         """Outbox rows whose event holds ``containing`` (each test writes a unique text)."""
         db = outbox.connect(self.app.config["OUTBOX_PATH"])
@@ -192,6 +199,11 @@ def host_app() -> Flask:
         )
         return HOST_PAGE.format(title="Школа — обратная связь", body=frame)
 
+    @app.get("/pasted/<agency_id>")
+    def pasted(agency_id: str):
+        """A page with the agency's snippet pasted in, exactly as /snippet gives it."""
+        return HOST_PAGE.format(title="Школа", body=Markup(app.config["SNIPPET"](agency_id)))
+
     @app.get("/cookie-check")
     def cookie_check():
         port = request.host.rsplit(":", 1)[1]
@@ -223,6 +235,7 @@ class Sites:
         self.host = f"http://localhost:{self.host_server.server_port}"
         self.widget = Widget(instance, host_origin=self.host)
         host.config["WIDGET_URL"] = stranger.config["WIDGET_URL"] = self.widget.url
+        host.config["SNIPPET"] = self.widget.snippet
         self.stranger_server = serve(stranger)
         self.stranger = f"http://localhost:{self.stranger_server.server_port}"
 

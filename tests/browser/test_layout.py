@@ -66,3 +66,20 @@ def test_every_state_of_the_form_fits_without_sideways_scrolling(browser, sites,
     assert_fits(page)
     shoot(page, "done")
     context.close()
+
+
+def test_the_pasted_snippet_is_tall_enough_for_the_form(with_js, sites, shoot):
+    """The snippet's recommended height holds the whole form at a phone's width, so a
+    citizen never scrolls inside the frame, and wastes little of the agency's page."""
+    page = with_js.new_page()
+    page.set_viewport_size({"width": 400, "height": 900})
+    page.goto(f"{sites.host}/pasted/{TEST_AGENCY}")
+    frame = page.locator("iframe")
+    expect(frame.content_frame.get_by_role("button", name="Отправить")).to_be_visible()
+    shoot(page, "pasted-snippet")
+    outer = frame.bounding_box()["height"]
+    # the form's own height (not scrollHeight: that is never less than the frame's)
+    inner = next(f for f in page.frames if f.parent_frame).evaluate(
+        "Math.ceil(document.body.getBoundingClientRect().bottom)"
+    )
+    assert inner <= outer <= inner * 1.25, (outer, inner)
