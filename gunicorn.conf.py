@@ -34,10 +34,6 @@ preload_app = True
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
-# Recycle a worker now and then, so a slow leak cannot grow for months (jitter: not all
-# at once). Its counters stay in the metrics folder.
-max_requests = 20000
-max_requests_jitter = 2000
 # Header limits: a widget needs none of the large headers attackers send.
 limit_request_line = 4094
 limit_request_fields = 50
@@ -55,7 +51,7 @@ control_socket_disable = True
 
 
 def on_starting(server):
-    """Before the workers: drop the metric files of processes that no longer run."""
+    """Before the workers: empty the metrics folder if nothing else writes there."""
     metrics.clean_folder()
 
 

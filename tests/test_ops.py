@@ -13,7 +13,7 @@ import pytest
 
 from tests import central
 from tests.conftest import CheckedClient, token_of
-from widget import create_app, outbox
+from widget import create_app, metrics, outbox
 
 SCHOOL = "/embed/orel-school-57"
 TEXT = "Во дворе школы третий день не убран снег"
@@ -277,3 +277,20 @@ def test_outbox_backup_copies_what_is_committed_while_in_use(app, runner, tmp_pa
 
     again = runner.invoke(args=["outbox", "backup", str(target)])
     assert again.exit_code != 0 and "exists" in again.output  # never overwrites a backup
+
+
+def test_the_metrics_folder_is_emptied_only_when_no_process_that_wrote_there_runs(tmp_path):
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    dead_pid = 2**22 + 17  # above the kernel's pid limit: never a running process
+    running = subprocess.Popen(["sleep", "60"])
+    try:
+        (folder / f"counter_{dead_pid}.db").write_bytes(b"counts of a worker that exited")
+        (folder / f"counter_{running.pid}.db").write_bytes(b"counts of the forwarder")
+        metrics.clean_folder(folder)  # a web unit restarts while the forwarder runs
+        assert len(list(folder.iterdir())) == 2  # no count is lost, no counter goes down
+    finally:
+        running.kill()
+        running.wait()
+    metrics.clean_folder(folder)  # every unit had stopped: a fresh start
+    assert list(folder.iterdir()) == []

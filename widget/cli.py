@@ -81,7 +81,7 @@ def forward_command(once: bool, batch_size: int | None, lease: float) -> None:
     which finish the batch in hand first."""
     if not logging.getLogger().handlers:
         logs.configure()
-        metrics.clean_folder()
+    metrics.clean_folder()
     sender = make_forwarder(current_app, batch_size, lease)
     try:
         if not once:

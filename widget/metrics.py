@@ -172,18 +172,22 @@ def _alive(pid: int) -> bool:
 
 
 def clean_folder(folder: str | os.PathLike | None = None) -> None:
-    """At a start: create the folder and remove the files of processes no longer running
-    (a previous run's workers). A running forwarder's files stay, so a web restart does
-    not blank its counters (Prometheus treats a counter reset correctly either way)."""
+    """At a start: create the folder, and empty it when no process that wrote there
+    still runs (a fresh start of the whole deployment: after a reboot, or every unit
+    stopped). While any runs (another web unit, the forwarder), the files of the ones
+    that exited stay: their counts are part of the totals, and removing them would make
+    every counter drop, which Prometheus reads as a reset and counts all over again."""
     folder = folder or os.environ.get(MULTIPROC_DIR)
     if not folder:
         return
     path = Path(folder)
     path.mkdir(parents=True, exist_ok=True)
-    for file in path.glob("*.db"):
-        pid = file.stem.rsplit("_", 1)[-1]
-        if not pid.isdigit() or not _alive(int(pid)):
-            file.unlink(missing_ok=True)
+    files = list(path.glob("*.db"))
+    pids = {file.stem.rsplit("_", 1)[-1] for file in files}
+    if any(pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)) for pid in pids):
+        return
+    for file in files:
+        file.unlink(missing_ok=True)
 
 
 def process_exited(pid: int) -> None:
