@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
+import json
+import logging
 import os
 import re
 import sqlite3
@@ -13,7 +16,7 @@ import pytest
 
 from tests import central
 from tests.conftest import CheckedClient, token_of
-from widget import create_app, metrics, outbox
+from widget import create_app, logs, metrics, outbox
 
 SCHOOL = "/embed/orel-school-57"
 TEXT = "Во дворе школы третий день не убран снег"
@@ -118,6 +121,21 @@ def close_outbox(app) -> None:
         kept.db = None
 
 
+@contextlib.contextmanager
+def json_log():
+    """The app's log lines, as logs.CONFIG writes them, while the block runs."""
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(logs.JsonFormatter())
+    handler.addFilter(logs.RequestIdFilter())
+    logger = logging.getLogger("widget")
+    logger.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+
+
 def fill(folder) -> None:
     """Write zeros until the disk has not one byte left."""
     fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
@@ -140,8 +158,14 @@ def test_a_full_disk_gets_the_503_form_with_the_text_kept_and_readyz_503(disk_ap
 
     token = token_of(client.get(SCHOOL).get_data(as_text=True))
     long_text = (TEXT + ". ") * 80  # needs new pages in the WAL: no room for them
-    refused = send(client, token=token, text=long_text)
+    with json_log() as lines:
+        refused = send(client, token=token, text=long_text)
     assert refused.status_code == 503
+    # The operator's log line: JSON, with the request id the response carried.
+    logged = [json.loads(line) for line in lines.getvalue().splitlines()]
+    assert logged[0]["level"] == "error" and "outbox write failed" in logged[0]["message"]
+    assert logged[0]["request_id"] == refused.headers["X-Request-Id"]
+    assert TEXT not in lines.getvalue()
     html = refused.get_data(as_text=True)
     assert "Сейчас мы не можем принять сообщение" in html
     assert long_text.strip() in html  # the citizen's text is still in the form

@@ -54,7 +54,7 @@ def readyz():
         body["outbox"] = outbox.depth(db)
         outbox_writable(db)
         checks["outbox"] = "ok"
-    except sqlite3.Error as e:
+    except (sqlite3.Error, OSError) as e:
         checks["outbox"] = f"error: {e}"
     folder = agencies.extension(current_app).folder
     readable = os.path.isdir(folder) and os.access(folder, os.R_OK | os.X_OK)
