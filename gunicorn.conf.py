@@ -1,13 +1,27 @@
 """gunicorn settings for Otklik (gunicorn reads this file from the working folder).
 
 Override any of them on the command line or with GUNICORN_CMD_ARGS; the address
-with OTKLIK_BIND (default 127.0.0.1:8000).
+with OTKLIK_BIND (default 127.0.0.1:8000), the worker count with OTKLIK_WORKERS.
+docs/deploy.md explains each choice.
 """
 
 import multiprocessing
 import os
+from pathlib import Path
+
+# Before the app is imported (preload, below): the metrics of every worker and of the
+# forwarder go to files in this folder, and /metrics sums them. The forwarder must be
+# given the same folder (run.sh and the systemd units in docs/deploy.md do).
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR",
+    str(Path(os.environ.get("OTKLIK_INSTANCE_PATH") or "instance").resolve() / "metrics"),
+)
+
+from widget import logs, metrics  # after the metrics folder is chosen
 
 bind = os.environ.get("OTKLIK_BIND", "127.0.0.1:8000")
+# Sync workers: a request is CPU (render, sign) plus one fsync'ed commit. 2 per core + 1,
+# capped: more workers than that only queue on the same cores and the same disk.
 workers = int(os.environ.get("OTKLIK_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 9)))
 worker_class = "sync"
 # Import the app once in the arbiter, then fork the workers: they start in a fraction
@@ -15,6 +29,8 @@ worker_class = "sync"
 # the imported code's memory. A new release therefore needs a restart, not a HUP.
 # Nothing holds a connection across the fork (the outbox opens one per worker).
 preload_app = True
+# A request that runs 30 s is stuck (the outbox's busy timeout is 10 s): the worker is
+# killed and replaced. On SIGTERM, requests in hand get 20 s to finish.
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
@@ -22,8 +38,22 @@ keepalive = 5
 limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
-# The access log has neither the client address nor the query string:
-# both can identify a citizen (promise 6).
+# Logs: JSON lines (widget/logs.py). The access log has neither the client address nor
+# the query string: both can identify a citizen (promise 6); it has the request id.
 accesslog = "-"
-access_log_format = '"%(m)s %(U)s" %(s)s %(B)sB %(M)sms'
+access_log_format = '"%(m)s %(U)s" %(s)s %(B)sB %(M)sms %({x-request-id}o)s'
 errorlog = "-"
+logconfig_dict = logs.CONFIG
+# gunicorn 27 opens a control socket by default, at a path every gunicorn on the machine
+# shares (~/.gunicorn/gunicorn.ctl): two services would fight over it. The widget is
+# managed with signals (systemd), so none is opened. (Older gunicorn ignores the name.)
+control_socket_disable = True
+
+
+def on_starting(server):
+    """Before the workers: empty the metrics folder if nothing else writes there."""
+    metrics.clean_folder()
+
+
+def child_exit(server, worker):
+    metrics.process_exited(worker.pid)

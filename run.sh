@@ -5,6 +5,9 @@
 # other is stopped too, and the script exits with the first one's status.
 set -u
 bin="${VENV:-.venv}/bin"
+# Both write their metrics here; /metrics sums them (see docs/deploy.md).
+instance="${OTKLIK_INSTANCE_PATH:-instance}"
+export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$(realpath -m "$instance")/metrics}"
 
 # Each in its own session: a Ctrl-C reaches this script alone, which then asks each
 # to stop once (a second signal would make the forwarder stop at once).

@@ -32,9 +32,10 @@ class CheckedClient(FlaskClient):
 
 @pytest.fixture
 def instance(tmp_path) -> Path:
-    """A fresh instance folder holding a copy of the demo agencies."""
+    """A fresh instance folder holding a copy of the demo agencies and their logos."""
     folder = tmp_path / "instance"
     shutil.copytree(DEMO_AGENCIES, folder / "agencies")
+    shutil.copytree(DEMO_AGENCIES.parent / "logos", folder / "logos")
     return folder
 
 

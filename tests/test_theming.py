@@ -14,7 +14,7 @@ GOOD_SVG = (ROOT / "instance" / "logos" / "orel-city.svg").read_text()
 @pytest.fixture
 def logos(instance):
     folder = instance / "logos"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     (folder / "orel-city.svg").write_text(GOOD_SVG)
     return folder
 

@@ -11,7 +11,7 @@ from flask import Flask
 from jinja2 import StrictUndefined
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import agencies, cli, i18n, outbox, settings, web
+from . import agencies, cli, i18n, logs, metrics, outbox, settings, web
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +32,8 @@ def create_app(
     app.config["MAX_FORM_PARTS"] = 100
     init_proxies(app)
     init_jinja(app)
+    logs.init_app(app)  # first: every later hook and log line has the request id
+    metrics.init_app(app)
     i18n.init_app(app)
     agencies.init_app(app)
     outbox.init_app(app)

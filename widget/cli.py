@@ -12,7 +12,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import agencies, agency_files, forwarder, outbox, settings, transports
+from . import agencies, agency_files, forwarder, logs, metrics, outbox, settings, transports
 from .web import snippet
 
 agencies_cli = AppGroup("agencies", help="Check and manage agency configuration files.")
@@ -197,10 +197,8 @@ def forward_command(once: bool, batch_size: int | None, lease: float) -> None:
     """Deliver the outbox to the central queue (queue_url) until SIGTERM or Ctrl-C,
     which finish the batch in hand first."""
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-        # pika logs each failed connection attempt at length; the forwarder reports it
-        # in one line with what to fix.
-        logging.getLogger("pika").setLevel(logging.CRITICAL)
+        logs.configure()
+    metrics.clean_folder()
     sender = make_forwarder(current_app, batch_size, lease)
     try:
         if not once:
@@ -309,3 +307,15 @@ def outbox_purge() -> None:
     finally:
         db.close()
     click.echo(f"{purged} delivered message(s) older than {days} days purged")
+
+
+@outbox_cli.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, writable=True))
+def outbox_backup(target: str) -> None:
+    """Copy the outbox to TARGET while it is in use (SQLite's online backup: a
+    consistent copy, the web and the forwarder go on writing). TARGET must not exist."""
+    try:
+        pages = outbox.backup(current_app.config["OUTBOX_PATH"], target)
+    except (FileExistsError, sqlite3.Error) as e:
+        raise click.ClickException(f"backup failed: {e}") from None
+    click.echo(f"outbox copied to {target} ({pages} pages)")

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from . import outbox, receipts
+from . import metrics, outbox, receipts
 from .transports import DELIVERED, RETRY, UNSENT, Outcome, Outgoing, Transport
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class Forwarder:
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
         self.poll_seconds = poll_seconds
         self.clock = clock
+        self.kind = metrics.transport_kind(transport)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._unavailable = 0  # batches in a row the transport could not send at all
         self._stopping = threading.Event()
@@ -139,12 +140,15 @@ class Forwarder:
             (r[0] for r in rows if r[2] is None), Outcome.dead("no event stored for this row")
         )
         batch = [Outgoing(id, key, event.encode()) for id, key, event, _ in sendable]
+        started = time.perf_counter()
         try:
             sent = self.transport.send(batch)
         except Exception as e:  # a transport bug must not leave the batch leased
             log.exception("the transport failed")
             self.transport.close()
             sent = [Outcome.retry(f"transport error: {type(e).__name__}")] * len(batch)
+        if batch:
+            metrics.batch_sent(self.kind, time.perf_counter() - started, (o.status for o in sent))
         outcomes.update(zip((m.id for m in batch), sent, strict=True))
         self.record(rows, outcomes, now, totals)
         return totals
@@ -211,6 +215,7 @@ class Forwarder:
                 """,
                 unsent,
             )
+        metrics.dead_letters(self.kind, totals.dead)
         if totals.dead:
             log.warning("%d message(s) moved to dead", totals.dead)
         if totals.retried:

@@ -285,6 +285,35 @@ def depth(db: Database, now: float | None = None) -> dict:
     }
 
 
+def backup(path: str, target: str) -> int:
+    """Copy the outbox at ``path`` to a new file ``target`` with SQLite's online backup
+    API, while others go on writing: the copy is one consistent moment, WAL included.
+    Written next to the target and renamed once checked, so a failed backup leaves no
+    half file that looks whole. Returns the number of pages copied."""
+    if os.path.exists(target):
+        raise FileExistsError(f"{target} exists already")
+    partial = f"{target}.partial"
+    source = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        copy = sqlite3.connect(partial)
+        try:
+            source.backup(copy)  # one step: in WAL mode a reader blocks no writer
+            (result,) = copy.execute("PRAGMA quick_check").fetchone()
+            if result != "ok":
+                raise sqlite3.DatabaseError(f"the copy fails its check: {result}")
+            (pages,) = copy.execute("PRAGMA page_count").fetchone()
+        finally:
+            copy.close()
+        os.replace(partial, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise
+    finally:
+        source.close()
+    return pages
+
+
 class _Connections(threading.local):
     """One outbox connection per worker process and thread, kept between requests."""
 

@@ -145,6 +145,7 @@ class Widget:
 
 def write_test_agency(instance: Path, host_origin: str) -> None:
     shutil.copytree(DEMO_AGENCIES, instance / "agencies")
+    shutil.copytree(DEMO_AGENCIES.parent / "logos", instance / "logos")
     body = (DEMO_AGENCIES / "orel-school-57.toml").read_text(encoding="utf-8")
     body = body.replace(
         'embed_origins = ["https://school57.example.ru"]',

@@ -30,7 +30,7 @@ from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
 from limits.errors import ConfigurationError
 from werkzeug.exceptions import TooManyRequests
 
-from .. import agencies, counters  # noqa: F401 - counters registers the sqlite: scheme
+from .. import agencies, counters, metrics  # noqa: F401 - counters registers the sqlite: scheme
 from ..settings import SettingsError
 from . import pages
 
@@ -97,6 +97,8 @@ def per_agency_key() -> str:
 
 def retry_after(breached: RequestLimit) -> None:
     """flask-limiter's breach callback: raise the 429 with the seconds until the window ends."""
+    if request.method == "POST":
+        metrics.submission("limit")
     raise LimitReached(max(1, int(breached.reset_at - time.time())))
 
 

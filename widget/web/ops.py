@@ -1,13 +1,14 @@
-"""Endpoints for operators and load balancers: liveness and readiness."""
+"""Endpoints for operators and load balancers: liveness, readiness and metrics."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
-from .. import agencies, outbox
+from .. import agencies, metrics, outbox
 
 bp = Blueprint("ops", __name__)
 
@@ -17,19 +18,54 @@ def healthz():
     return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
+def outbox_writable(db) -> None:
+    """Raise sqlite3.Error unless the outbox takes a write now: take its write lock
+    (BEGIN IMMEDIATE), change a row of a real table, roll back. That fails on a
+    read-only file or file system and on a lock held too long. A rolled-back write
+    reaches no disk, so a full disk is checked apart: the folder must have room for
+    the largest message the widget accepts (max_content_length)."""
+    if db.conn.in_transaction:
+        db.conn.rollback()
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute(
+            "INSERT INTO messages (id, receipt, token_nonce, agency_id, topic_id, lang,"
+            " routing_key, next_attempt_at, created_at)"
+            " VALUES ('readyz', 'readyz', 'readyz', '', '', '', '', 0, 0)"
+        )
+    finally:
+        db.conn.rollback()
+    folder = os.path.dirname(current_app.config["OUTBOX_PATH"])
+    free = shutil.disk_usage(folder).free
+    needed = current_app.config["MAX_CONTENT_LENGTH"]
+    if free < needed:
+        raise sqlite3.OperationalError(
+            f"database or disk is full: {free} bytes free, {needed} needed"
+        )
+
+
 @bp.get("/readyz")
 def readyz():
-    """Ready when the outbox takes writes and the agencies folder can be read."""
+    """Ready when the outbox takes writes and the agencies folder can be read; with the
+    outbox depth (the same figures as ``flask outbox stats`` and /metrics)."""
     checks, body = {}, {}
     try:
         db = outbox.get_db()
-        with db.atomic():  # takes the write lock: fails on a read-only or locked outbox
-            db.execute("CREATE TEMP TABLE IF NOT EXISTS readyz (x)")
         body["outbox"] = outbox.depth(db)
+        outbox_writable(db)
         checks["outbox"] = "ok"
-    except sqlite3.Error as e:
+    except (sqlite3.Error, OSError) as e:
         checks["outbox"] = f"error: {e}"
     folder = agencies.extension(current_app).folder
-    checks["agencies"] = "ok" if os.access(folder, os.R_OK | os.X_OK) else "error: unreadable"
+    readable = os.path.isdir(folder) and os.access(folder, os.R_OK | os.X_OK)
+    checks["agencies"] = "ok" if readable else "error: unreadable"
     ready = all(v == "ok" for v in checks.values())
     return jsonify(ready=ready, checks=checks, **body), 200 if ready else 503
+
+
+@bp.get("/metrics")
+def prometheus():
+    """Prometheus text format: every worker's and the forwarder's counters, and the
+    outbox depth read now. Keep it off the public site (docs/deploy.md)."""
+    text = metrics.exposition(lambda: outbox.depth(outbox.get_db()))
+    return Response(text, content_type=metrics.CONTENT_TYPE)

@@ -26,7 +26,18 @@ from flask import (
 from flask_babel import format_date, format_decimal
 from flask_babel import lazy_gettext as _l
 
-from .. import agencies, attachments, events, forms, i18n, logos, outbox, receipts, tokens
+from .. import (
+    agencies,
+    attachments,
+    events,
+    forms,
+    i18n,
+    logos,
+    metrics,
+    outbox,
+    receipts,
+    tokens,
+)
 from ..agencies import Agency
 
 log = logging.getLogger(__name__)
@@ -228,14 +239,15 @@ def form(kind: str, agency_id: str):
 
     form_class = forms.for_agency(agency, g.lang)
 
-    if forms.not_a_form(request):
-        abort(400)
-    if forms.too_large(request):
-        abort(413)
-    if forms.undecodable(request):
-        abort(400)
-    if forms.too_many_fields(request):
-        abort(413)
+    for malformed, status in (
+        (forms.not_a_form, 400),
+        (forms.too_large, 413),
+        (forms.undecodable, 400),
+        (forms.too_many_fields, 413),
+    ):
+        if malformed(request):
+            metrics.submission("malformed")
+            abort(status)
     form = form_class()
     token, problem = None, None
     try:
@@ -249,6 +261,7 @@ def form(kind: str, agency_id: str):
         uploaded, upload_errors = take_uploads(agency, nonce) if form.accepts_files else ([], [])
     except sqlite3.Error as e:
         log.error("outbox write failed (upload): %s", e)
+        metrics.submission("unavailable")
         return render_form(agency, kind, form, 503, UNAVAILABLE_MESSAGE)
     switching = "switch_language" in request.form  # the same form, in the language of ?lang=
     valid = switching or form.validate()
@@ -257,6 +270,7 @@ def form(kind: str, agency_id: str):
     if switching:
         return render_form(agency, kind, form, uploaded=uploaded)
     if not valid or token is None or upload_errors:
+        metrics.submission("token" if token is None else "invalid")
         return render_form(agency, kind, form, 422, problem, uploaded)
     if form.honeypot_filled:
         # Answered like a success, stored nowhere. Checked last, so that a bot meets every
@@ -264,6 +278,7 @@ def form(kind: str, agency_id: str):
         decoy = receipts.decoy(
             current_app.config["SECRET_KEY"], agency.id, form.topic.data, token.nonce
         )
+        metrics.submission("honeypot")
         return redirect(page_url(".done", agency, kind=kind, receipt=decoy), 303)
 
     consent = None
@@ -292,7 +307,9 @@ def form(kind: str, agency_id: str):
         )
     except sqlite3.Error as e:  # disk full, read-only, locked too long, I/O error
         log.error("outbox write failed: %s", e)
+        metrics.submission("unavailable")
         return render_form(agency, kind, form, 503, UNAVAILABLE_MESSAGE)
+    metrics.submission("accepted" if accepted.new else "duplicate")
     return redirect(page_url(".done", agency, kind=kind, receipt=accepted.receipt), 303)
 
 

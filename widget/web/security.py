@@ -71,6 +71,8 @@ def set_headers(response):
     headers["Referrer-Policy"] = "same-origin"
     headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     headers["Permissions-Policy"] = PERMISSIONS_POLICY
+    if g.get("request_id"):
+        headers["X-Request-Id"] = g.request_id
     if response.mimetype == "text/html":
         headers["Cache-Control"] = "no-store"
     return response

@@ -1,0 +1,206 @@
+"""Prometheus metrics: the metric objects, and the one place each is recorded.
+
+Several gunicorn workers and the forwarder are separate processes. With
+``PROMETHEUS_MULTIPROC_DIR`` set (gunicorn.conf.py and run.sh set it; the systemd units
+in docs/deploy.md too) each process writes its counters to files there, and
+``/metrics`` sums them: one view whichever worker answers. Without it (tests, the
+development server) each process counts alone.
+
+The outbox figures are not counted: they are read from the outbox at scrape time with
+``outbox.depth``, the same function ``/readyz`` and ``flask outbox stats`` use.
+
+Labels never carry personal data, nor an agency id (160,000 agencies would make as many
+series): only the route pattern, the method, the status, a reason from a fixed list and
+the transport kind.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from flask import request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+REQUESTS = Counter(
+    "otklik_http_requests",
+    "HTTP requests answered, by route pattern (not the raw path), method and status.",
+    ["route", "method", "status"],
+)
+SUBMISSION_OUTCOMES = (
+    "accepted",  # a new message committed to the outbox
+    "duplicate",  # the same form token again (a double press): the first receipt again
+    "limit",  # a rate limit refused it (429)
+    "honeypot",  # a bot filled the hidden field: answered like a success, stored nowhere
+    "token",  # the form token was forged, foreign, too old or too young
+    "invalid",  # the citizen's input failed validation (422, the form again)
+    "malformed",  # not a form, undecodable, too large, too many fields (400/413)
+    "unavailable",  # the outbox could not take the write (503, the text kept)
+)
+SUBMISSIONS = Counter(
+    "otklik_submissions",
+    "Form submissions (POST) by outcome: accepted, duplicate, or the reason for refusing.",
+    ["outcome"],
+)
+FORWARDED = Counter(
+    "otklik_forward_messages",
+    "Messages the forwarder tried to send, by transport and outcome "
+    "(delivered, retry, dead, unsent = the transport could not even try).",
+    ["transport", "outcome"],
+)
+FORWARD_SECONDS = Histogram(
+    "otklik_forward_batch_seconds",
+    "Seconds one batch took to send through the transport (confirms included).",
+    ["transport"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+DEAD_LETTERS = Counter(
+    "otklik_forward_dead_letters",
+    "Messages moved to dead (gave up or a permanent error), by transport.",
+    ["transport"],
+)
+
+
+def multiprocess_mode() -> bool:
+    return bool(os.environ.get(MULTIPROC_DIR))
+
+
+# -- recording ------------------------------------------------------------------------
+
+
+def request_answered(route: str, method: str, status: int) -> None:
+    REQUESTS.labels(route, method, str(status)).inc()
+
+
+def submission(outcome: str) -> None:
+    if outcome not in SUBMISSION_OUTCOMES:
+        raise ValueError(f"unknown submission outcome {outcome!r}")
+    SUBMISSIONS.labels(outcome).inc()
+
+
+def transport_kind(transport: object) -> str:
+    """``amqp``, ``http`` or ``spool`` (the class name, never the URL: it holds credentials)."""
+    return type(transport).__name__.removesuffix("Transport").lower() or "unknown"
+
+
+def batch_sent(kind: str, seconds: float, outcomes: Iterable[str]) -> None:
+    FORWARD_SECONDS.labels(kind).observe(seconds)
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    for outcome, count in counts.items():
+        FORWARDED.labels(kind, outcome).inc(count)
+
+
+def dead_letters(kind: str, count: int) -> None:
+    if count:
+        DEAD_LETTERS.labels(kind).inc(count)
+
+
+# -- exposition -----------------------------------------------------------------------
+
+
+class OutboxCollector:
+    """The outbox depth, read when scraped (never a stale gauge from a dead worker)."""
+
+    def __init__(self, depth: Callable[[], dict]) -> None:
+        self.depth = depth
+
+    def collect(self):
+        try:
+            depth = self.depth()
+        except sqlite3.Error:  # /readyz says why; the scrape still shows the counters
+            yield GaugeMetricFamily(
+                "otklik_outbox_readable", "1 when the outbox could be read.", value=0
+            )
+            return
+        yield GaugeMetricFamily(
+            "otklik_outbox_readable", "1 when the outbox could be read.", value=1
+        )
+        yield GaugeMetricFamily(
+            "otklik_outbox_pending", "Messages waiting in the outbox.", value=depth["pending"]
+        )
+        yield GaugeMetricFamily(
+            "otklik_outbox_dead",
+            "Messages the forwarder gave up on (see `flask outbox list`).",
+            value=depth["dead"],
+        )
+        yield GaugeMetricFamily(
+            "otklik_outbox_oldest_pending_age_seconds",
+            "Age of the oldest pending message (0 when none waits).",
+            value=depth["oldest_pending_age"],
+        )
+
+
+def exposition(depth: Callable[[], dict]) -> bytes:
+    """The text format: every process's counters, then the outbox read now."""
+    if multiprocess_mode():
+        counted = CollectorRegistry()
+        multiprocess.MultiProcessCollector(counted)
+    else:
+        counted = REGISTRY
+    outbox_now = CollectorRegistry()
+    outbox_now.register(OutboxCollector(depth))
+    return generate_latest(counted) + generate_latest(outbox_now)
+
+
+# -- the multiprocess folder ------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_folder(folder: str | os.PathLike | None = None) -> None:
+    """At a start: create the folder, and empty it when no process that wrote there
+    still runs (a fresh start of the whole deployment: after a reboot, or every unit
+    stopped). While any runs (another web unit, the forwarder), the files of the ones
+    that exited stay: their counts are part of the totals, and removing them would make
+    every counter drop, which Prometheus reads as a reset and counts all over again."""
+    folder = folder or os.environ.get(MULTIPROC_DIR)
+    if not folder:
+        return
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    files = list(path.glob("*.db"))
+    pids = {file.stem.rsplit("_", 1)[-1] for file in files}
+    if any(pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)) for pid in pids):
+        return
+    for file in files:
+        file.unlink(missing_ok=True)
+
+
+def process_exited(pid: int) -> None:
+    """gunicorn's child_exit hook: drop the dead worker's live gauges (none today)."""
+    if multiprocess_mode():
+        multiprocess.mark_process_dead(pid)
+
+
+def init_app(app) -> None:
+    """Count every answer, error pages included, by its route pattern."""
+
+    @app.after_request
+    def count_request(response):
+        rule = request.url_rule
+        request_answered(rule.rule if rule else "(unmatched)", request.method, response.status_code)
+        return response
