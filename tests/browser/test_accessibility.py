@@ -127,3 +127,17 @@ def test_the_audit_finds_a_violation_inside_the_iframe(with_js, sites):
     widget.evaluate("document.querySelector('label[for=email]').remove()")
     found = violations(page)
     assert any(line.startswith("label ") and "#email" in line for line in found), found
+
+
+@pytest.mark.parametrize(
+    "path",
+    [f"/snippet/{TEST_AGENCY}", "/f/no-such-agency", f"/embed/{TEST_AGENCY}/done/0000-0000"],
+)
+def test_the_other_pages_have_no_violations(with_js, sites, shoot, path):
+    """The snippet page agency staff use (with its live preview frame), and the 404 page
+    a mistyped link leads to."""
+    page = with_js.new_page()
+    page.goto(sites.widget.url + path)
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    shoot(page, "audited")
+    assert violations(page) == []
