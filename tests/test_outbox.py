@@ -40,26 +40,22 @@ def test_migrations_are_recorded_and_run_once(app):
     assert outbox.MIGRATIONS.pending(db) == []
 
 
+def run_together(target, arg_lists) -> None:
+    """Start one process per argument list at once; each must exit cleanly."""
+    processes = [
+        multiprocessing.get_context("spawn").Process(target=target, args=args) for args in arg_lists
+    ]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join()
+        assert p.exitcode == 0
+
+
 def test_several_processes_write_safely(tmp_path):
     path = str(tmp_path / "outbox.sqlite3")
-    starters = [
-        multiprocessing.get_context("spawn").Process(target=outbox.migrate, args=(path,))
-        for _ in range(3)
-    ]
-    for p in starters:
-        p.start()
-    for p in starters:
-        p.join()
-        assert p.exitcode == 0
-    writers = [
-        multiprocessing.get_context("spawn").Process(target=enqueue_many, args=(path, f"w{n}", 40))
-        for n in range(4)
-    ]
-    for p in writers:
-        p.start()
-    for p in writers:
-        p.join()
-        assert p.exitcode == 0
+    run_together(outbox.migrate, [(path,)] * 3)  # workers starting at once
+    run_together(enqueue_many, [(path, f"w{n}", 40) for n in range(4)])
     db = outbox.connect(path)
     assert db.execute("SELECT count(*), count(DISTINCT receipt) FROM messages").fetchone() == (
         160,
