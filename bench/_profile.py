@@ -30,6 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", choices=["get", "post"])
     parser.add_argument("-n", type=int, default=2000, help="requests to profile")
+    parser.add_argument("--all", action="store_true", help="show library frames too")
     parser.add_argument("--html", action="store_true", help="print pyinstrument's HTML")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="otklik-profile-"))
@@ -60,7 +61,7 @@ def main() -> None:
                 once(i)
         took = time.perf_counter() - start
         print(f"# {args.n} × {args.path}: {took / args.n * 1000:.3f} ms each", file=sys.stderr)
-        print(profiler.output_html() if args.html else profiler.output_text(show_all=False))
+        print(profiler.output_html() if args.html else profiler.output_text(show_all=args.all))
     finally:
         shutil.rmtree(tmp)
 

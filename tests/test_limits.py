@@ -3,9 +3,13 @@ share an address with nobody hostile never notice. Spoofed headers change nothin
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
+import socket
 import sqlite3
+import subprocess
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,6 +25,7 @@ from tests.services import free_port, require
 from tests.test_server import opener
 from widget import create_app
 from widget.settings import SettingsError
+from widget.web import limits
 
 SCHOOL = "/embed/orel-school-57"
 SCHOOL_ANCESTORS = "frame-ancestors 'self' https://school57.example.ru"
@@ -222,12 +227,13 @@ def test_page_views_are_limited_per_address_across_agencies_but_ops_are_not(clie
 
 
 def test_a_store_that_is_down_does_not_take_the_forms_down(instance, caplog):
+    port = free_port()
     app = create_app(
         {
             "secret_key": "k",
             "demo": True,
             "token_min_seconds": 0,
-            "ratelimit_storage_uri": f"redis://127.0.0.1:{free_port()}",
+            "ratelimit_storage_uri": f"redis://127.0.0.1:{port}",
         },
         instance_path=instance,
     )
@@ -235,7 +241,50 @@ def test_a_store_that_is_down_does_not_take_the_forms_down(instance, caplog):
     client = client_of(app)
     assert post(client).status_code == 303
     assert post(client).status_code == 429  # counted in memory meanwhile
-    assert "falling back to in-memory storage" in caplog.text
+    assert "rate limit store unreachable" in caplog.text
+    assert "counting in memory until it is back" in caplog.text
+
+
+@pytest.mark.services
+def test_counting_goes_back_to_the_store_when_it_is_back(instance, caplog, monkeypatch):
+    if shutil.which("redis-server") is None:
+        require(-1, "redis-server (the program)")
+    monkeypatch.setattr(limits, "RETRY_STORE_AFTER", (0,))  # ask the store again at once
+    caplog.set_level(logging.INFO, logger=limits.__name__)
+    port = free_port()
+    settings = {"secret_key": "k", "demo": True, "token_min_seconds": 0}
+    app = create_app(
+        {**settings, "ratelimit_storage_uri": f"redis://127.0.0.1:{port}"},
+        instance_path=instance,
+    )
+    limit_school(instance, "2 per hour")
+    client = client_of(app)
+    assert post(client, address="198.51.100.7").status_code == 303  # in memory
+    redis = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        # Back in the store: a second app on it (another worker) sees this one's counts.
+        assert post(client, address="198.51.100.7").status_code == 303
+        assert "rate limit store is back" in caplog.text
+        other = client_of(
+            create_app(
+                {**settings, "ratelimit_storage_uri": f"redis://127.0.0.1:{port}"},
+                instance_path=instance,
+            )
+        )
+        assert post(other, address="198.51.100.7").status_code == 303
+        assert post(other, address="198.51.100.7").status_code == 429
+    finally:
+        redis.terminate()
+        redis.wait(timeout=10)
 
 
 # --- several instances on one Redis --------------------------------------------

@@ -1,6 +1,6 @@
 """Rate-limit counters in one SQLite file: a storage backend for the ``limits`` library.
 
-flask-limiter's ``memory://`` storage counts per process, so under gunicorn with N
+The ``limits`` library's ``memory://`` storage counts per process, so under gunicorn with N
 workers a limit lets N times as many requests through. This backend keeps the
 counters in a file that every worker of one instance shares, without a server to
 run: ``sqlite:<path>`` (``sqlite:///abs/path`` works too). Importing this module
@@ -10,7 +10,7 @@ against the instance folder.
 Each counter is one row; an increment is one ``INSERT … ON CONFLICT DO UPDATE …
 RETURNING`` statement, so concurrent workers never lose a hit (SQLite serialises
 writers; WAL lets readers run beside them). Only the fixed-window strategy is
-supported, which is flask-limiter's default. Counters are not precious: the file
+supported (the one widget.web.limits uses). Counters are not precious: the file
 uses ``synchronous=NORMAL`` and a lost last second of counts after a power cut is
 acceptable. Knows nothing of Flask.
 """

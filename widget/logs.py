@@ -17,8 +17,8 @@ import json
 import logging
 import logging.config
 import re
+import secrets
 import time
-import uuid
 
 from flask import g, has_request_context, request
 
@@ -106,7 +106,7 @@ def request_id() -> str:
     """The request's id: the client's (or proxy's) X-Request-Id when it is a sane token,
     else a fresh one."""
     given = request.headers.get(REQUEST_ID_HEADER, "")
-    return given if SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    return given if SANE_REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
 
 
 def init_app(app) -> None:

@@ -16,11 +16,12 @@ class AgencyConverter(BaseConverter):
 
 def init_app(app) -> None:
     app.url_map.converters["agency"] = AgencyConverter
+    limits.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(snippet.bp)
     if app.config["DEMO"]:
         app.register_blueprint(demo.bp)
-    security.init_app(app)  # before the limits: a refused cross-site POST costs no one a hit
-    limits.init_app(app)
+    security.init_app(app)  # app-wide hooks run before pages' own: a refused cross-site
+    # POST costs no one a hit
     errors.init_app(app)

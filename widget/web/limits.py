@@ -1,55 +1,122 @@
-"""Rate limits on the widget's pages (flask-limiter), counted where every worker sees them.
+"""Rate limits on the widget's pages, counted where every worker sees them.
 
-Three limits, each in flask-limiter notation (``"5 per hour; 20 per day"``):
+Three limits, each in the notation of the ``limits`` library (``"5 per hour; 20 per day"``,
+the notation flask-limiter documents):
 
 - page views (GET/HEAD) per client address, across all agencies: ``ratelimit_pages``;
 - submissions (POST) per client address to one agency: that agency's ``[limits] per_ip``;
 - submissions (POST) to one agency from everybody together: ``ratelimit_per_agency``,
-  checked only once the per-address limit has let the submission through.
+  checked only once the per-address limit has let the submission through, so one address
+  cannot use up an agency's ceiling.
+
+The pages call ``page_view()`` and ``submission(agency)``; each counts one hit against
+every window of its limit, shortest first, and raises ``LimitReached`` (the 429 page, with
+``Retry-After``) at the first one used up.
 
 The client address is ``request.remote_addr`` after ProxyFix (``trusted_proxies``), an
 IPv6 client counted by its /64 network (one subscriber gets a whole /64). The counters
 are keyed by an HMAC of the address with ``secret_key``, so neither the counter store
-nor flask-limiter's log lines hold an address (promise 6). Counters live in
-``ratelimit_storage_uri``: SQLite in the instance folder by default (see
-``widget.counters``), Redis when several instances must share them. Should the store
-fail, each process counts in memory until it is back, and says so in the log.
+nor a log line holds an address (promise 6). Counters live in ``ratelimit_storage_uri``:
+SQLite in the instance folder by default (see ``widget.counters``), Redis when several
+instances must share them. Should the store fail, each process counts in memory until
+it is back (asked again after a growing pause), and says both in the log.
+
+We call ``limits`` (the library flask-limiter is built on) directly: flask-limiter's
+hooks resolve every limit of the app on every request, which cost as much as the whole
+rest of a form page (docs/design.md, "Rate limits without flask-limiter").
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
+import logging
 import sqlite3
 import time
 
-import limits
-from flask import current_app, g, request
-from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
-from limits.errors import ConfigurationError
+from flask import current_app, request
+from limits import RateLimitItem, parse_many
+from limits.errors import ConfigurationError, StorageError
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from .. import agencies, counters, metrics  # noqa: F401 - counters registers the sqlite: scheme
 from ..settings import SettingsError
-from . import pages
 
+log = logging.getLogger(__name__)
 EXTENSION = "otklik.limits"
-LIMIT_SETTINGS = ("ratelimit_pages", "ratelimit_per_agency")
 REDIS_OPTIONS = {"socket_timeout": 1, "socket_connect_timeout": 1}
+RETRY_STORE_AFTER = (1, 2, 5, 10, 30, 60)  # seconds, while the store stays down
 
 
-class LimitReached(RateLimitExceeded):
+class LimitReached(TooManyRequests):
     """A limit is used up: the 429 page, with ``Retry-After`` (kept by errors.py)."""
 
     def __init__(self, retry_after: int):
-        TooManyRequests.__init__(self, retry_after=retry_after)
-        self.limit = None
+        super().__init__(retry_after=retry_after)
 
 
-def client_address() -> str:
+@functools.lru_cache(maxsize=1024)
+def parsed(text: str) -> tuple[RateLimitItem, ...]:
+    """The windows of a limit such as ``"60 per minute; 600 per hour"``, shortest first."""
+    return tuple(sorted(parse_many(text), key=lambda item: item.get_expiry()))
+
+
+class Counters:
+    """Hits counted in one store, or in this process's memory while the store is down."""
+
+    def __init__(self, uri: str, prefix: str):
+        options = REDIS_OPTIONS if uri.startswith(("redis", "rediss")) else {}
+        self.store = FixedWindowRateLimiter(
+            storage_from_string(uri, wrap_exceptions=True, **options)
+        )
+        self.memory = FixedWindowRateLimiter(MemoryStorage())
+        self.prefix = prefix
+        self.failures = 0  # consecutive failed tries of the store; 0 while it answers
+        self.retry_at = 0.0
+
+    def hit(self, limit: str, *key: str) -> None:
+        """Count one hit against each window of ``limit``; raise LimitReached at the first
+        window used up (the longer windows are then not counted)."""
+        for item in parsed(limit):
+            counter = self._counter()
+            try:
+                allowed = counter.hit(item, self.prefix, *key)
+            except StorageError as e:
+                self._store_failed(e)
+                counter = self.memory
+                allowed = counter.hit(item, self.prefix, *key)
+            if not allowed:
+                reset = counter.get_window_stats(item, self.prefix, *key).reset_time
+                raise LimitReached(max(1, int(reset - time.time())))
+
+    def _counter(self) -> FixedWindowRateLimiter:
+        if not self.failures:
+            return self.store
+        if time.monotonic() < self.retry_at:
+            return self.memory
+        if self.store.storage.check():
+            log.info("rate limit store is back: counting there again")
+            self.failures = 0
+            return self.store
+        self._store_failed(None)
+        return self.memory
+
+    def _store_failed(self, error: Exception | None) -> None:
+        if not self.failures:
+            log.warning(
+                "rate limit store unreachable (%s): counting in memory until it is back", error
+            )
+        pause = RETRY_STORE_AFTER[min(self.failures, len(RETRY_STORE_AFTER) - 1)]
+        self.failures += 1
+        self.retry_at = time.monotonic() + pause
+
+
+def client_address(raw: str) -> str:
     """The client's address as the limits see it; an IPv6 client by its /64 network."""
-    raw = request.remote_addr or ""
     try:
         address = ipaddress.ip_address(raw)
     except ValueError:
@@ -63,49 +130,42 @@ def client_address() -> str:
 
 def client_key() -> str:
     """A keyed hash of the client address: the counters never hold the address itself."""
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, client_address().encode(), hashlib.sha256).hexdigest()[:32]
+    return _key_of(current_app.config["SECRET_KEY"], request.remote_addr or "")
 
 
-def _agency() -> agencies.Agency | None:
-    """The agency of this request, or None when it does not exist or its file is broken
-    (the view then answers 404 or 503, and no counter is made for a made-up id)."""
-    if "limits_agency" not in g:
-        try:
-            g.limits_agency = agencies.extension(current_app).get(request.view_args["agency_id"])
-        except (KeyError, TypeError, agencies.AgencyNotFound, agencies.AgencyError):
-            g.limits_agency = None
-    return g.limits_agency
+@functools.lru_cache(maxsize=4096)
+def _key_of(secret: str, remote_addr: str) -> str:
+    """Remembered for the addresses seen last: a citizen's visit asks several times."""
+    address = client_address(remote_addr)
+    return hmac.new(secret.encode(), address.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _no_agency() -> bool:
-    return _agency() is None
+def extension(app) -> Counters:
+    return app.extensions[EXTENSION]
 
 
-def per_ip_limit() -> str:
-    agency = _agency()
-    return agency.limits.per_ip if agency else agencies.Limits().per_ip
+def page_view() -> None:
+    """Count a page view (GET or HEAD) of this client's, across all agencies."""
+    config = current_app.config
+    extension(current_app).hit(config["RATELIMIT_PAGES"], "pages", client_key())
 
 
-def per_ip_key() -> str:
-    return f"{client_key()}/{request.view_args['agency_id']}"
-
-
-def per_agency_key() -> str:
-    return request.view_args["agency_id"]
-
-
-def retry_after(breached: RequestLimit) -> None:
-    """flask-limiter's breach callback: raise the 429 with the seconds until the window ends."""
-    if request.method == "POST":
+def submission(agency: agencies.Agency) -> None:
+    """Count a submission to ``agency``: this client's limit there, then the agency's
+    ceiling. Raises LimitReached (and counts the outcome) when either is used up."""
+    counted = extension(current_app)
+    try:
+        counted.hit(agency.limits.per_ip, "per-ip", client_key(), agency.id)
+        counted.hit(current_app.config["RATELIMIT_PER_AGENCY"], "agency", agency.id)
+    except LimitReached:
         metrics.submission("limit")
-    raise LimitReached(max(1, int(breached.reset_at - time.time())))
+        raise
 
 
 def _checked(name: str, app) -> str:
     value = app.config[name.upper()]
     try:
-        if not limits.parse_many(value):
+        if not parsed(value):
             raise ValueError
     except ValueError:
         raise SettingsError(
@@ -114,45 +174,11 @@ def _checked(name: str, app) -> str:
     return value
 
 
-def extension(app) -> tuple[Limiter, Limiter]:
-    """The two limiters: per client address, then per agency."""
-    return app.extensions[EXTENSION]
-
-
-def _limiter(app, uri: str) -> Limiter:
-    return Limiter(
-        client_key,
-        storage_uri=uri,
-        storage_options=REDIS_OPTIONS if uri.startswith(("redis", "rediss")) else {},
-        strategy="fixed-window",
-        key_prefix=app.config["RATELIMIT_KEY_PREFIX"],
-        on_breach=retry_after,
-        in_memory_fallback_enabled=True,
-        headers_enabled=False,
-    )
-
-
 def init_app(app) -> None:
-    """Attach the limits to the widget blueprint (call after it is registered).
-
-    Two limiters, checked in this order: the per-address limits, then the agency
-    ceiling. A submission refused for its address is thus never counted against the
-    agency, so one address cannot use up an agency's ceiling (within one limiter,
-    flask-limiter checks the shorter windows first, whichever key they count by).
-    """
-    pages_limit, per_agency_limit = (_checked(name, app) for name in LIMIT_SETTINGS)
+    for name in ("ratelimit_pages", "ratelimit_per_agency"):
+        _checked(name, app)
     uri = app.config["RATELIMIT_STORAGE_URI"]
     try:
-        per_address, per_agency = _limiter(app, uri), _limiter(app, uri)
-        per_address.shared_limit(pages_limit, scope="pages", methods=["GET", "HEAD"])(pages.bp)
-        per_address.limit(
-            per_ip_limit, key_func=per_ip_key, methods=["POST"], exempt_when=_no_agency
-        )(pages.bp)
-        per_agency.limit(
-            per_agency_limit, key_func=per_agency_key, methods=["POST"], exempt_when=_no_agency
-        )(pages.bp)
-        per_address.init_app(app)
-        per_agency.init_app(app)
+        app.extensions[EXTENSION] = Counters(uri, app.config["RATELIMIT_KEY_PREFIX"])
     except (ConfigurationError, ValueError, sqlite3.Error) as e:
         raise SettingsError(f"ratelimit_storage_uri: {e} (got {uri!r})") from None
-    app.extensions[EXTENSION] = (per_address, per_agency)

@@ -39,6 +39,7 @@ from .. import (
     tokens,
 )
 from ..agencies import Agency
+from . import limits
 
 log = logging.getLogger(__name__)
 bp = Blueprint("widget", __name__)
@@ -66,8 +67,9 @@ UNAVAILABLE_MESSAGE = _l(
 
 
 def load_agency(agency_id: str) -> Agency:
-    """The agency, or the 404 / 503 page (raised, and mapped in errors.py)."""
-    agency = agencies.extension(current_app).get(agency_id)
+    """The agency, or the 404 / 503 page (raised, and mapped in errors.py). Kept in
+    ``g.agency`` for the response headers (security.py)."""
+    agency = g.agency = agencies.extension(current_app).get(agency_id)
     g.lang = i18n.choose(agency)
     return agency
 
@@ -230,12 +232,20 @@ def _init_cache(state) -> None:
     state.app.extensions["otklik.blank_forms"] = cached
 
 
+@bp.before_request
+def count_page_view() -> None:
+    if request.method in ("GET", "HEAD"):
+        limits.page_view()
+
+
 @bp.route(f"/{KIND}/<agency:agency_id>", methods=["GET", "POST"])
 def form(kind: str, agency_id: str):
     agency = load_agency(agency_id)
     if request.method == "GET":
         token = tokens.issue(agency.id, embedding_origin(agency))
         return blank_form(agency, kind).replace(TOKEN_SLOT, token, 1)
+
+    limits.submission(agency)
 
     form_class = forms.for_agency(agency, g.lang)
 

@@ -26,6 +26,13 @@ PERMISSIONS_POLICY = (
     "screen-wake-lock=(), serial=(), usb=(), xr-spatial-tracking=()"
 )
 
+SAME_FOR_EVERY_RESPONSE = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cross-Origin-Resource-Policy", "cross-origin"),
+    ("Permissions-Policy", PERMISSIONS_POLICY),
+)
+
 
 def refuse_cross_site_posts() -> None:
     """A POST from another site's page is refused: 403 before any form parsing."""
@@ -49,8 +56,11 @@ def frame_ancestors() -> str:
     agency_id = embedded_agency()
     if agency_id is None:
         return "'none'"
+    agency = g.get("agency")  # the view's, when it loaded this agency
     try:
-        origins = agencies.extension(current_app).get(agency_id).embed_origins
+        if agency is None or agency.id != agency_id:
+            agency = agencies.extension(current_app).get(agency_id)
+        origins = agency.embed_origins
     except (agencies.AgencyNotFound, agencies.AgencyError):
         origins = []
     return " ".join(["'self'", *origins])
@@ -67,10 +77,7 @@ def set_headers(response):
         csp += "; frame-src 'self'"
     headers = response.headers
     headers["Content-Security-Policy"] = csp
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "same-origin"
-    headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    headers["Permissions-Policy"] = PERMISSIONS_POLICY
+    headers.extend(SAME_FOR_EVERY_RESPONSE)  # no view sets these
     if g.get("request_id"):
         headers["X-Request-Id"] = g.request_id
     if response.mimetype == "text/html":
