@@ -27,9 +27,9 @@ from . import logos
 AGENCY_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
 BASE_REF = re.compile(r"_bases/[a-z0-9][a-z0-9_-]{0,63}")
 LANGUAGE = r"^[a-z]{2,3}$"
-# Agencies kept parsed per worker. Each costs about 23 kB with its form class
-# (bench/agencies_160k.py), so 1,024 keep a worker near 80 MB; a miss costs one parse
-# of a small file (about 0.2 ms), so a larger cache buys little for the memory.
+# Agencies kept parsed per worker. Each costs about 7 kB, and its blank form page (cached
+# in web/pages.py, as many) 5 kB more; a miss costs one parse of a small file (about
+# 0.2 ms), so a larger cache buys little for the memory (bench/agencies_160k.py).
 CACHE_SIZE = 1024
 
 
@@ -105,14 +105,20 @@ class Limits(Strict):
     @classmethod
     def _parses(cls, value: str) -> str:
         try:
-            _parse_limits(value)
+            parse_limit(value)
         except ValueError:
             raise ValueError(f"not a rate limit such as '5 per hour': {value!r}") from None
         return value
 
 
-# The same few limits are written in thousands of files: parse each once.
-_parse_limits = functools.lru_cache(maxsize=256)(limits.parse_many)
+@functools.lru_cache(maxsize=256)  # the same few limits are written in thousands of files
+def parse_limit(text: str) -> tuple[limits.RateLimitItem, ...]:
+    """The windows of a rate limit such as ``"60 per minute; 600 per hour"``, shortest
+    first; ValueError when it is not one."""
+    windows = tuple(sorted(limits.parse_many(text), key=lambda item: item.get_expiry()))
+    if not windows:
+        raise ValueError(f"no rate limit in {text!r}")
+    return windows
 
 ATTACHMENT_TYPES = Literal["image/jpeg", "image/png", "image/heic", "image/heif", "application/pdf"]
 

@@ -35,9 +35,10 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from .agencies import CACHE_SIZE, Agency
+from .agencies import Agency
 
 TEXT_MAX = 5000
+CLASSES_CACHED = 256  # no more than agencies.CACHE_SIZE: each holds its agency
 CONTACT_MAX = {"name": 200, "email": 254, "phone": 40, "address": 500}
 # C0 controls other than tab and newlines, DEL and the C1 controls, U+FFFD (what
 # undecodable bytes become), and Unicode's noncharacters (U+FDD0-U+FDEF and the last two
@@ -237,7 +238,9 @@ def _contact_field(name: str, mode: str):
     return StringField(CONTACT_LABELS[name], filters=[_strip], validators=validators)
 
 
-@functools.lru_cache(maxsize=CACHE_SIZE)  # it holds the agency: no more than theirs
+# A class costs about 10 kB and is needed to render a blank form (cached on its own, see
+# web/pages.py) and for each submission: the agencies written to most recently suffice.
+@functools.lru_cache(maxsize=CLASSES_CACHED)
 def for_agency(agency: Agency, lang: str) -> type[FeedbackForm]:
     """The form class for one agency in one language (cached: classes are costly)."""
     shown = tuple(agency.contact.shown())

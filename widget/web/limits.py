@@ -37,7 +37,6 @@ import sqlite3
 import time
 
 from flask import current_app, request
-from limits import RateLimitItem, parse_many
 from limits.errors import ConfigurationError, StorageError
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
@@ -59,12 +58,6 @@ class LimitReached(TooManyRequests):
         super().__init__(retry_after=retry_after)
 
 
-@functools.lru_cache(maxsize=1024)
-def parsed(text: str) -> tuple[RateLimitItem, ...]:
-    """The windows of a limit such as ``"60 per minute; 600 per hour"``, shortest first."""
-    return tuple(sorted(parse_many(text), key=lambda item: item.get_expiry()))
-
-
 class Counters:
     """Hits counted in one store, or in this process's memory while the store is down."""
 
@@ -81,7 +74,7 @@ class Counters:
     def hit(self, limit: str, *key: str) -> None:
         """Count one hit against each window of ``limit``; raise LimitReached at the first
         window used up (the longer windows are then not counted)."""
-        for item in parsed(limit):
+        for item in agencies.parse_limit(limit):
             counter = self._counter()
             try:
                 allowed = counter.hit(item, self.prefix, *key)
@@ -165,8 +158,7 @@ def submission(agency: agencies.Agency) -> None:
 def _checked(name: str, app) -> str:
     value = app.config[name.upper()]
     try:
-        if not parsed(value):
-            raise ValueError
+        agencies.parse_limit(value)
     except ValueError:
         raise SettingsError(
             f"{name}: not a rate limit such as '5 per hour', got {value!r}"
