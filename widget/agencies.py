@@ -120,6 +120,7 @@ def parse_limit(text: str) -> tuple[limits.RateLimitItem, ...]:
         raise ValueError(f"no rate limit in {text!r}")
     return windows
 
+
 ATTACHMENT_TYPES = Literal["image/jpeg", "image/png", "image/heic", "image/heif", "application/pdf"]
 
 

@@ -20,20 +20,21 @@ def _format(chars: str) -> str:
 
 
 def new() -> str:
-    return _format("".join(secrets.choice(ALPHABET) for _ in range(8)))
+    return _format(_chars(secrets.randbits(40), 8))  # one read of the system's randomness
 
 
 def normalize(text: str) -> str | None:
-    """A receipt as a person may type it (any case, O for 0, I or L for 1), or None."""
-    chars = text.strip().upper().replace("-", "")
+    """A receipt as a person may type it (any case, with or without the dash or spaces,
+    O for 0, I or L for 1), or None."""
+    chars = "".join(text.split()).upper().replace("-", "")
     chars = chars.replace("O", "0").replace("I", "1").replace("L", "1")
     if len(chars) != 8 or any(c not in ALPHABET for c in chars):
         return None
     return _format(chars)
 
 
-def _chars(digest: bytes, count: int) -> str:
-    number = int.from_bytes(digest[:4], "big")
+def _chars(number: int, count: int) -> str:
+    """The lowest ``count`` × 5 bits of ``number`` as characters of the alphabet."""
     return "".join(ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(count)))
 
 
@@ -41,7 +42,7 @@ def _mac(secret: str, agency_id: str, topic_id: str, head: str) -> str:
     digest = hmac.new(
         secret.encode(), f"decoy|{agency_id}|{topic_id}|{head}".encode(), hashlib.sha256
     )
-    return _chars(digest.digest(), 4)  # 20 bits
+    return _chars(int.from_bytes(digest.digest()[:4], "big"), 4)  # 20 bits
 
 
 def decoy(secret: str, agency_id: str, topic_id: str, nonce: str) -> str:
@@ -49,7 +50,7 @@ def decoy(secret: str, agency_id: str, topic_id: str, nonce: str) -> str:
     the same decoy, as a real one gets the same receipt. The MAC binds the topic, so
     that the done page can name the topic the bot chose, as it would for a citizen."""
     seed = hmac.new(secret.encode(), f"decoy-head|{nonce}".encode(), hashlib.sha256)
-    head = _chars(seed.digest(), 4)
+    head = _chars(int.from_bytes(seed.digest()[:4], "big"), 4)
     return _format(head + _mac(secret, agency_id, topic_id, head))
 
 
