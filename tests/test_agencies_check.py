@@ -113,6 +113,23 @@ def test_texts_and_titles_must_exist_in_every_listed_language(instance):
     )
 
 
+def test_a_language_the_widget_cannot_speak_is_named(instance):
+    """Tatar texts and titles given, but the widget's own words have no Tatar: its
+    labels and buttons would be Russian on a page marked lang="tt"."""
+    body = GOOD.replace('languages = ["ru"]', 'languages = ["ru", "tt"]').replace(
+        'title = "Питание"', 'title = { ru = "Питание", tt = "Туклану" }'
+    )
+    body += '\n[texts.tt]\nintro = "..."\nconsent = "..."\nsuccess = "..."\ndescription = "..."\n'
+    found = problem_for(instance, body)
+    assert [p for p in found if p.startswith("languages:")] == [
+        "languages: the widget has no translation into 'tt': its own words (labels, buttons, "
+        "error messages) would be Russian on the tt page; remove it, or add the translation "
+        "(docs/languages.md)"
+    ]
+    english = GOOD.replace('languages = ["ru"]', 'languages = ["ru", "en"]')
+    assert not [p for p in problem_for(instance, english) if p.startswith("languages:")]
+
+
 def test_a_title_missing_in_one_language_is_named(instance):
     body = GOOD.replace('languages = ["ru"]', 'languages = ["ru", "en"]').replace(
         'title = "Питание"', 'title = { ru = "Питание" }'

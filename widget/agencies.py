@@ -22,7 +22,7 @@ import limits
 import tomli as toml  # compiled: parses agency files 3-5x faster than tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from . import logos
+from . import i18n, logos
 
 AGENCY_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
 BASE_REF = re.compile(r"_bases/[a-z0-9][a-z0-9_-]{0,63}")
@@ -607,6 +607,13 @@ def lint_agency(agency: Agency) -> list[str]:
                 )
     if len(set(languages)) != len(languages):
         problems.append("languages: a language is listed twice")
+    for lang in languages:
+        if lang not in i18n.catalogued():
+            problems.append(
+                f"languages: the widget has no translation into {lang!r}: its own words "
+                f"(labels, buttons, error messages) would be Russian on the {lang} page; "
+                "remove it, or add the translation (docs/languages.md)"
+            )
     return problems
 
 

@@ -9,12 +9,15 @@ agency's first language.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import g, request
 from flask_babel import Babel
 
-from .agencies import Agency
+if TYPE_CHECKING:
+    from .agencies import Agency
 
 SOURCE_LANGUAGE = "ru"
 # Each language's name in that language, for the language switch.
@@ -22,10 +25,11 @@ NAMES = {"ru": "Русский", "en": "English", "tt": "Татарча", "ba": 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
-def catalogued() -> set[str]:
+@functools.cache
+def catalogued() -> frozenset[str]:
     """The languages with a catalogue, plus the source language."""
     found = {p.parent.parent.name for p in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po")}
-    return found | {SOURCE_LANGUAGE}
+    return frozenset(found | {SOURCE_LANGUAGE})
 
 
 def choose(agency: Agency) -> str:
