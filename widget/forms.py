@@ -12,7 +12,6 @@ import re
 from urllib.parse import unquote_to_bytes
 
 from babel.support import Translations
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -35,6 +34,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from . import i18n
 from .agencies import Agency
 
 TEXT_MAX = 5000
@@ -136,10 +136,10 @@ class WTFormsMessages:
     builds a form: a fifth of a submission's time."""
 
     def gettext(self, string: str) -> str:
-        return _wtforms_catalogue(str(get_locale())).gettext(string)
+        return _wtforms_catalogue(i18n.current()).gettext(string)
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
-        return _wtforms_catalogue(str(get_locale())).ngettext(singular, plural, n)
+        return _wtforms_catalogue(i18n.current()).ngettext(singular, plural, n)
 
 
 WTFORMS_MESSAGES = WTFormsMessages()
