@@ -143,6 +143,12 @@ def page_view() -> None:
     extension(current_app).hit(config["RATELIMIT_PAGES"], "pages", client_key())
 
 
+def count_page_view() -> None:
+    """A blueprint's before_request hook: count its GETs (and HEADs) as page views."""
+    if request.method in ("GET", "HEAD"):
+        page_view()
+
+
 def submission(agency: agencies.Agency) -> None:
     """Count a submission to ``agency``: this client's limit there, then the agency's
     ceiling. Raises LimitReached (and counts the outcome) when either is used up."""

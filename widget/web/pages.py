@@ -1,5 +1,5 @@
-"""The widget's pages: the form (in an iframe or standalone), the done page and the
-agency's stylesheet. These routes set no cookie and run no script."""
+"""The widget's pages: the form (in an iframe or standalone) and the done page.
+These routes set no cookie and run no script."""
 
 from __future__ import annotations
 
@@ -9,12 +9,10 @@ import logging
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     g,
@@ -23,26 +21,25 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_date, format_decimal
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
 from .. import (
     agencies,
-    attachments,
     events,
     forms,
     i18n,
-    logos,
     metrics,
     outbox,
     receipts,
     tokens,
 )
 from ..agencies import Agency
-from . import limits
+from . import limits, theme, uploads
 
 log = logging.getLogger(__name__)
 bp = Blueprint("widget", __name__)
+bp.before_request(limits.count_page_view)
 
 KIND = "<any(embed, f):kind>"
 CHANNEL = {"embed": "embed", "f": "page"}
@@ -118,88 +115,9 @@ def render_form(agency: Agency, kind: str, form, status: int = 200, problem=None
         switch_to=[lang for lang in agency.languages if lang != g.lang],
         text_max=forms.TEXT_MAX,
         uploaded=uploaded,
-        attachments_hint=attachments_hint(agency) if form.accepts_files else None,
+        attachments_hint=uploads.hint(agency) if form.accepts_files else None,
     )
     return body, status
-
-
-ATTACHMENT_PROBLEMS = {
-    attachments.Refused.TYPE: _l(
-        "Файл «%(name)s» нельзя прикрепить: подходят только фотографии и документы PDF"
-    ),
-    attachments.Refused.BROKEN: _l("Файл «%(name)s» повреждён или не открывается"),
-    attachments.Refused.TOO_BIG: _l("Фотография «%(name)s» слишком большая: уменьшите её"),
-    attachments.Refused.ACTIVE: _l(
-        "PDF «%(name)s» содержит скрипты или вложенные файлы, такой файл принять нельзя"
-    ),
-}
-TYPE_NAMES = {
-    "image/jpeg": "JPEG",
-    "image/png": "PNG",
-    "image/heic": "HEIC",
-    "image/heif": "HEIF",
-    "application/pdf": "PDF",
-}
-
-
-def attachments_hint(agency: Agency) -> str:
-    rules = agency.attachments
-    return str(
-        _l(
-            "До %(count)s файлов (%(types)s), каждый не больше %(mb)s МБ, все вместе — не "
-            "больше %(total)s МБ.",
-            count=rules.max_files,
-            types=", ".join(TYPE_NAMES.get(t, t) for t in rules.types),
-            mb=rules.max_mb,
-            total=rules.max_total_mb,
-        )
-    )
-
-
-def take_uploads(agency: Agency, nonce: str) -> tuple[list[outbox.Upload], list[str]]:
-    """Check and keep the files sent with this post; drop the ones ticked "remove".
-
-    Returns what is attached now, and the problems with the files just sent.
-    """
-    rules = agency.attachments
-    db = outbox.get_db()
-    removed = request.form.getlist("remove_attachment")
-    if removed:
-        outbox.remove_uploads(db, nonce, removed)
-    kept = outbox.uploads_for(db, nonce)
-    errors = []
-    for file in request.files.getlist("attachments"):
-        if not file or not file.filename:
-            continue  # the browser sends an empty part when nothing was chosen
-        name = attachments.clean_name(file.filename)
-        data = file.read(rules.max_mb * 1_000_000 + 1)
-        if len(data) > rules.max_mb * 1_000_000:
-            errors.append(_l("Файл «%(name)s» больше %(mb)s МБ", name=name, mb=rules.max_mb))
-            continue
-        if len(kept) >= rules.max_files:
-            errors.append(_l("Можно прикрепить не больше %(count)s файлов", count=rules.max_files))
-            break
-        try:
-            checked = attachments.check(name, data, set(rules.types))
-        except attachments.Refused as refused:
-            errors.append(ATTACHMENT_PROBLEMS[refused.reason] % {"name": name})
-            continue
-        if sum(u.size for u in kept) + checked.size > rules.max_total_mb * 1_000_000:
-            errors.append(
-                _l("Все файлы вместе должны быть не больше %(mb)s МБ", mb=rules.max_total_mb)
-            )
-            continue
-        outbox.store_upload(
-            db,
-            nonce=nonce,
-            agency_id=agency.id,
-            name=checked.name,
-            type=checked.type,
-            content=checked.content,
-            keep_seconds=current_app.config["TOKEN_MAX_AGE"],
-        )
-        kept = outbox.uploads_for(db, nonce)
-    return kept, [str(e) for e in errors]
 
 
 def _render_blank_form(agency: Agency, lang: str, kind: str, *_where) -> bytes:
@@ -220,7 +138,15 @@ def blank_form(agency: Agency, kind: str) -> bytes:
     og:url is absolute). With
     template auto-reload on (debug), it is rendered every time so edits show at once.
     """
-    key = (agency, g.lang, kind, logo_url(agency), request.scheme, request.host, request.root_path)
+    key = (
+        agency,
+        g.lang,
+        kind,
+        theme.logo_url(agency),
+        request.scheme,
+        request.host,
+        request.root_path,
+    )
     if current_app.jinja_env.auto_reload:
         return _render_blank_form(*key)
     return current_app.extensions["otklik.blank_forms"](*key)
@@ -230,12 +156,6 @@ def blank_form(agency: Agency, kind: str) -> bytes:
 def _init_cache(state) -> None:
     cached = functools.lru_cache(maxsize=BLANK_FORMS_CACHED)(_render_blank_form)
     state.app.extensions["otklik.blank_forms"] = cached
-
-
-@bp.before_request
-def count_page_view() -> None:
-    if request.method in ("GET", "HEAD"):
-        limits.page_view()
 
 
 @bp.route(f"/{KIND}/<agency:agency_id>", methods=["GET", "POST"])
@@ -268,7 +188,7 @@ def form(kind: str, agency_id: str):
         nonce = tokens.new_nonce()  # files sent now are kept under the fresh token
         form.token.data = tokens.issue(agency.id, e.origin, nonce=nonce)
     try:
-        uploaded, upload_errors = take_uploads(agency, nonce) if form.accepts_files else ([], [])
+        uploaded, upload_errors = uploads.take(agency, nonce) if form.accepts_files else ([], [])
     except sqlite3.Error as e:
         log.error("outbox write failed (upload): %s", e)
         metrics.submission("unavailable")
@@ -357,55 +277,6 @@ def done(kind: str, agency_id: str, receipt: str):
     )
 
 
-def theme_version(agency: Agency) -> str:
-    return hashlib.sha256(agency.theme.accent.encode()).hexdigest()[:10]
-
-
-@bp.get("/theme/<agency:agency_id>.css")
-def theme(agency_id: str):
-    agency = agencies.extension(current_app).get(agency_id)
-    css = render_template("theme.css", accent=agency.theme.accent)
-    response = Response(css, mimetype="text/css")
-    response.set_etag(theme_version(agency))
-    response.cache_control.public = True
-    response.cache_control.max_age = 31536000 if request.args.get("v") else 300
-    return response.make_conditional(request)
-
-
-def logo_url(agency: Agency) -> str | None:
-    """The agency's logo URL, or None when it has none or its file is refused."""
-    if not agency.theme.logo:
-        return None
-    try:
-        logo = logos.load(logos.folder(Path(current_app.instance_path)), agency.theme.logo)
-    except logos.LogoError as e:
-        log.warning("logo of %s refused: %s", agency.id, e)
-        return None
-    return url_for("widget.logo", agency_id=agency.id, v=logo.version)
-
-
-@bp.get("/logo/<agency:agency_id>")
-def logo(agency_id: str):
-    agency = agencies.extension(current_app).get(agency_id)
-    if not agency.theme.logo:
-        abort(404)
-    try:
-        found = logos.load(logos.folder(Path(current_app.instance_path)), agency.theme.logo)
-    except logos.LogoError:
-        abort(404)
-    response = Response(found.data, mimetype=found.mimetype)
-    response.set_etag(found.version)
-    response.cache_control.public = True
-    response.cache_control.max_age = 31536000 if request.args.get("v") else 300
-    return response.make_conditional(request)
-
-
-def file_size(size: int) -> str:
-    if size < 100_000:
-        return str(_l("%(kb)s КБ", kb=format_decimal(max(size / 1000, 0.1), "0.#")))
-    return str(_l("%(mb)s МБ", mb=format_decimal(size / 1_000_000, "0.#")))
-
-
 @bp.app_context_processor
 def template_helpers():
-    return {"theme_version": theme_version, "logo_url": logo_url, "file_size": file_size}
+    return {"file_size": uploads.file_size}

@@ -1,0 +1,95 @@
+"""Files a citizen attaches to a message: checked as they arrive, kept under the form
+token in the outbox (so that a form given back with an error keeps them), removable."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_babel import format_decimal
+from flask_babel import lazy_gettext as _l
+
+from .. import attachments, outbox
+from ..agencies import Agency
+
+ATTACHMENT_PROBLEMS = {
+    attachments.Refused.TYPE: _l(
+        "Файл «%(name)s» нельзя прикрепить: подходят только фотографии и документы PDF"
+    ),
+    attachments.Refused.BROKEN: _l("Файл «%(name)s» повреждён или не открывается"),
+    attachments.Refused.TOO_BIG: _l("Фотография «%(name)s» слишком большая: уменьшите её"),
+    attachments.Refused.ACTIVE: _l(
+        "PDF «%(name)s» содержит скрипты или вложенные файлы, такой файл принять нельзя"
+    ),
+}
+TYPE_NAMES = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/heic": "HEIC",
+    "image/heif": "HEIF",
+    "application/pdf": "PDF",
+}
+
+
+def hint(agency: Agency) -> str:
+    rules = agency.attachments
+    return str(
+        _l(
+            "До %(count)s файлов (%(types)s), каждый не больше %(mb)s МБ, все вместе — не "
+            "больше %(total)s МБ.",
+            count=rules.max_files,
+            types=", ".join(TYPE_NAMES.get(t, t) for t in rules.types),
+            mb=rules.max_mb,
+            total=rules.max_total_mb,
+        )
+    )
+
+
+def take(agency: Agency, nonce: str) -> tuple[list[outbox.Upload], list[str]]:
+    """Check and keep the files sent with this post; drop the ones ticked "remove".
+
+    Returns what is attached now, and the problems with the files just sent.
+    """
+    rules = agency.attachments
+    db = outbox.get_db()
+    removed = request.form.getlist("remove_attachment")
+    if removed:
+        outbox.remove_uploads(db, nonce, removed)
+    kept = outbox.uploads_for(db, nonce)
+    errors = []
+    for file in request.files.getlist("attachments"):
+        if not file or not file.filename:
+            continue  # the browser sends an empty part when nothing was chosen
+        name = attachments.clean_name(file.filename)
+        data = file.read(rules.max_mb * 1_000_000 + 1)
+        if len(data) > rules.max_mb * 1_000_000:
+            errors.append(_l("Файл «%(name)s» больше %(mb)s МБ", name=name, mb=rules.max_mb))
+            continue
+        if len(kept) >= rules.max_files:
+            errors.append(_l("Можно прикрепить не больше %(count)s файлов", count=rules.max_files))
+            break
+        try:
+            checked = attachments.check(name, data, set(rules.types))
+        except attachments.Refused as refused:
+            errors.append(ATTACHMENT_PROBLEMS[refused.reason] % {"name": name})
+            continue
+        if sum(u.size for u in kept) + checked.size > rules.max_total_mb * 1_000_000:
+            errors.append(
+                _l("Все файлы вместе должны быть не больше %(mb)s МБ", mb=rules.max_total_mb)
+            )
+            continue
+        outbox.store_upload(
+            db,
+            nonce=nonce,
+            agency_id=agency.id,
+            name=checked.name,
+            type=checked.type,
+            content=checked.content,
+            keep_seconds=current_app.config["TOKEN_MAX_AGE"],
+        )
+        kept = outbox.uploads_for(db, nonce)
+    return kept, [str(e) for e in errors]
+
+
+def file_size(size: int) -> str:
+    if size < 100_000:
+        return str(_l("%(kb)s КБ", kb=format_decimal(max(size / 1000, 0.1), "0.#")))
+    return str(_l("%(mb)s МБ", mb=format_decimal(size / 1_000_000, "0.#")))
