@@ -3,7 +3,9 @@ share an address with nobody hostile never notice. Spoofed headers change nothin
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import shutil
 import socket
@@ -245,11 +247,32 @@ def test_a_store_that_is_down_does_not_take_the_forms_down(instance, caplog):
     assert "counting in memory until it is back" in caplog.text
 
 
+@contextlib.contextmanager
+def redis_server(port: int, *options: str):
+    """A real redis-server of our own on ``port``, stopped afterwards."""
+    if shutil.which("redis-server") is None:
+        message = "redis-server (the program) is not installed"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message}, and CI=true makes that a failure")
+        pytest.skip(message)
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    redis = subprocess.Popen([*command, *options], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield
+    finally:
+        redis.terminate()
+        redis.wait(timeout=10)
+
+
 @pytest.mark.services
 def test_counting_goes_back_to_the_store_when_it_is_back(instance, caplog, monkeypatch):
-    if shutil.which("redis-server") is None:
-        require(-1, "redis-server (the program)")
-    monkeypatch.setattr(limits, "RETRY_STORE_AFTER", (0,))  # ask the store again at once
+    monkeypatch.setattr(limits, "RETRY_STORE_AFTER", (0,))  # try the store again at once
     caplog.set_level(logging.INFO, logger=limits.__name__)
     port = free_port()
     settings = {"secret_key": "k", "demo": True, "token_min_seconds": 0}
@@ -260,17 +283,7 @@ def test_counting_goes_back_to_the_store_when_it_is_back(instance, caplog, monke
     limit_school(instance, "2 per hour")
     client = client_of(app)
     assert post(client, address="198.51.100.7").status_code == 303  # in memory
-    redis = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+    with redis_server(port):
         # Back in the store: a second app on it (another worker) sees this one's counts.
         assert post(client, address="198.51.100.7").status_code == 303
         assert "rate limit store is back" in caplog.text
@@ -282,9 +295,30 @@ def test_counting_goes_back_to_the_store_when_it_is_back(instance, caplog, monke
         )
         assert post(other, address="198.51.100.7").status_code == 303
         assert post(other, address="198.51.100.7").status_code == 429
-    finally:
-        redis.terminate()
-        redis.wait(timeout=10)
+
+
+@pytest.mark.services
+def test_a_store_that_answers_but_refuses_writes_is_tried_less_and_less_often(caplog):
+    """A read-only Redis (a replica) answers PING but refuses every count, as a full disk
+    would: the pause before the next try grows, and the limits hold in memory meanwhile."""
+    caplog.set_level(logging.INFO, logger=limits.__name__)
+    port = free_port()
+    with redis_server(port, "--replicaof", "127.0.0.1", str(free_port())):
+        now = [1000.0]
+        counted = limits.Counters(f"redis://127.0.0.1:{port}", "test", clock=lambda: now[0])
+        pauses = []
+        for _ in range(8):
+            counted.hit("1000 per hour", "client")
+            pauses.append(counted.retry_at - now[0])
+            now[0] = counted.retry_at  # the pause has passed: the next hit tries the store
+        assert pauses == [1, 2, 5, 10, 30, 60, 60, 60]
+        assert caplog.text.count("rate limit store unreachable") == 1
+        assert "read only replica" in caplog.text and "store is back" not in caplog.text
+        counted.hit("2 per hour", "flood")
+        counted.hit("2 per hour", "flood")
+        with pytest.raises(limits.LimitReached) as refused:
+            counted.hit("2 per hour", "flood")
+        assert 3500 < refused.value.retry_after <= 3600
 
 
 # --- several instances on one Redis --------------------------------------------

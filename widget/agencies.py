@@ -607,7 +607,7 @@ def lint_agency(agency: Agency) -> list[str]:
                 )
     if len(set(languages)) != len(languages):
         problems.append("languages: a language is listed twice")
-    for lang in languages:
+    for lang in dict.fromkeys(languages):
         if lang not in i18n.catalogued():
             problems.append(
                 f"languages: the widget has no translation into {lang!r}: its own words "

@@ -19,7 +19,7 @@ are keyed by an HMAC of the address with ``secret_key``, so neither the counter 
 nor a log line holds an address (promise 6). Counters live in ``ratelimit_storage_uri``:
 SQLite in the instance folder by default (see ``widget.counters``), Redis when several
 instances must share them. Should the store fail, each process counts in memory until
-it is back (asked again after a growing pause), and says both in the log.
+it is back (tried again after a growing pause), and says both in the log.
 
 We call ``limits`` (the library flask-limiter is built on) directly: flask-limiter's
 hooks resolve every limit of the app on every request, which cost as much as the whole
@@ -33,6 +33,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import math
 import sqlite3
 import time
 
@@ -59,15 +60,21 @@ class LimitReached(TooManyRequests):
 
 
 class Counters:
-    """Hits counted in one store, or in this process's memory while the store is down."""
+    """Hits counted in one store, or in this process's memory while the store is down.
 
-    def __init__(self, uri: str, prefix: str):
+    After a failure the store is tried again, with a real hit, once a pause has passed
+    (``RETRY_STORE_AFTER``, growing while it keeps failing): a store that answers a ping
+    but refuses writes (a full disk, a read-only Redis) stays in the pause it earned.
+    """
+
+    def __init__(self, uri: str, prefix: str, clock=time.monotonic):
         options = REDIS_OPTIONS if uri.startswith(("redis", "rediss")) else {}
         self.store = FixedWindowRateLimiter(
             storage_from_string(uri, wrap_exceptions=True, **options)
         )
         self.memory = FixedWindowRateLimiter(MemoryStorage())
         self.prefix = prefix
+        self.clock = clock
         self.failures = 0  # consecutive failed tries of the store; 0 while it answers
         self.retry_at = 0.0
 
@@ -75,37 +82,41 @@ class Counters:
         """Count one hit against each window of ``limit``; raise LimitReached at the first
         window used up (the longer windows are then not counted)."""
         for item in agencies.parse_limit(limit):
-            counter = self._counter()
+            counter = self.memory if self.pausing() else self.store
             try:
                 allowed = counter.hit(item, self.prefix, *key)
             except StorageError as e:
                 self._store_failed(e)
                 counter = self.memory
                 allowed = counter.hit(item, self.prefix, *key)
+            else:
+                if counter is self.store and self.failures:
+                    log.info("rate limit store is back: counting there again")
+                    self.failures = 0
             if not allowed:
-                reset = counter.get_window_stats(item, self.prefix, *key).reset_time
-                raise LimitReached(max(1, int(reset - time.time())))
+                raise LimitReached(self._retry_after(counter, item, key))
 
-    def _counter(self) -> FixedWindowRateLimiter:
-        if not self.failures:
-            return self.store
-        if time.monotonic() < self.retry_at:
-            return self.memory
-        if self.store.storage.check():
-            log.info("rate limit store is back: counting there again")
-            self.failures = 0
-            return self.store
-        self._store_failed(None)
-        return self.memory
+    def pausing(self) -> bool:
+        """True while the store failed last and its pause has not passed."""
+        return bool(self.failures) and self.clock() < self.retry_at
 
-    def _store_failed(self, error: Exception | None) -> None:
+    def _retry_after(self, counter, item, key) -> int:
+        """Whole seconds until the window ends (rounded up: a client that waits that
+        long is let in)."""
+        try:
+            reset = counter.get_window_stats(item, self.prefix, *key).reset_time
+        except StorageError:  # gone between the hit and now: the longest it can be
+            return item.get_expiry()
+        return max(1, math.ceil(reset - time.time()))
+
+    def _store_failed(self, error: Exception) -> None:
         if not self.failures:
             log.warning(
                 "rate limit store unreachable (%s): counting in memory until it is back", error
             )
         pause = RETRY_STORE_AFTER[min(self.failures, len(RETRY_STORE_AFTER) - 1)]
         self.failures += 1
-        self.retry_at = time.monotonic() + pause
+        self.retry_at = self.clock() + pause
 
 
 def client_address(raw: str) -> str:

@@ -22,43 +22,48 @@ def theme_version(agency: Agency) -> str:
     return hashlib.sha256(agency.theme.accent.encode()).hexdigest()[:10]
 
 
+def cached(response: Response, version: str) -> Response:
+    """Cached by browsers: for a year under a URL that names the version (``?v=``),
+    else for five minutes; a 304 when the browser has this version."""
+    response.set_etag(version)
+    response.cache_control.public = True
+    response.cache_control.max_age = 31536000 if request.args.get("v") else 300
+    return response.make_conditional(request)
+
+
 @bp.get("/theme/<agency:agency_id>.css")
 def stylesheet(agency_id: str):
     agency = agencies.extension(current_app).get(agency_id)
     css = render_template("theme.css", accent=agency.theme.accent)
-    response = Response(css, mimetype="text/css")
-    response.set_etag(theme_version(agency))
-    response.cache_control.public = True
-    response.cache_control.max_age = 31536000 if request.args.get("v") else 300
-    return response.make_conditional(request)
+    return cached(Response(css, mimetype="text/css"), theme_version(agency))
+
+
+def load_logo(agency: Agency) -> logos.Logo | None:
+    """The agency's logo, None when it has none; LogoError when its file is refused."""
+    if not agency.theme.logo:
+        return None
+    return logos.load(logos.folder(Path(current_app.instance_path)), agency.theme.logo)
 
 
 def logo_url(agency: Agency) -> str | None:
     """The agency's logo URL, or None when it has none or its file is refused."""
-    if not agency.theme.logo:
-        return None
     try:
-        logo = logos.load(logos.folder(Path(current_app.instance_path)), agency.theme.logo)
+        found = load_logo(agency)
     except logos.LogoError as e:
         log.warning("logo of %s refused: %s", agency.id, e)
         return None
-    return url_for("theme.logo", agency_id=agency.id, v=logo.version)
+    return url_for("theme.logo", agency_id=agency.id, v=found.version) if found else None
 
 
 @bp.get("/logo/<agency:agency_id>")
 def logo(agency_id: str):
-    agency = agencies.extension(current_app).get(agency_id)
-    if not agency.theme.logo:
-        abort(404)
     try:
-        found = logos.load(logos.folder(Path(current_app.instance_path)), agency.theme.logo)
+        found = load_logo(agencies.extension(current_app).get(agency_id))
     except logos.LogoError:
+        found = None
+    if found is None:
         abort(404)
-    response = Response(found.data, mimetype=found.mimetype)
-    response.set_etag(found.version)
-    response.cache_control.public = True
-    response.cache_control.max_age = 31536000 if request.args.get("v") else 300
-    return response.make_conditional(request)
+    return cached(Response(found.data, mimetype=found.mimetype), found.version)
 
 
 @bp.app_context_processor
