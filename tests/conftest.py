@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from flask.testing import FlaskClient
@@ -64,6 +65,11 @@ def runner(app):
 
 def token_of(html: str) -> str:
     return re.search(r'name="token" value="([^"]+)"', html).group(1)
+
+
+def receipt_in(location: str) -> str:
+    """The receipt a done page's URL names (its path ends with it; a seal follows)."""
+    return urlsplit(location).path.rsplit("/", 1)[1]
 
 
 def write_agency(instance: Path, agency_id: str, body: str) -> Path:

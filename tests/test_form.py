@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import g
 
-from tests.conftest import token_of, write_agency
-from widget import forms, outbox
+from tests.conftest import CheckedClient, receipt_in, token_of, write_agency
+from widget import create_app, forms, outbox
 
 SCHOOL = "/embed/orel-school-57"
 CITY = "/f/orel-city-admin"
@@ -60,16 +62,43 @@ def test_a_message_is_stored_once_and_a_receipt_shown(client, app):
     response = send(client, email="ivan@example.ru", consent="y")
     assert response.status_code == 303
     done = response.headers["Location"]
-    assert re.fullmatch(r"/embed/orel-school-57/done/[0-9A-Z]{4}-[0-9A-Z]{4}", done)
+    assert re.fullmatch(r"/embed/orel-school-57/done/[0-9A-Z]{4}-[0-9A-Z]{4}\?at=[\w.-]+", done)
     page = client.get(done)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    receipt = done.rsplit("/", 1)[1]
+    receipt = receipt_in(done)
     assert receipt in html
     assert "Питание" in html and "Организация ответит до" in html
     (row,) = rows(app)
     assert row["receipt"] == receipt and row["status"] == "pending"
     assert row["agency_id"] == "orel-school-57" and row["topic_id"] == "food"
+
+
+def test_the_done_page_opens_through_another_instance(client, app, tmp_path):
+    """Behind a front with two instances, the redirect after Send may reach the one whose
+    outbox does not hold the message: it shows the same page, from the sealed URL."""
+    done = send(client, topic="building", email="a@example.ru", consent="y").headers["Location"]
+    here = client.get(done).get_data(as_text=True)
+    other_instance = tmp_path / "other"
+    shutil.copytree(app.instance_path + "/agencies", other_instance / "agencies")
+    other = create_app({"secret_key": app.config["SECRET_KEY"]}, instance_path=other_instance)
+    other.test_client_class = CheckedClient
+    page = other.test_client().get(done)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert receipt_in(done) in html and "Здание и территория" in html
+    deadline = re.search(r"Организация ответит до ([^—]+) —", here).group(1)
+    assert f"Организация ответит до {deadline}" in html
+    switch = re.search(r'href="([^"]+)" lang="en"', html).group(1).replace("&amp;", "&")
+    there = other.test_client()
+    assert "at=" in switch and there.get(switch).status_code == 200  # English keeps the seal
+    # Without the seal, or with a seal made for another receipt, the other one cannot tell.
+    path, seal = urlsplit(done).path, parse_qs(urlsplit(done).query)["at"][0]
+    assert there.get(path).status_code == 404
+    another = "ABCD-EFGH" if receipt_in(done) != "ABCD-EFGH" else "ABCD-EFGK"
+    assert there.get(f"/embed/orel-school-57/done/{another}?at={seal}").status_code == 404
+    forged = seal[:-3] + ("xxx" if not seal.endswith("xxx") else "yyy")
+    assert there.get(f"{path}?at={forged}").status_code == 404
 
 
 def test_the_done_page_shows_the_topics_own_deadline(client, app):
@@ -240,13 +269,13 @@ def test_a_made_up_receipt_is_not_found(client, app):
 
 def test_a_receipt_is_shown_only_under_its_own_agency(client):
     done = send(client, email="a@example.ru", consent="y").headers["Location"]
-    receipt = done.rsplit("/", 1)[1]
+    receipt = receipt_in(done)
     assert client.get(f"/embed/orel-polyclinic-1/done/{receipt}").status_code == 404
 
 
 def test_a_receipt_typed_by_hand_is_understood(client):
     done = send(client, email="a@example.ru", consent="y").headers["Location"]
-    receipt = done.rsplit("/", 1)[1]
+    receipt = receipt_in(done)
     assert client.get(f"{SCHOOL}/done/{receipt.lower().replace('-', '')}").status_code == 200
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.central import Intake, fill, rows, valid_event
+from tests.conftest import receipt_in
 from tests.services import free_port
 from tests.test_form import send
 from widget import forwarder, outbox, transports
@@ -43,7 +44,7 @@ def test_a_password_in_queue_url_never_appears_in_errors():
 
 def test_a_submitted_message_lands_in_the_spool_and_leaves_the_outbox(client, app):
     response = send(client, email="ivan@example.ru", name="Иван", consent="y")
-    receipt = response.headers["Location"].rsplit("/", 1)[1]
+    receipt = receipt_in(response.headers["Location"])
     with make(app) as sender:
         totals = sender.run_once()
     assert totals.delivered == 1

@@ -115,6 +115,8 @@ def migrate(path: str) -> None:
 class Accepted:
     receipt: str
     new: bool  # False when the token had been used already
+    topic_id: str  # as stored (the first time, for a token used again)
+    created_at: float
 
 
 @dataclass(frozen=True)
@@ -164,10 +166,11 @@ def enqueue(
         try:
             with write_transaction(db):
                 existing = db.execute(
-                    "SELECT receipt FROM messages WHERE token_nonce = ?", [nonce]
+                    "SELECT receipt, topic_id, created_at FROM messages WHERE token_nonce = ?",
+                    [nonce],
                 ).fetchone()
                 if existing:
-                    return Accepted(existing[0], new=False)
+                    return Accepted(existing[0], False, existing[1], existing[2])
                 files = [
                     {"name": n, "type": t, "size": size, "sha256": digest, "content": content}
                     for n, t, size, digest, content in db.execute(
@@ -197,7 +200,7 @@ def enqueue(
                     ],
                 )
                 db.execute("DELETE FROM uploads WHERE token_nonce = ?", [nonce])
-            return Accepted(receipt, new=True)
+            return Accepted(receipt, True, topic_id, now)
         except sqlite3.IntegrityError as e:
             if "messages.receipt" not in str(e):
                 raise

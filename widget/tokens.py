@@ -1,4 +1,5 @@
-"""Signed, time-stamped, single-use form tokens: our cookie-free anti-forgery.
+"""Signed, time-stamped, single-use form tokens: our cookie-free anti-forgery; and the
+seal of a done page's contents, so that any instance can show it.
 
 A token carries the agency id, the time it was issued (milliseconds), a random nonce
 and the embedding origin when one is known, signed with ``secret_key`` (old keys in
@@ -12,12 +13,14 @@ import functools
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from flask import current_app
 from itsdangerous import BadSignature, Serializer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode
 
 SALT = "otklik.form-token.v1"
+DONE_SALT = "otklik.done-page.v1"
 MAX_LENGTH = 1000
 
 
@@ -43,9 +46,9 @@ class Token:
     origin: str | None
 
 
-def _serializer() -> URLSafeSerializer:
+def _serializer(salt: str = SALT) -> URLSafeSerializer:
     config = current_app.config
-    return _serializer_for((*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]))
+    return _serializer_for((*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]), salt)
 
 
 class _Serializer(URLSafeSerializer):
@@ -58,9 +61,9 @@ class _Serializer(URLSafeSerializer):
 
 
 @functools.lru_cache(maxsize=8)
-def _serializer_for(keys: tuple[str, ...]) -> URLSafeSerializer:
-    """Built once per set of keys (the last one signs): every form page needs one."""
-    return _Serializer(list(keys), salt=SALT)
+def _serializer_for(keys: tuple[str, ...], salt: str) -> URLSafeSerializer:
+    """Built once per set of keys (the last one signs) and salt: every form page needs one."""
+    return _Serializer(list(keys), salt=salt)
 
 
 def new_nonce() -> str:
@@ -93,3 +96,28 @@ def verify(token: str, agency_id: str, now: float | None = None) -> Token:
     if age < current_app.config["TOKEN_MIN_SECONDS"]:
         raise TokenError(TokenError.TOO_FAST, origin)
     return Token(issuer, issued_at, nonce, origin)
+
+
+def seal_done(agency_id: str, receipt: str, topic_id: str, received_at: float) -> str:
+    """What a done page shows, signed, for its URL: another instance of the service
+    (behind the same front, with the same ``secret_key``) holds no row of this receipt
+    in its outbox, yet can show the page (docs/scaling.md). It keeps the day received,
+    not the second: the same token posted twice within a day gives the same URL, for a
+    honeypot's decoy as for a stored message."""
+    received_on = datetime.fromtimestamp(received_at, UTC).date().isoformat()
+    return _serializer(DONE_SALT).dumps([agency_id, receipt, topic_id, received_on])
+
+
+def open_done(seal: str, agency_id: str, receipt: str) -> tuple[str, date] | None:
+    """The topic id and the day received that a done page's seal holds, or None unless
+    it is genuine and made for this agency and receipt."""
+    try:
+        if len(seal) > MAX_LENGTH:
+            raise ValueError
+        sealed_agency, sealed_receipt, topic_id, received_on = _serializer(DONE_SALT).loads(seal)
+        received_on = date.fromisoformat(received_on)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if (sealed_agency, sealed_receipt) != (agency_id, receipt) or not isinstance(topic_id, str):
+        return None
+    return topic_id, received_on

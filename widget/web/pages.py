@@ -209,7 +209,7 @@ def form(kind: str, agency_id: str):
             current_app.config["SECRET_KEY"], agency.id, form.topic.data, token.nonce
         )
         metrics.submission("honeypot")
-        return redirect(page_url(".done", agency, kind=kind, receipt=decoy), 303)
+        return redirect(done_url(agency, kind, decoy, form.topic.data, time.time()), 303)
 
     consent = None
     if form.contact():
@@ -240,7 +240,15 @@ def form(kind: str, agency_id: str):
         metrics.submission("unavailable")
         return render_form(agency, kind, form, 503, UNAVAILABLE_MESSAGE)
     metrics.submission("accepted" if accepted.new else "duplicate")
-    return redirect(page_url(".done", agency, kind=kind, receipt=accepted.receipt), 303)
+    done = done_url(agency, kind, accepted.receipt, accepted.topic_id, accepted.created_at)
+    return redirect(done, 303)
+
+
+def done_url(agency: Agency, kind: str, receipt: str, topic_id: str, received_at: float) -> str:
+    """The done page of a receipt, with its contents sealed in the URL: any instance can
+    show it, whichever outbox holds the message."""
+    seal = tokens.seal_done(agency.id, receipt, topic_id, received_at)
+    return page_url(".done", agency, kind=kind, receipt=receipt, at=seal)
 
 
 @bp.get(f"/{KIND}/<agency:agency_id>/done/<receipt>")
@@ -250,17 +258,22 @@ def done(kind: str, agency_id: str, receipt: str):
     if number is None:
         abort(404)
     found = outbox.find_receipt(outbox.get_db(), agency.id, number)
+    sealed = tokens.open_done(request.args.get("at", ""), agency.id, number)
     if found is not None:
-        topic, received = agency.topic(found.topic_id), found.created_at
+        topic_id = found.topic_id
+        received_on = datetime.fromtimestamp(found.created_at, UTC).date()
+    elif sealed is not None:  # sent through another instance (docs/scaling.md)
+        topic_id, received_on = sealed
     else:
         topic_id = receipts.decoy_topic(
             current_app.config["SECRET_KEY"], agency.id, number, [t.id for t in agency.topics]
         )
         if topic_id is None:
             abort(404)
-        topic, received = agency.topic(topic_id), time.time()
+        received_on = datetime.now(UTC).date()
+    topic = agency.topic(topic_id)
     days = topic.answer_within_days if topic else 30
-    answer_by = datetime.fromtimestamp(received, UTC).date() + timedelta(days=days)
+    answer_by = received_on + timedelta(days=days)
     return render_template(
         "done.html",
         agency=agency,
@@ -274,6 +287,7 @@ def done(kind: str, agency_id: str, receipt: str):
         answer_by=format_date(answer_by, "long"),
         success_text=agency.text(g.lang, "success"),
         again=page_url(".form", agency, kind=kind),
+        seal=request.args.get("at") if sealed else None,
     )
 
 
