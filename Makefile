@@ -3,19 +3,27 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+DEV_STAMP := $(VENV)/.installed-dev-stamp
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
 .PHONY: run test lint bench wrk clean messages
 
+# What the service needs: all `make run` installs.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) -e .
 	touch $(STAMP)
+
+# And what the tests, benchmarks and translation tools need (pytest, Playwright, ...).
+$(DEV_STAMP): $(STAMP)
+	$(PIP) -e '.[dev]'
+	touch $(DEV_STAMP)
 
 # The web server and the forwarder together; Ctrl-C stops both (see run.sh).
 run: $(STAMP)
 	VENV=$(VENV) ./run.sh
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -24,7 +32,7 @@ test: lint
 
 # Every bench/*.py is a standalone benchmark writing bench/results/<name>.json
 # (bench/_*.py are helpers, bench/report.py the summary); then one table of all.
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || $(MAKE) --no-print-directory wrk || \
 		echo "wrk could not be installed: the Python load generator runs instead"
 	@mkdir -p bench/results && rm -f bench/results/*.json
@@ -46,7 +54,7 @@ clean:
 
 # Extract the strings to translate, merge them into every catalogue, compile.
 # Then translate what is new in widget/translations/*/LC_MESSAGES/messages.po and run it again.
-messages: $(STAMP)
+messages: $(DEV_STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 		--project otklik -o widget/translations/messages.pot .
 	$(BIN)/pybabel update -i widget/translations/messages.pot -d widget/translations \
