@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import threading
 import urllib.error
 import urllib.parse
@@ -111,3 +112,28 @@ def test_pages_over_http_carry_the_headers_and_no_personal_data_reaches_the_log(
     for value in UNIQUE.values():
         for piece in (value, urllib.parse.quote_plus(value), value.split()[-1]):
             assert piece not in log
+
+
+def test_a_done_page_opens_on_the_instance_that_did_not_take_the_message(instance, tmp_path):
+    """Two instances behind one front share only secret_key and the agency files: the
+    redirect after Send may reach the other one, which shows the same done page."""
+    env = {"OTKLIK_TOKEN_MIN_SECONDS": "0", "OTKLIK_SECRET_KEY": "shared-by-both"}
+    other = tmp_path / "other"
+    shutil.copytree(instance / "agencies", other / "agencies")
+    first = Gunicorn(instance, workers=1, env=env)
+    try:
+        second = Gunicorn(other, workers=1, env=env)
+        try:
+            results: list = []
+            submit(first, 1, results)
+            (status, location), *_ = results
+            assert status == 303
+            here = urllib.request.urlopen(first.url + location, timeout=20).read().decode()
+            there = urllib.request.urlopen(second.url + location, timeout=20).read().decode()
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+    assert receipt_in(location) in there and "Питание" in there
+    deadline = re.search(r"Организация ответит до ([^—]+) —", here).group(1)
+    assert f"Организация ответит до {deadline}" in there
