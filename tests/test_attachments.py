@@ -211,6 +211,46 @@ def test_a_file_over_the_agencys_size_is_refused(client, app):
     assert "Файл «big.jpg» больше 5 МБ" in response.get_data(as_text=True)
 
 
+def pdf_of(megabytes: float) -> bytes:
+    """A clean PDF of about that size (a long subject in its metadata)."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_metadata({"/Subject": "x" * int(megabytes * 1_000_000)})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_files_over_the_agencys_total_are_refused_and_the_rest_kept(client, app):
+    """The city takes 5 MB a file, 10 MB in all: the third 4 MB document is one too many;
+    the citizen is told, sees the two kept (sizes in MB), and can still send."""
+    files = [(f"{n}.pdf", pdf_of(4)) for n in ("plan", "act", "photo-report")]
+    token = fresh_token(client)
+    response = post(client, token, files)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Все файлы вместе должны быть не больше 10 МБ" in html
+    assert html.count("Прикреплено:") == 2 and "(4 МБ)" in html
+    sent = post(client, token_of(html), email="a@example.ru", consent="y")
+    assert sent.status_code == 303
+    assert [a["name"] for a in forwarded(app)] == ["plan.pdf", "act.pdf"]
+
+
+def test_an_outbox_that_cannot_keep_a_file_keeps_the_citizens_text(client, app):
+    # As in test_outbox: a trigger stands in for a full disk, where the file is written.
+    db = outbox.connect(app.config["OUTBOX_PATH"])
+    db.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON uploads "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    db.conn.commit()
+    response = post(client, fresh_token(client), [("yard.pdf", clean_pdf())], text="Яма, 2 м")
+    db.close()
+    assert response.status_code == 503
+    html = response.get_data(as_text=True)
+    assert "Яма, 2 м" in html and "не можем принять сообщение" in html
+
+
 def test_a_body_over_the_service_limit_gets_the_413_page(client, app):
     app.config["MAX_CONTENT_LENGTH"] = 100_000
     response = post(client, fresh_token(client), [("big.pdf", b"%PDF-" + b"0" * 200_000)])
