@@ -16,6 +16,7 @@ from pypdf import PdfWriter
 
 from tests.conftest import token_of
 from tests.test_form import rows
+from tests.test_outbox import disk_full_for
 from widget import attachments, outbox
 
 CITY = "/f/orel-city-admin"  # allows 3 files of 5 MB, 10 MB in all
@@ -237,15 +238,8 @@ def test_files_over_the_agencys_total_are_refused_and_the_rest_kept(client, app)
 
 
 def test_an_outbox_that_cannot_keep_a_file_keeps_the_citizens_text(client, app):
-    # As in test_outbox: a trigger stands in for a full disk, where the file is written.
-    db = outbox.connect(app.config["OUTBOX_PATH"])
-    db.execute(
-        "CREATE TRIGGER refuse BEFORE INSERT ON uploads "
-        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
-    )
-    db.conn.commit()
-    response = post(client, fresh_token(client), [("yard.pdf", clean_pdf())], text="Яма, 2 м")
-    db.close()
+    with disk_full_for(app, "uploads"):
+        response = post(client, fresh_token(client), [("yard.pdf", clean_pdf())], text="Яма, 2 м")
     assert response.status_code == 503
     html = response.get_data(as_text=True)
     assert "Яма, 2 м" in html and "не можем принять сообщение" in html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 
@@ -91,19 +92,28 @@ def test_the_stored_event_holds_the_message(client, app):
     assert row["next_attempt_at"] <= row["created_at"] + 1
 
 
-def test_an_outbox_that_cannot_take_writes_keeps_the_citizens_text(client, app):
-    # A trigger that refuses every insert stands in for a full disk: the write fails
-    # inside SQLite exactly where a full disk would make it fail.
+@contextlib.contextmanager
+def disk_full_for(app, table: str):
+    """Every insert into ``table`` fails inside SQLite, exactly where a full disk would
+    make it fail (a trigger stands in for the disk)."""
     db = outbox.connect(app.config["OUTBOX_PATH"])
     db.execute(
-        "CREATE TRIGGER refuse BEFORE INSERT ON messages "
+        f"CREATE TRIGGER refuse BEFORE INSERT ON {table} "
         "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
     )
     db.conn.commit()
-    response = send(client, email="a@example.ru", consent="y", text="Не потеряйте меня")
+    try:
+        yield
+    finally:
+        db.execute("DROP TRIGGER refuse")
+        db.conn.commit()
+        db.close()
+
+
+def test_an_outbox_that_cannot_take_writes_keeps_the_citizens_text(client, app):
+    with disk_full_for(app, "messages"):
+        response = send(client, email="a@example.ru", consent="y", text="Не потеряйте меня")
     assert response.status_code == 503
     html = response.get_data(as_text=True)
     assert "Не потеряйте меня" in html and "не можем принять сообщение" in html
-    db.execute("DROP TRIGGER refuse")
-    db.conn.commit()
     assert rows(app) == []
