@@ -24,12 +24,14 @@ import pytest
 from tests.conftest import CheckedClient, token_of, write_agency
 from tests.server import Gunicorn
 from tests.services import free_port, require
+from tests.test_ops import metric
 from tests.test_server import opener
 from widget import create_app
 from widget.settings import SettingsError
 from widget.web import limits
 
 SCHOOL = "/embed/orel-school-57"
+FAILURES = "otklik_ratelimit_store_failures_total"
 SCHOOL_ANCESTORS = "frame-ancestors 'self' https://school57.example.ru"
 
 
@@ -241,10 +243,14 @@ def test_a_store_that_is_down_does_not_take_the_forms_down(instance, caplog):
     )
     limit_school(instance, "1 per hour")
     client = client_of(app)
+    failures = metric(client.get("/metrics").get_data(as_text=True), FAILURES, store="redis")
     assert post(client).status_code == 303
     assert post(client).status_code == 429  # counted in memory meanwhile
     assert "rate limit store unreachable" in caplog.text
     assert "counting in memory until it is back" in caplog.text
+    # Tried once, then left alone for its pause: one failure for the operator's alert.
+    scraped = client.get("/metrics").get_data(as_text=True)
+    assert metric(scraped, FAILURES, store="redis") == failures + 1
 
 
 @contextlib.contextmanager

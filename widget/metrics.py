@@ -10,8 +10,8 @@ The outbox figures are not counted: they are read from the outbox at scrape time
 ``outbox.depth``, the same function ``/readyz`` and ``flask outbox stats`` use.
 
 Labels never carry personal data, nor an agency id (160,000 agencies would make as many
-series): only the route pattern, the method, the status, a reason from a fixed list and
-the transport kind.
+series): only the route pattern, the method, the status, a reason from a fixed list, the
+transport kind and the rate-limit store's kind.
 """
 
 from __future__ import annotations
@@ -74,6 +74,13 @@ DEAD_LETTERS = Counter(
     ["transport"],
 )
 
+RATELIMIT_STORE_FAILURES = Counter(
+    "otklik_ratelimit_store_failures",
+    "Tries of the rate-limit store that failed, by its kind (sqlite, redis); meanwhile "
+    "each process counts alone.",
+    ["store"],
+)
+
 
 def multiprocess_mode() -> bool:
     return bool(os.environ.get(MULTIPROC_DIR))
@@ -104,6 +111,11 @@ def batch_sent(kind: str, seconds: float, outcomes: Iterable[str]) -> None:
         counts[outcome] = counts.get(outcome, 0) + 1
     for outcome, count in counts.items():
         FORWARDED.labels(kind, outcome).inc(count)
+
+
+def ratelimit_store_failed(store: str) -> None:
+    """``store``: the scheme of ``ratelimit_storage_uri``, never the URI (a password)."""
+    RATELIMIT_STORE_FAILURES.labels(store).inc()
 
 
 def dead_letters(kind: str, count: int) -> None:

@@ -74,6 +74,7 @@ class Counters:
         )
         self.memory = FixedWindowRateLimiter(MemoryStorage())
         self.prefix = prefix
+        self.kind = uri.split(":", 1)[0]  # for the metrics: never the URI, it may hold a password
         self.clock = clock
         self.failures = 0  # consecutive failed tries of the store; 0 while it answers
         self.retry_at = 0.0
@@ -110,6 +111,7 @@ class Counters:
         return max(1, math.ceil(reset - time.time()))
 
     def _store_failed(self, error: Exception) -> None:
+        metrics.ratelimit_store_failed(self.kind)
         if not self.failures:
             log.warning(
                 "rate limit store unreachable (%s): counting in memory until it is back", error
