@@ -4,7 +4,13 @@ slow gets the form back with the text kept and a fresh token that works."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+import time
+from datetime import UTC, datetime
+from unittest import mock
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -95,6 +101,33 @@ def test_a_trapped_bot_sees_what_a_citizen_would(client, app):
     assert rows(app) == []
     other = send(client, website="x", token=fresh_token(client), email="a@example.ru", consent="y")
     assert other.headers["Location"] != first.headers["Location"]
+
+
+def test_a_token_posted_again_a_day_later_gives_the_same_url_decoy_or_real(client, app):
+    """A bot that keeps a token past midnight and posts it again, once with the honeypot
+    and once without, sees the same thing both times: each done page's URL is sealed with
+    the day the form was opened, whenever it is posted."""
+    app.config.update(TOKEN_MAX_AGE=3 * 86400)
+    yesterday = time.time() - 86400
+
+    def opened_yesterday() -> str:
+        with app.app_context(), mock.patch("time.time", return_value=yesterday):
+            return tokens.issue("orel-school-57")
+
+    def day_in(location: str) -> str:
+        seal = parse_qs(urlsplit(location).query)["at"][0]
+        payload = seal.split(".")[0]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))[3]
+
+    opened = datetime.fromtimestamp(yesterday, UTC).date().isoformat()
+    for honeypot in ("", "x"):
+        token = opened_yesterday()
+        fields = dict(token=token, text=TEXT, email="a@example.ru", consent="y")
+        first = send(client, website=honeypot, **fields).headers["Location"]
+        with mock.patch("time.time", return_value=time.time() + 3600):
+            again = send(client, website=honeypot, **fields).headers["Location"]
+        assert first == again and day_in(first) == opened
+    assert len(rows(app)) == 1
 
 
 def test_a_decoy_receipt_is_good_only_for_its_own_agency(client):

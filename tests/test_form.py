@@ -97,6 +97,9 @@ def test_the_done_page_opens_through_another_instance(client, app, tmp_path):
     assert there.get(path).status_code == 404
     another = "ABCD-EFGH" if receipt_in(done) != "ABCD-EFGH" else "ABCD-EFGK"
     assert there.get(f"/embed/orel-school-57/done/{another}?at={seal}").status_code == 404
+    receipt = receipt_in(done)
+    assert there.get(f"/embed/orel-polyclinic-1/done/{receipt}?at={seal}").status_code == 404
+    assert there.get(f"/f/orel-school-57/done/{receipt}?at={seal}").status_code == 200
     forged = seal[:-3] + ("xxx" if not seal.endswith("xxx") else "yyy")
     assert there.get(f"{path}?at={forged}").status_code == 404
 

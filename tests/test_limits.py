@@ -230,6 +230,13 @@ def test_page_views_are_limited_per_address_across_agencies_but_ops_are_not(clie
             assert response.status_code == 200
 
 
+def test_the_store_failures_series_exists_at_0_before_any_failure(client):
+    """An alert on its increase needs the series before the first failure."""
+    assert client.get(SCHOOL).status_code == 200
+    scraped = client.get("/metrics").get_data(as_text=True)
+    assert re.search(rf'^{FAILURES}{{store="sqlite"}} \d', scraped, re.M)
+
+
 def test_a_store_that_is_down_does_not_take_the_forms_down(instance, caplog):
     port = free_port()
     app = create_app(

@@ -113,6 +113,12 @@ def batch_sent(kind: str, seconds: float, outcomes: Iterable[str]) -> None:
         FORWARDED.labels(kind, outcome).inc(count)
 
 
+def ratelimit_store_used(store: str) -> None:
+    """Show this process's failures of ``store`` at 0 from its first count on, so that an
+    alert on their increase sees the first failure too."""
+    RATELIMIT_STORE_FAILURES.labels(store)
+
+
 def ratelimit_store_failed(store: str) -> None:
     """``store``: the scheme of ``ratelimit_storage_uri``, never the URI (a password)."""
     RATELIMIT_STORE_FAILURES.labels(store).inc()

@@ -116,7 +116,6 @@ class Accepted:
     receipt: str
     new: bool  # False when the token had been used already
     topic_id: str  # as stored (the first time, for a token used again)
-    created_at: float
 
 
 @dataclass(frozen=True)
@@ -166,11 +165,10 @@ def enqueue(
         try:
             with write_transaction(db):
                 existing = db.execute(
-                    "SELECT receipt, topic_id, created_at FROM messages WHERE token_nonce = ?",
-                    [nonce],
+                    "SELECT receipt, topic_id FROM messages WHERE token_nonce = ?", [nonce]
                 ).fetchone()
                 if existing:
-                    return Accepted(existing[0], False, existing[1], existing[2])
+                    return Accepted(existing[0], False, existing[1])
                 files = [
                     {"name": n, "type": t, "size": size, "sha256": digest, "content": content}
                     for n, t, size, digest, content in db.execute(
@@ -200,7 +198,7 @@ def enqueue(
                     ],
                 )
                 db.execute("DELETE FROM uploads WHERE token_nonce = ?", [nonce])
-            return Accepted(receipt, True, topic_id, now)
+            return Accepted(receipt, True, topic_id)
         except sqlite3.IntegrityError as e:
             if "messages.receipt" not in str(e):
                 raise

@@ -101,9 +101,9 @@ def verify(token: str, agency_id: str, now: float | None = None) -> Token:
 def seal_done(agency_id: str, receipt: str, topic_id: str, received_at: float) -> str:
     """What a done page shows, signed, for its URL: another instance of the service
     (behind the same front, with the same ``secret_key``) holds no row of this receipt
-    in its outbox, yet can show the page (docs/scaling.md). It keeps the day received,
-    not the second: the same token posted twice within a day gives the same URL, for a
-    honeypot's decoy as for a stored message."""
+    in its outbox, yet can show the page (docs/scaling.md). It keeps a day, not a second:
+    the caller gives the form token's time, so the same token posted twice gives the same
+    URL, for a honeypot's decoy as for a stored message."""
     received_on = datetime.fromtimestamp(received_at, UTC).date().isoformat()
     return _serializer(DONE_SALT).dumps([agency_id, receipt, topic_id, received_on])
 

@@ -34,6 +34,7 @@ import hmac
 import ipaddress
 import logging
 import math
+import os
 import sqlite3
 import time
 
@@ -78,10 +79,14 @@ class Counters:
         self.clock = clock
         self.failures = 0  # consecutive failed tries of the store; 0 while it answers
         self.retry_at = 0.0
+        self.counting_in = 0  # the process counting: the metric starts in each at 0
 
     def hit(self, limit: str, *key: str) -> None:
         """Count one hit against each window of ``limit``; raise LimitReached at the first
         window used up (the longer windows are then not counted)."""
+        if self.counting_in != os.getpid():  # a new worker (gunicorn forks after loading)
+            metrics.ratelimit_store_used(self.kind)
+            self.counting_in = os.getpid()
         for item in agencies.parse_limit(limit):
             counter = self.memory if self.pausing() else self.store
             try:

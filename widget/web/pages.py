@@ -209,7 +209,7 @@ def form(kind: str, agency_id: str):
             current_app.config["SECRET_KEY"], agency.id, form.topic.data, token.nonce
         )
         metrics.submission("honeypot")
-        return redirect(done_url(agency, kind, decoy, form.topic.data, time.time()), 303)
+        return redirect(done_url(agency, kind, decoy, form.topic.data, token), 303)
 
     consent = None
     if form.contact():
@@ -240,14 +240,14 @@ def form(kind: str, agency_id: str):
         metrics.submission("unavailable")
         return render_form(agency, kind, form, 503, UNAVAILABLE_MESSAGE)
     metrics.submission("accepted" if accepted.new else "duplicate")
-    done = done_url(agency, kind, accepted.receipt, accepted.topic_id, accepted.created_at)
-    return redirect(done, 303)
+    return redirect(done_url(agency, kind, accepted.receipt, accepted.topic_id, token), 303)
 
 
-def done_url(agency: Agency, kind: str, receipt: str, topic_id: str, received_at: float) -> str:
+def done_url(agency: Agency, kind: str, receipt: str, topic_id: str, token: tokens.Token) -> str:
     """The done page of a receipt, with its contents sealed in the URL: any instance can
-    show it, whichever outbox holds the message."""
-    seal = tokens.seal_done(agency.id, receipt, topic_id, received_at)
+    show it, whichever outbox holds the message. Its day is the form token's, the same
+    for a stored message and for a decoy however late the token is posted again."""
+    seal = tokens.seal_done(agency.id, receipt, topic_id, token.issued_at)
     return page_url(".done", agency, kind=kind, receipt=receipt, at=seal)
 
 
@@ -257,13 +257,13 @@ def done(kind: str, agency_id: str, receipt: str):
     number = receipts.normalize(receipt)
     if number is None:
         abort(404)
-    found = outbox.find_receipt(outbox.get_db(), agency.id, number)
     sealed = tokens.open_done(request.args.get("at", ""), agency.id, number)
-    if found is not None:
+    found = outbox.find_receipt(outbox.get_db(), agency.id, number) if sealed is None else None
+    if sealed is not None:  # whichever instance holds the message (docs/scaling.md)
+        topic_id, received_on = sealed
+    elif found is not None:  # a URL without its seal, on the instance that holds it
         topic_id = found.topic_id
         received_on = datetime.fromtimestamp(found.created_at, UTC).date()
-    elif sealed is not None:  # sent through another instance (docs/scaling.md)
-        topic_id, received_on = sealed
     else:
         topic_id = receipts.decoy_topic(
             current_app.config["SECRET_KEY"], agency.id, number, [t.id for t in agency.topics]
