@@ -72,13 +72,14 @@ def main() -> int:
     if not reports:
         print(f"no results in {RESULTS}: run `make bench`", file=sys.stderr)
         return 1
-    machines = {json.dumps(r.get("machine", {}), sort_keys=True) for r in reports}
-    for m in map(json.loads, sorted(machines)):
-        print(
-            f"Machine: {m.get('cores', '?')} cores, Python {m.get('python', '?')}, "
-            f"load generator: {m.get('load_generator', '?')}. "
-            f"Note: {m.get('note', 'the load generator shares the machine')}."
-        )
+    machines = {  # one line per machine (a benchmark may add details, e.g. load averages)
+        f"Machine: {m.get('cores', '?')} cores, Python {m.get('python', '?')}, "
+        f"load generator: {m.get('load_generator', '?')}. "
+        f"Note: {m.get('note', 'the load generator shares the machine')}."
+        for m in (r.get("machine", {}) for r in reports)
+    }
+    for line in sorted(machines):
+        print(line)
     print(render(table(reports)))
     missed = [
         f"{r.get('name')}: {row.get('figure')}"
