@@ -73,13 +73,18 @@ class Counters:
         self.store = FixedWindowRateLimiter(
             storage_from_string(uri, wrap_exceptions=True, **options)
         )
-        self.memory = FixedWindowRateLimiter(MemoryStorage())
         self.prefix = prefix
         self.kind = uri.split(":", 1)[0]  # for the metrics: never the URI, it may hold a password
         self.clock = clock
         self.failures = 0  # consecutive failed tries of the store; 0 while it answers
         self.retry_at = 0.0
         self.counting_in = 0  # the process counting: the metric starts in each at 0
+
+    @functools.cached_property
+    def memory(self) -> FixedWindowRateLimiter:
+        """The stand-in while the store fails, made on the first failure (limits' memory
+        storage starts a thread, which a gunicorn arbiter about to fork should not have)."""
+        return FixedWindowRateLimiter(MemoryStorage())
 
     def hit(self, limit: str, *key: str) -> None:
         """Count one hit against each window of ``limit``; raise LimitReached at the first
