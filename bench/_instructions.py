@@ -11,9 +11,9 @@ takes parts of the page out, to show what each costs (docs/performance.md):
 
     count    the page-view count (limits.page_view)
     token    signing the form token (tokens.issue)
-    headers  the security headers (security.set_headers)
+    headers  the headers that depend on the page (security.set_headers)
+    edge     the request id and the headers that never change (security.Edge)
     metrics  the request metrics (metrics' after_request hook)
-    rid      the request id (logs' before_request hook)
     lang     choosing the language (i18n.choose)
 """
 
@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("count", "token", "headers", "metrics", "rid", "lang")
+PARTS = ("count", "token", "headers", "edge", "metrics", "lang")
 
 
 def serve(requests: int, app_name: str, without: list[str]) -> None:
@@ -66,7 +66,7 @@ def take_out(app, without: list[str]) -> None:
     from widget import i18n, tokens
     from widget.web import limits
 
-    hooks = {"headers": "set_headers", "metrics": "count_request", "rid": "assign_request_id"}
+    hooks = {"headers": "set_headers", "metrics": "count_request"}
     for part in without:
         if part == "count":
             limits.page_view = lambda: None
@@ -74,8 +74,10 @@ def take_out(app, without: list[str]) -> None:
             tokens.issue = lambda *args, **kwargs: "t" * 90
         elif part == "lang":
             i18n.choose = lambda agency: agency.language
+        elif part == "edge":
+            app.wsgi_app = app.wsgi_app.app
         else:
-            funcs = app.after_request_funcs if part != "rid" else app.before_request_funcs
+            funcs = app.after_request_funcs
             funcs[None] = [f for f in funcs[None] if f.__name__ != hooks[part]]
 
 

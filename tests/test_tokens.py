@@ -92,3 +92,13 @@ def test_a_form_opened_before_an_upgrade_still_sends(app):
     with app.app_context():
         checked = tokens.verify(earlier, "orel-school-57")
     assert checked.origin == "https://school57.example.ru" and checked.nonce == "n" * 16
+
+
+def test_a_token_is_exactly_what_itsdangerous_signs(app):
+    """tokens signs with one HMAC call of its own: its tokens must stay itsdangerous's, so
+    that every instance (and a rollback to an earlier version) reads them."""
+    with app.app_context():
+        token = tokens.issue("orel-school-57", "https://school57.example.ru")
+    payload = URLSafeSerializer(["k1"], salt=tokens.SALT).loads(token)
+    assert payload[0] == "orel-school-57" and payload[3] == "https://school57.example.ru"
+    assert URLSafeSerializer(["k1"], salt=tokens.SALT).dumps(payload) == token

@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import FunctionType
 from typing import Any
 
 from flask import Flask
 from jinja2 import StrictUndefined
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import agencies, cli, i18n, logs, metrics, outbox, settings, web
+from . import agencies, cli, i18n, metrics, outbox, settings, web
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class Otklik(Flask):
+    """Flask, asking once per view or hook whether it is a coroutine function.
+
+    Flask passes every view and hook through ``ensure_sync`` on every request, and each
+    call asks ``inspect`` anew: with our six hooks, 30 thousand instructions of a form
+    page (docs/performance.md). The answer never changes for a function. Any other
+    callable (a bound method, made afresh each time) is asked every time, as in Flask.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sync: dict[Callable, Callable] = {}
+
+    def ensure_sync(self, func: Callable) -> Callable:
+        sync = self._sync.get(func)
+        if sync is None:
+            sync = super().ensure_sync(func)
+            if type(func) is FunctionType:
+                self._sync[func] = sync
+        return sync
 
 
 def create_app(
@@ -21,7 +44,7 @@ def create_app(
 ) -> Flask:
     """Build the app. ``config`` overrides settings by their settings.toml names."""
     instance = settings.instance_path(instance_path)
-    app = Flask(
+    app = Otklik(
         __name__,
         instance_path=str(instance),
         template_folder=str(ROOT / "embed_templates"),
@@ -32,7 +55,6 @@ def create_app(
     app.config["MAX_FORM_PARTS"] = 100
     init_proxies(app)
     init_jinja(app)
-    logs.init_app(app)  # first: every later hook and log line has the request id
     metrics.init_app(app)
     i18n.init_app(app)
     agencies.init_app(app)

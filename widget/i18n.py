@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from flask import g, request
 from flask_babel import Babel
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 if TYPE_CHECKING:
     from .agencies import Agency
@@ -33,14 +35,24 @@ def catalogued() -> frozenset[str]:
 
 
 def choose(agency: Agency) -> str:
-    asked = request.args.get("lang")
-    if asked in agency.languages:
-        return asked
+    if request.query_string:  # most pages have none: do not parse one
+        asked = request.args.get("lang")
+        if asked in agency.languages:
+            return asked
     if agency.browser_language:
-        best = request.accept_languages.best_match(agency.languages)
+        best = _browser_choice(
+            request.environ.get("HTTP_ACCEPT_LANGUAGE", ""), tuple(agency.languages)
+        )
         if best:
             return best
     return agency.language
+
+
+@functools.lru_cache(maxsize=1024)
+def _browser_choice(accept_language: str, languages: tuple[str, ...]) -> str | None:
+    """The browser's preference among ``languages``: remembered, since browsers send a
+    handful of distinct headers and parsing one is a tenth of a form page's time."""
+    return parse_accept_header(accept_language, LanguageAccept).best_match(languages)
 
 
 def current() -> str:

@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import os
 import re
-import secrets
 import time
 
-from flask import g, has_request_context, request
+from flask import has_request_context, request
 
-REQUEST_ID_HEADER = "X-Request-Id"
+REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"  # the header as WSGI gives it
+REQUEST_ID_KEY = "otklik.request_id"  # where the WSGI environ keeps the id given
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{7,63}")
 # gunicorn's access-log atoms kept, under our names. Not h (the client address),
 # q (the query string), r (the request line, with the query), a (user agent), f (referer).
@@ -62,8 +63,7 @@ class RequestIdFilter(logging.Filter):
     """Puts the current request's id on every record logged while serving it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if has_request_context():
-            record.request_id = g.get("request_id")
+        record.request_id = current_request_id()
         return True
 
 
@@ -102,16 +102,13 @@ def configure() -> None:
     logging.config.dictConfig(CONFIG)
 
 
-def request_id() -> str:
+def request_id(environ: dict) -> str:
     """The request's id: the client's (or proxy's) X-Request-Id when it is a sane token,
     else a fresh one."""
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    return given if SANE_REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
+    given = environ.get(REQUEST_ID_ENVIRON, "")
+    return given if SANE_REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
 
 
-def init_app(app) -> None:
-    """Give every request an id (security.set_headers returns it in X-Request-Id)."""
-
-    @app.before_request
-    def assign_request_id() -> None:
-        g.request_id = request_id()
+def current_request_id() -> str | None:
+    """The id of the request being served (given by security.Edge before Flask sees it)."""
+    return request.environ.get(REQUEST_ID_KEY) if has_request_context() else None

@@ -16,6 +16,7 @@ transport kind and the rate-limit store's kind.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -90,7 +91,14 @@ def multiprocess_mode() -> bool:
 
 
 def request_answered(route: str, method: str, status: int) -> None:
-    REQUESTS.labels(route, method, str(status)).inc()
+    _requests_counted(route, method, status).inc()
+
+
+@functools.cache
+def _requests_counted(route: str, method: str, status: int) -> Counter:
+    """The series of one route, method and status: ``labels`` checks and locks on every
+    call. Routes are patterns and statuses few, so the series stay few."""
+    return REQUESTS.labels(route, method, str(status))
 
 
 def submission(outcome: str) -> None:
