@@ -1,25 +1,40 @@
-"""Rate-limit counters in one SQLite file: a storage backend for the ``limits`` library.
+"""Rate-limit counters in one memory-mapped file: a storage backend for the ``limits``
+library, shared by every process of one instance.
 
 The ``limits`` library's ``memory://`` storage counts per process, so under gunicorn with N
-workers a limit lets N times as many requests through. This backend keeps the
-counters in a file that every worker of one instance shares, without a server to
-run: ``sqlite:<path>`` (``sqlite:///abs/path`` works too). Importing this module
-registers the scheme with ``limits``; the settings module resolves a relative path
-against the instance folder.
+workers a limit lets N times as many requests through. This backend keeps the counters
+in a file that every worker maps into its memory, without a server to run:
+``mmap:<path>`` (``mmap:///abs/path`` works too). Importing this module registers the
+scheme with ``limits``; the settings module resolves a relative path against the
+instance folder.
 
-Each counter is one row; an increment is one ``INSERT … ON CONFLICT DO UPDATE …
-RETURNING`` statement, so concurrent workers never lose a hit (SQLite serialises
-writers; WAL lets readers run beside them). Only the fixed-window strategy is
-supported (the one widget.web.limits uses). Counters are not precious: the file
-uses ``synchronous=NORMAL`` and a lost last second of counts after a power cut is
-acceptable. Knows nothing of Flask.
+Every page view is counted, so a count must be cheap: here it is a lock of a few bytes
+of the file (``fcntl.lockf``, which the kernel releases when a process dies), a read and
+a write of the mapped memory, and the unlock. The SQLite table this replaces cost five
+times as much, most of a form page's rate-limit cost (docs/design.md).
+
+The file is a table of ``BUCKETS`` buckets of ``WAYS`` slots; a slot holds a counter: a
+64-bit fingerprint of its key, when its window ends, and its count. A key's bucket comes
+from its fingerprint. When every slot of a bucket holds a running window, a new key
+takes the slot whose window ends first: that counter starts again (the client it
+counted is let through earlier than its limit says, never later). With 131,072 slots
+that needs over 8 live counters in one bucket of 16,384: far more clients than one
+instance sees in a window.
+
+Counters are not precious: nothing is flushed to disk, and a power cut may leave
+garbage in a slot; a window that ends further ahead than ``LONGEST_WINDOW`` or a
+negative count reads as an ended window. Only the fixed-window strategy is supported
+(the one widget.web.limits uses). Knows nothing of Flask.
 """
 
 from __future__ import annotations
 
+import fcntl
+import functools
+import hashlib
+import mmap
 import os
-import random
-import sqlite3
+import struct
 import threading
 import time
 import weakref
@@ -27,116 +42,178 @@ from urllib.parse import urlsplit
 
 from limits.storage import Storage
 
-SCHEME = "sqlite"
-BUSY_TIMEOUT_MS = 5000
-PURGE_CHANCE = 0.001  # about one increment in a thousand also deletes expired rows
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS counters (
-    key TEXT PRIMARY KEY,
-    count INTEGER NOT NULL,
-    expires_at REAL NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS counters_expires_at ON counters (expires_at);
-"""
-
-INCREMENT = """
-INSERT INTO counters (key, count, expires_at) VALUES (:key, :amount, :expires_at)
-ON CONFLICT (key) DO UPDATE SET
-    count = CASE WHEN expires_at <= :now THEN excluded.count ELSE count + excluded.count END,
-    expires_at = CASE WHEN expires_at <= :now THEN excluded.expires_at ELSE expires_at END
-RETURNING count
-"""
+SCHEME = "mmap"
+MAGIC = b"otklik-counters-1"
+HEADER = 64  # bytes before the first bucket: MAGIC, then zeros
+WAYS = 8  # slots in a bucket
+BUCKETS = 16_384
+SLOT = struct.Struct("<Qdq")  # fingerprint (0: empty), window end (epoch seconds), count
+BUCKET = struct.Struct("<" + "Qdq" * WAYS)
+SIZE = HEADER + BUCKETS * BUCKET.size  # 3 MiB
+LONGEST_WINDOW = 366 * 24 * 3600  # a window ending later than this is garbage
 
 
 def path_of(uri: str) -> str:
-    """The file a ``sqlite:`` URI names: ``sqlite:/abs/file`` or ``sqlite:///abs/file``."""
+    """The file an ``mmap:`` URI names: ``mmap:/abs/file`` or ``mmap:///abs/file``."""
     parts = urlsplit(uri)
     if parts.scheme != SCHEME or parts.netloc or not parts.path.strip("/"):
-        raise ValueError(f"expected sqlite:/path/to/file.sqlite3, got {uri!r}")
+        raise ValueError(f"expected mmap:/path/to/ratelimits.counters, got {uri!r}")
     return parts.path
 
 
-def _close_all(connections: list[tuple[int, sqlite3.Connection]]) -> None:
-    for pid, db in connections:
-        if pid == os.getpid():  # never touch a connection inherited over a fork
-            db.close()
+@functools.lru_cache(maxsize=4096)
+def fingerprint(key: str) -> int:
+    """A key's 64 bits (never 0, which marks an empty slot): the same in every process."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") or 1
 
 
-class SQLiteStorage(Storage):
-    """Counters shared by every process that opens the same file."""
+class MmapStorage(Storage):
+    """Counters shared by every process that maps the same file."""
 
     STORAGE_SCHEME = (SCHEME,)  # registers the scheme with limits.storage_from_string
 
     def __init__(self, uri: str, wrap_exceptions: bool = False, **_options):
         super().__init__(uri, wrap_exceptions=wrap_exceptions)
         self.path = path_of(uri)
-        self._local = threading.local()
-        self._opened: list[tuple[int, sqlite3.Connection]] = []
-        weakref.finalize(self, _close_all, self._opened)
-        with self._connect() as db:
-            db.executescript(SCHEMA)
+        self._thread_lock = threading.Lock()  # fcntl locks do not exclude our own threads
+        # Mapped once: a forked worker shares the mapping, and takes locks of its own.
+        self._fd, self._memory = _open(self.path)
+        weakref.finalize(self, _close, self._fd, self._memory)
 
     @property
     def base_exceptions(self) -> type[Exception]:
-        return sqlite3.Error
+        return OSError
 
-    def _connect(self) -> sqlite3.Connection:
-        """This thread's connection; a new one after a fork (gunicorn --preload)."""
-        db = getattr(self._local, "db", None)
-        if db is not None and self._local.pid == os.getpid():
-            return db
-        db = sqlite3.connect(
-            self.path,
-            timeout=BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,
-            check_same_thread=False,  # used by one thread; closed by whichever collects us
-        )
-        self._opened.append((os.getpid(), db))
-        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
-        self._local.db, self._local.pid = db, os.getpid()
-        return db
+    def _bucket(self, key: str) -> tuple[int, int]:
+        """The key's fingerprint, and where its bucket starts in the file."""
+        fp = fingerprint(key)
+        return fp, HEADER + (fp % BUCKETS) * BUCKET.size
+
+    def _locked(self, offset: int, length: int):
+        return _Locked(self, offset, length)
 
     def incr(self, key: str, expiry: float, amount: int = 1) -> int:
         now = time.time()
-        db = self._connect()
-        (count,) = db.execute(
-            INCREMENT, {"key": key, "amount": amount, "expires_at": now + expiry, "now": now}
-        ).fetchone()
-        if random.random() < PURGE_CHANCE:
-            db.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))
-        return count
+        memory = self._memory
+        fp, offset = self._bucket(key)
+        with self._locked(offset, BUCKET.size):
+            slots = BUCKET.unpack_from(memory, offset)
+            chosen, chosen_end = 0, None
+            for way in range(WAYS):
+                slot_fp, end, count = slots[3 * way : 3 * way + 3]
+                running = now < end < now + LONGEST_WINDOW and count >= 0
+                if slot_fp == fp:
+                    if running:
+                        count += amount
+                        SLOT.pack_into(memory, offset + way * SLOT.size, fp, end, count)
+                        return count
+                    chosen, chosen_end = way, 0.0
+                    break
+                if not slot_fp or not running:
+                    end = 0.0  # free, or ended: take it before any running one
+                if chosen_end is None or end < chosen_end:
+                    chosen, chosen_end = way, end
+            SLOT.pack_into(memory, offset + chosen * SLOT.size, fp, now + expiry, amount)
+            return amount
+
+    def _find(self, key: str) -> tuple[float, int] | None:
+        """The window end and count of the key's running window, or None."""
+        now = time.time()
+        memory = self._memory
+        fp, offset = self._bucket(key)
+        with self._locked(offset, BUCKET.size):
+            slots = BUCKET.unpack_from(memory, offset)
+        for way in range(WAYS):
+            slot_fp, end, count = slots[3 * way : 3 * way + 3]
+            if slot_fp == fp and now < end < now + LONGEST_WINDOW and count >= 0:
+                return end, count
+        return None
 
     def get(self, key: str) -> int:
-        row = (
-            self._connect()
-            .execute(
-                "SELECT count FROM counters WHERE key = ? AND expires_at > ?", (key, time.time())
-            )
-            .fetchone()
-        )
-        return row[0] if row else 0
+        found = self._find(key)
+        return found[1] if found else 0
 
     def get_expiry(self, key: str) -> float:
-        now = time.time()
-        row = (
-            self._connect()
-            .execute("SELECT expires_at FROM counters WHERE key = ? AND expires_at > ?", (key, now))
-            .fetchone()
-        )
-        return row[0] if row else now
+        found = self._find(key)
+        return found[0] if found else time.time()
 
     def check(self) -> bool:
         try:
-            self._connect().execute("SELECT 1 FROM counters LIMIT 1").fetchall()
-        except sqlite3.Error:
+            return self._memory[: len(MAGIC)] == MAGIC
+        except (OSError, ValueError):  # ValueError: closed
             return False
-        return True
+
+    def running(self) -> int:
+        """How many counters hold a running window."""
+        now = time.time()
+        with self._locked(HEADER, SIZE - HEADER):
+            return sum(
+                1
+                for offset in range(HEADER, SIZE, SLOT.size)
+                for fp, end, count in [SLOT.unpack_from(self._memory, offset)]
+                if fp and now < end < now + LONGEST_WINDOW and count >= 0
+            )
 
     def reset(self) -> int | None:
-        return self._connect().execute("DELETE FROM counters").rowcount
+        running = self.running()
+        with self._locked(HEADER, SIZE - HEADER):
+            self._memory[HEADER:SIZE] = bytes(SIZE - HEADER)
+        return running
 
     def clear(self, key: str) -> None:
-        self._connect().execute("DELETE FROM counters WHERE key = ?", (key,))
+        memory = self._memory
+        fp, offset = self._bucket(key)
+        with self._locked(offset, BUCKET.size):
+            slots = BUCKET.unpack_from(memory, offset)
+            for way in range(WAYS):
+                if slots[3 * way] == fp:
+                    SLOT.pack_into(memory, offset + way * SLOT.size, 0, 0.0, 0)
+
+
+def _open(path: str) -> tuple[int, mmap.mmap]:
+    """The file, open and mapped. A file that is not ours (another size, another
+    header: from another version, or cut short) is emptied and made ours."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        try:
+            if os.fstat(fd).st_size != SIZE or os.pread(fd, len(MAGIC), 0) != MAGIC:
+                os.ftruncate(fd, 0)
+                os.ftruncate(fd, SIZE)  # zeros: every slot empty
+                os.pwrite(fd, MAGIC, 0)
+            return fd, mmap.mmap(fd, SIZE)
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _close(fd: int, memory: mmap.mmap) -> None:
+    memory.close()
+    os.close(fd)
+
+
+class _Locked:
+    """Holds a range of the file against other processes, and the storage against this
+    process's other threads."""
+
+    __slots__ = ("length", "offset", "storage")
+
+    def __init__(self, storage: MmapStorage, offset: int, length: int):
+        self.storage, self.offset, self.length = storage, offset, length
+
+    def __enter__(self) -> None:
+        self.storage._thread_lock.acquire()
+        try:
+            fcntl.lockf(self.storage._fd, fcntl.LOCK_EX, self.length, self.offset)
+        except BaseException:
+            self.storage._thread_lock.release()
+            raise
+
+    def __exit__(self, *_exc) -> None:
+        try:
+            fcntl.lockf(self.storage._fd, fcntl.LOCK_UN, self.length, self.offset)
+        finally:
+            self.storage._thread_lock.release()

@@ -77,7 +77,7 @@ DEAD_LETTERS = Counter(
 
 RATELIMIT_STORE_FAILURES = Counter(
     "otklik_ratelimit_store_failures",
-    "Tries of the rate-limit store that failed, by its kind (sqlite, redis); meanwhile "
+    "Tries of the rate-limit store that failed, by its kind (mmap, redis); meanwhile "
     "each process counts alone.",
     ["store"],
 )

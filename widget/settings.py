@@ -48,8 +48,8 @@ SETTINGS = [
     ),
     Setting(
         "ratelimit_storage_uri",
-        "sqlite:ratelimits.sqlite3",
-        "Where rate-limit counters live: sqlite:<file> (shared by the workers of one "
+        "mmap:ratelimits.counters",
+        "Where rate-limit counters live: mmap:<file> (shared by the workers of one "
         "instance; a relative file is resolved against the instance folder) or "
         "redis://host:6379 (shared by several instances).",
     ),
@@ -157,8 +157,8 @@ def load(
         values["public_url"] = public_url(values["public_url"], "public_url")
     values["outbox_path"] = str(instance / values["outbox_path"])
     storage = values["ratelimit_storage_uri"]
-    if storage.startswith("sqlite:") and not storage.startswith("sqlite:/"):
-        values["ratelimit_storage_uri"] = "sqlite:" + str(instance / storage[len("sqlite:") :])
+    if storage.startswith("mmap:") and not storage.startswith("mmap:/"):
+        values["ratelimit_storage_uri"] = "mmap:" + str(instance / storage[len("mmap:") :])
     queue_url = values["queue_url"]
     if queue_url.startswith("spool:"):
         values["queue_url"] = "spool:" + str(instance / queue_url[len("spool:") :])

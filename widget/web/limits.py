@@ -17,8 +17,8 @@ The client address is ``request.remote_addr`` after ProxyFix (``trusted_proxies`
 IPv6 client counted by its /64 network (one subscriber gets a whole /64). The counters
 are keyed by an HMAC of the address with ``secret_key``, so neither the counter store
 nor a log line holds an address (promise 6). Counters live in ``ratelimit_storage_uri``:
-SQLite in the instance folder by default (see ``widget.counters``), Redis when several
-instances must share them. Should the store fail, each process counts in memory until
+a memory-mapped file in the instance folder by default (see ``widget.counters``), Redis
+when several instances must share them. Should the store fail, each process counts in memory until
 it is back (tried again after a growing pause), and says both in the log.
 
 We call ``limits`` (the library flask-limiter is built on) directly: flask-limiter's
@@ -35,7 +35,6 @@ import ipaddress
 import logging
 import math
 import os
-import sqlite3
 import time
 
 from flask import current_app, request
@@ -44,7 +43,7 @@ from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
-from .. import agencies, counters, metrics  # noqa: F401 - counters registers the sqlite: scheme
+from .. import agencies, counters, metrics  # noqa: F401 - counters registers the mmap: scheme
 from ..settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -201,5 +200,5 @@ def init_app(app) -> None:
     uri = app.config["RATELIMIT_STORAGE_URI"]
     try:
         app.extensions[EXTENSION] = Counters(uri, app.config["RATELIMIT_KEY_PREFIX"])
-    except (ConfigurationError, ValueError, sqlite3.Error) as e:
+    except (ConfigurationError, ValueError, OSError) as e:
         raise SettingsError(f"ratelimit_storage_uri: {e} (got {uri!r})") from None

@@ -35,7 +35,7 @@ from .. import (
     tokens,
 )
 from ..agencies import Agency
-from . import limits, theme, uploads
+from . import limits, security, theme, uploads
 
 log = logging.getLogger(__name__)
 bp = Blueprint("widget", __name__)
@@ -64,9 +64,9 @@ UNAVAILABLE_MESSAGE = _l(
 
 
 def load_agency(agency_id: str) -> Agency:
-    """The agency, or the 404 / 503 page (raised, and mapped in errors.py). Kept in
-    ``g.agency`` for the response headers (security.py)."""
-    agency = g.agency = agencies.extension(current_app).get(agency_id)
+    """The agency, or the 404 / 503 page (raised, and mapped in errors.py)."""
+    agency = agencies.extension(current_app).get(agency_id)
+    security.shows_agency(agency)
     g.lang = i18n.choose(agency)
     return agency
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-from flask import abort, current_app, g, request
+from flask import abort, request
 from flask.sessions import SessionInterface
 
 from .. import agencies, logs
@@ -20,6 +20,8 @@ BASE_CSP = (
     "form-action 'self'; base-uri 'none'"
 )
 NO_ANCESTORS = "'none'"
+AGENCY_KEY = "otklik.agency"  # WSGI environ keys: see Edge
+FRAME_SRC_SELF_KEY = "otklik.frame_src_self"
 EMBED_PATH = re.compile(rf"/embed/({agencies.AGENCY_ID.pattern})(?:/|$)")
 PERMISSIONS_POLICY = (
     "accelerometer=(), autoplay=(), camera=(), display-capture=(), encrypted-media=(), "
@@ -48,24 +50,20 @@ def refuse_cross_site_posts() -> None:
         abort(403)
 
 
-def embedded_agency() -> str | None:
-    """The agency id when the request is for a page under /embed/<agency>."""
-    match = EMBED_PATH.match(request.path)
+def embedded_agency(path: str | None = None) -> str | None:
+    """The agency id when the request (or ``path``) is for a page under /embed/<agency>."""
+    match = EMBED_PATH.match(request.path if path is None else path)
     return match.group(1) if match else None
 
 
-def frame_ancestors() -> tuple[str, ...]:
-    agency_id = embedded_agency()
-    if agency_id is None:
-        return ()
-    agency = g.get("agency")  # the view's, when it loaded this agency
-    try:
-        if agency is None or agency.id != agency_id:
-            agency = agencies.extension(current_app).get(agency_id)
-        origins = agency.embed_origins
-    except (agencies.AgencyNotFound, agencies.AgencyError):
-        origins = []
-    return ("'self'", *origins)
+def shows_agency(agency: agencies.Agency) -> None:
+    """Called by a view that loaded the agency its page is for (its headers need it)."""
+    request.environ[AGENCY_KEY] = agency
+
+
+def allow_own_frames() -> None:
+    """Called by a view whose page shows our widget in an iframe (demo, snippet)."""
+    request.environ[FRAME_SRC_SELF_KEY] = True
 
 
 @functools.lru_cache(maxsize=1024)
@@ -75,41 +73,57 @@ def content_security_policy(ancestors: tuple[str, ...], frame_src_self: bool) ->
     return csp + "; frame-src 'self'" if frame_src_self else csp
 
 
-def allow_own_frames() -> None:
-    """Called by a view whose page shows our widget in an iframe (demo, snippet)."""
-    g.frame_src_self = True
-
-
-def set_headers(response):
-    """The headers that depend on the page; Edge adds the others."""
-    response.headers["Content-Security-Policy"] = content_security_policy(
-        frame_ancestors(), bool(g.get("frame_src_self"))
-    )
-    if response.mimetype == "text/html":
-        response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 class Edge:
-    """WSGI middleware: gives each request its id (logs.request_id), and adds to every
-    response the headers that never change, and the id, as X-Request-Id.
+    """WSGI middleware around the app: gives each request its id (logs.request_id), and
+    adds every response header of ours to the list the server sends.
 
-    They are added to the list the server sends: through Flask's response object, each
-    header is checked and copied twice, a tenth of a form page's time (docs/performance.md).
+    Werkzeug's response object checks and copies each header it holds twice: setting
+    ours there was a fifth of a form page's time (docs/performance.md). The page's own
+    part (which agency's sites may frame it, whether it frames ours) comes from what the
+    view recorded in the WSGI environ: ``shows_agency``, ``allow_own_frames``.
     """
 
     def __init__(self, app):
         self.app = app
+        self.wsgi_app = app.wsgi_app
 
     def __call__(self, environ, start_response):
         given = environ[logs.REQUEST_ID_KEY] = logs.request_id(environ)
-        added = [*SAME_FOR_EVERY_RESPONSE, ("X-Request-Id", given)]
 
         def start_with_ours(status, headers, exc_info=None):
-            headers.extend(added)
+            csp = content_security_policy(
+                self.frame_ancestors(environ), FRAME_SRC_SELF_KEY in environ
+            )
+            headers += (
+                *SAME_FOR_EVERY_RESPONSE,
+                ("Content-Security-Policy", csp),
+                ("X-Request-Id", given),
+            )
+            if _is_html(headers):
+                headers.append(("Cache-Control", "no-store"))
             return start_response(status, headers, exc_info)
 
-        return self.app(environ, start_with_ours)
+        return self.wsgi_app(environ, start_with_ours)
+
+    def frame_ancestors(self, environ) -> tuple[str, ...]:
+        agency_id = embedded_agency(environ.get("PATH_INFO", ""))
+        if agency_id is None:
+            return ()
+        agency = environ.get(AGENCY_KEY)
+        try:
+            if agency is None or agency.id != agency_id:  # an error page, before any view
+                agency = agencies.extension(self.app).get(agency_id)
+            origins = agency.embed_origins
+        except (agencies.AgencyNotFound, agencies.AgencyError):
+            origins = []
+        return ("'self'", *origins)
+
+
+def _is_html(headers: list[tuple[str, str]]) -> bool:
+    for name, value in headers:
+        if name.lower() == "content-type":
+            return value.startswith("text/html")
+    return False
 
 
 class NoSessions(SessionInterface):
@@ -125,7 +139,6 @@ class NoSessions(SessionInterface):
 
 
 def init_app(app) -> None:
-    app.wsgi_app = Edge(app.wsgi_app)
+    app.wsgi_app = Edge(app)
     app.session_interface = NoSessions()
     app.before_request(refuse_cross_site_posts)
-    app.after_request(set_headers)
