@@ -75,7 +75,7 @@ def take_out(app, without: list[str]) -> None:
         elif part == "lang":
             i18n.choose = lambda agency: agency.language
         elif part == "edge":
-            app.wsgi_app = app.wsgi_app.app
+            app.wsgi_app = app.wsgi_app.wsgi_app
         else:
             funcs = app.after_request_funcs
             funcs[None] = [f for f in funcs[None] if f.__name__ != hooks[part]]

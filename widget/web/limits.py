@@ -38,9 +38,9 @@ import os
 import time
 
 from flask import current_app, request
+from limits import RateLimitItem
 from limits.errors import ConfigurationError, StorageError
-from limits.storage import MemoryStorage, storage_from_string
-from limits.strategies import FixedWindowRateLimiter
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from werkzeug.exceptions import TooManyRequests
 
 from .. import agencies, counters, metrics  # noqa: F401 - counters registers the mmap: scheme
@@ -62,6 +62,10 @@ class LimitReached(TooManyRequests):
 class Counters:
     """Hits counted in one store, or in this process's memory while the store is down.
 
+    A limit's window is fixed (the ``limits`` library's fixed-window strategy, written
+    out: a count per key that starts again when its window ends): the strategy object
+    cost as much again as a hit of the store. Keys are ``limits``' own.
+
     After a failure the store is tried again, with a real hit, once a pause has passed
     (``RETRY_STORE_AFTER``, growing while it keeps failing): a store that answers a ping
     but refuses writes (a full disk, a read-only Redis) stays in the pause it earned.
@@ -69,9 +73,7 @@ class Counters:
 
     def __init__(self, uri: str, prefix: str, clock=time.monotonic):
         options = REDIS_OPTIONS if uri.startswith(("redis", "rediss")) else {}
-        self.store = FixedWindowRateLimiter(
-            storage_from_string(uri, wrap_exceptions=True, **options)
-        )
+        self.store: Storage = storage_from_string(uri, wrap_exceptions=True, **options)
         self.prefix = prefix
         self.kind = uri.split(":", 1)[0]  # for the metrics: never the URI, it may hold a password
         self.clock = clock
@@ -80,10 +82,10 @@ class Counters:
         self.counting_in = 0  # the process counting: the metric starts in each at 0
 
     @functools.cached_property
-    def memory(self) -> FixedWindowRateLimiter:
+    def memory(self) -> Storage:
         """The stand-in while the store fails, made on the first failure (limits' memory
         storage starts a thread, which a gunicorn arbiter about to fork should not have)."""
-        return FixedWindowRateLimiter(MemoryStorage())
+        return MemoryStorage()
 
     def hit(self, limit: str, *key: str) -> None:
         """Count one hit against each window of ``limit``; raise LimitReached at the first
@@ -93,28 +95,29 @@ class Counters:
             self.counting_in = os.getpid()
         for item in agencies.parse_limit(limit):
             counter = self.memory if self.pausing() else self.store
+            counted = _key_for(item, self.prefix, *key)
             try:
-                allowed = counter.hit(item, self.prefix, *key)
+                count = counter.incr(counted, item.get_expiry())
             except StorageError as e:
                 self._store_failed(e)
                 counter = self.memory
-                allowed = counter.hit(item, self.prefix, *key)
+                count = counter.incr(counted, item.get_expiry())
             else:
                 if counter is self.store and self.failures:
                     log.info("rate limit store is back: counting there again")
                     self.failures = 0
-            if not allowed:
-                raise LimitReached(self._retry_after(counter, item, key))
+            if count > item.amount:
+                raise LimitReached(self._retry_after(counter, item, counted))
 
     def pausing(self) -> bool:
         """True while the store failed last and its pause has not passed."""
         return bool(self.failures) and self.clock() < self.retry_at
 
-    def _retry_after(self, counter, item, key) -> int:
+    def _retry_after(self, counter: Storage, item: RateLimitItem, counted: str) -> int:
         """Whole seconds until the window ends (rounded up: a client that waits that
         long is let in)."""
         try:
-            reset = counter.get_window_stats(item, self.prefix, *key).reset_time
+            reset = counter.get_expiry(counted)
         except StorageError:  # gone between the hit and now: the longest it can be
             return item.get_expiry()
         return max(1, math.ceil(reset - time.time()))
@@ -128,6 +131,12 @@ class Counters:
         pause = RETRY_STORE_AFTER[min(self.failures, len(RETRY_STORE_AFTER) - 1)]
         self.failures += 1
         self.retry_at = self.clock() + pause
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_for(item: RateLimitItem, *parts: str) -> str:
+    """The counter's key in the store (``limits``' own format), for the clients seen last."""
+    return item.key_for(*parts)
 
 
 def client_address(raw: str) -> str:

@@ -142,7 +142,7 @@ def blank_form(agency: Agency, kind: str) -> bytes:
         agency,
         g.lang,
         kind,
-        theme.logo_url(agency),
+        theme.logo_version(agency),
         request.scheme,
         request.host,
         request.root_path,

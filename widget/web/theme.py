@@ -45,6 +45,16 @@ def load_logo(agency: Agency) -> logos.Logo | None:
     return logos.load(logos.folder(Path(current_app.instance_path)), agency.theme.logo)
 
 
+def logo_version(agency: Agency) -> str | None:
+    """The version of the agency's logo file (None without one, or when it is refused):
+    what a cached page that shows the logo depends on, without building its URL."""
+    try:
+        found = load_logo(agency)
+    except logos.LogoError:
+        return None
+    return found.version if found else None
+
+
 def logo_url(agency: Agency) -> str | None:
     """The agency's logo URL, or None when it has none or its file is refused."""
     try:
