@@ -56,6 +56,7 @@ DEFAULT_CONSENT_VERSION = "otklik-default-1"
 TOKEN_MESSAGE = _l("Не получилось отправить форму. Проверьте сообщение и отправьте его ещё раз.")
 # Stands in for the form token in a cached blank form (URL-safe, so never escaped).
 TOKEN_SLOT = "otklik-token-slot-5e0c7d1a"
+TOKEN_SLOT_BYTES = TOKEN_SLOT.encode()
 BLANK_FORMS_CACHED = 1024  # (agency, language, layout, host) pages kept per worker
 UNAVAILABLE_MESSAGE = _l(
     "Сейчас мы не можем принять сообщение. Ваш текст остался в форме: попробуйте отправить "
@@ -135,17 +136,19 @@ def blank_form(agency: Agency, kind: str) -> bytes:
     Rendering it (macros, translations) was most of a form page's time, yet it only
     changes with the agency (a changed file is a new Agency object, so a new key),
     the language, the layout, the logo file's version and where it is served (its
-    og:url is absolute). With
-    template auto-reload on (debug), it is rendered every time so edits show at once.
+    og:url is absolute: the scheme, host and prefix as the request names them, raw, since
+    a key only needs to tell them apart). With template auto-reload on (debug), it is
+    rendered every time so edits show at once.
     """
+    environ = request.environ
     key = (
         agency,
         g.lang,
         kind,
         theme.logo_version(agency),
-        request.scheme,
-        request.host,
-        request.root_path,
+        environ["wsgi.url_scheme"],
+        environ.get("HTTP_HOST"),
+        environ.get("SCRIPT_NAME"),
     )
     if current_app.jinja_env.auto_reload:
         return _render_blank_form(*key)
@@ -163,7 +166,7 @@ def form(kind: str, agency_id: str):
     agency = load_agency(agency_id)
     if request.method == "GET":
         token = tokens.issue(agency.id, embedding_origin(agency))
-        return blank_form(agency, kind).replace(TOKEN_SLOT.encode(), token.encode(), 1)
+        return blank_form(agency, kind).replace(TOKEN_SLOT_BYTES, token.encode(), 1)
 
     limits.submission(agency)
 
