@@ -3,7 +3,7 @@ the machine cannot disturb (not a benchmark: the leading underscore keeps `make 
 from running it; it takes about a minute per figure).
 
     .venv/bin/python bench/_instructions.py                  # the form page, and hello world
-    .venv/bin/python bench/_instructions.py --without count token headers
+    .venv/bin/python bench/_instructions.py --without count token edge
 
 Each figure runs the WSGI app in one process under ``valgrind --tool=callgrind`` twice,
 with 0 and with ``-n`` requests after a warm-up, and divides the difference. ``--without``
@@ -11,8 +11,7 @@ takes parts of the page out, to show what each costs (docs/performance.md):
 
     count    the page-view count (limits.page_view)
     token    signing the form token (tokens.issue)
-    headers  the headers that depend on the page (security.set_headers)
-    edge     the request id and the headers that never change (security.Edge)
+    edge     the request id and the response headers (security.Edge)
     metrics  the request metrics (metrics' after_request hook)
     lang     choosing the language (i18n.choose)
 """
@@ -29,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("count", "token", "headers", "edge", "metrics", "lang")
+PARTS = ("count", "token", "edge", "metrics", "lang")
 
 
 def serve(requests: int, app_name: str, without: list[str]) -> None:
@@ -66,7 +65,6 @@ def take_out(app, without: list[str]) -> None:
     from widget import i18n, tokens
     from widget.web import limits
 
-    hooks = {"headers": "set_headers", "metrics": "count_request"}
     for part in without:
         if part == "count":
             limits.page_view = lambda: None
@@ -76,9 +74,9 @@ def take_out(app, without: list[str]) -> None:
             i18n.choose = lambda agency: agency.language
         elif part == "edge":
             app.wsgi_app = app.wsgi_app.wsgi_app
-        else:
+        elif part == "metrics":
             funcs = app.after_request_funcs
-            funcs[None] = [f for f in funcs[None] if f.__name__ != hooks[part]]
+            funcs[None] = [f for f in funcs[None] if f.__name__ != "count_request"]
 
 
 def instructions(requests: int, app_name: str, without: list[str]) -> int:
