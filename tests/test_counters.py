@@ -45,6 +45,14 @@ def test_a_file_that_is_not_a_counter_table_is_made_one(tmp_path, content):
     assert path.stat().st_size == counters.SIZE
 
 
+def test_the_file_takes_all_its_room_when_made(uri, tmp_path):
+    """A sparse file would take disk blocks on a later count; with the disk full then, the
+    write to the mapped page kills the worker (SIGBUS) instead of failing a count."""
+    storage_from_string(uri)
+    made = (tmp_path / "ratelimits.counters").stat()
+    assert made.st_size == counters.SIZE and made.st_blocks * 512 >= counters.SIZE
+
+
 def test_garbage_in_a_slot_reads_as_an_ended_window(uri):
     """After a power cut a slot may hold anything: a window ending in a hundred years or
     a negative count must not lock a client out."""

@@ -179,9 +179,11 @@ def _open(path: str) -> tuple[int, mmap.mmap]:
         fcntl.lockf(fd, fcntl.LOCK_EX)
         try:
             if os.fstat(fd).st_size != SIZE or os.pread(fd, len(MAGIC), 0) != MAGIC:
+                # Written out in full, not left sparse: a write to a mapped page that the
+                # disk has no room for kills the process (SIGBUS), so a full disk later
+                # must find every page of the file already there.
                 os.ftruncate(fd, 0)
-                os.ftruncate(fd, SIZE)  # zeros: every slot empty
-                os.pwrite(fd, MAGIC, 0)
+                os.pwrite(fd, MAGIC + bytes(SIZE - len(MAGIC)), 0)  # zeros: every slot empty
             return fd, mmap.mmap(fd, SIZE)
         finally:
             fcntl.lockf(fd, fcntl.LOCK_UN)
