@@ -55,6 +55,7 @@ def test_a_minimal_file_gets_sensible_defaults(instance):
         (MINIMAL + '\n[contact]\nemail = "maybe"\n', "contact.email", "'required'"),
         (MINIMAL + '\n[theme]\naccent = "blue"\n', "theme.accent", "pattern"),
         (MINIMAL + '\n[limits]\nper_ip = "lots"\n', "limits.per_ip", "not a rate limit"),
+        (MINIMAL + '\n[limits]\nper_ip = "1 per 2 years"\n', "limits.per_ip", "a year at most"),
         ('embed_origins = ["http://school.example.ru"]\n' + MINIMAL, "embed_origins", "https://"),
         (
             'embed_origins = ["https://school.example.ru/page"]\n' + MINIMAL,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import gc
 import multiprocessing
 import os
 import threading
@@ -53,6 +55,53 @@ def test_the_file_takes_all_its_room_when_made(uri, tmp_path):
     assert made.st_size == counters.SIZE and made.st_blocks * 512 >= counters.SIZE
 
 
+def open_as_another_version(uri: str) -> None:
+    counters.MAGIC = b"otklik-counters-0"  # a release whose table differs
+    storage_from_string(uri).incr("k", 3600)
+
+
+def test_a_release_with_another_table_replaces_the_file_under_the_running_one(uri):
+    """The running workers keep counting in the file they mapped: cut in place, it would
+    kill them (SIGBUS) on their next count."""
+    running = storage_from_string(uri)
+    assert running.incr("k", 3600) == 1
+    spawn = multiprocessing.get_context("spawn")
+    other = spawn.Process(target=open_as_another_version, args=(uri,))
+    other.start()
+    other.join(60)
+    assert other.exitcode == 0
+    assert running.incr("k", 3600) == 2 and running.get("k") == 2
+
+
+def try_lock(path: str, offset: int, length: int, answer) -> None:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, length, offset)
+        answer.put("locked")
+    except OSError:
+        answer.put("held by another")
+
+
+def test_a_second_store_on_the_file_keeps_the_first_ones_lock(uri, tmp_path):
+    """POSIX locks belong to the process: a second opening of the file (a second app in
+    one process, the CLI) must not drop a lock that the first holds."""
+    first = storage_from_string(uri)
+    _fp, offset = first._bucket("k")
+    context = multiprocessing.get_context("spawn")
+    answer = context.Queue()
+    with first._locked(offset, counters.BUCKET.size):
+        second = storage_from_string(uri)  # opened and let go while the lock is held
+        del second
+        gc.collect()
+        probe = context.Process(
+            target=try_lock,
+            args=(str(tmp_path / "ratelimits.counters"), offset, counters.BUCKET.size, answer),
+        )
+        probe.start()
+        probe.join(60)
+    assert answer.get(timeout=10) == "held by another"
+
+
 def test_garbage_in_a_slot_reads_as_an_ended_window(uri):
     """After a power cut a slot may hold anything: a window ending in a hundred years or
     a negative count must not lock a client out."""
@@ -64,6 +113,8 @@ def test_garbage_in_a_slot_reads_as_an_ended_window(uri):
     assert storage.get("k") == 0 and storage.incr("k", 3600) == 1
     counters.SLOT.pack_into(storage._memory, offset, fp, time.time() + 60, -5)
     assert storage.get("k") == 0 and storage.incr("k", 3600) == 1
+    counters.SLOT.pack_into(storage._memory, offset, fp, time.time() + 60, 2**63 - 1)
+    assert storage.get("k") == 0 and storage.incr("k", 3600) == 1  # not an overflow
 
 
 # --- counting ------------------------------------------------------------------

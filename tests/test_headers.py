@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from flask import Response
 
 from tests.test_form import send
+from widget import create_app
 
 SCHOOL_ANCESTORS = "frame-ancestors 'self' https://school57.example.ru"
 
@@ -76,3 +78,21 @@ def test_the_demo_is_served_only_in_demo_mode(instance):
     app = create_app({"secret_key": "s", "demo": False}, instance_path=instance)
     assert app.test_client().get("/demo").status_code == 404
     assert app.test_client().get("/").status_code == 404
+
+
+def test_a_page_that_sets_our_headers_itself_still_sends_each_once(instance):
+    """security.Edge adds the headers: a view's own CSP or Cache-Control on an HTML page
+    must not go out beside ours (a browser would enforce both, or cache the page)."""
+    app = create_app({"secret_key": "k", "demo": True}, instance_path=instance)
+    page = "<!doctype html><p>x</p>"
+    headers = {"Cache-Control": "public, max-age=60", "Content-Security-Policy": "frame-src *"}
+    app.add_url_rule("/loose", "loose", lambda: Response(page, headers=headers))
+    response = app.test_client().get("/loose")
+    assert response.headers.getlist("Cache-Control") == ["no-store"]
+    assert len(response.headers.getlist("Content-Security-Policy")) == 1
+    assert csp(response).endswith("frame-ancestors 'none'")
+
+
+def test_a_stylesheet_keeps_its_own_caching(client):
+    with client.get("/theme/orel-school-57.css") as response:
+        assert response.headers.getlist("Cache-Control") == ["public, max-age=300"]

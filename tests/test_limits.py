@@ -172,7 +172,12 @@ def test_the_counters_never_hold_an_address(client, app):
 
 @pytest.mark.parametrize(
     "name, value",
-    [("ratelimit_pages", "lots"), ("ratelimit_per_agency", ""), ("ratelimit_pages", "5 per")],
+    [
+        ("ratelimit_pages", "lots"),
+        ("ratelimit_per_agency", ""),
+        ("ratelimit_pages", "5 per"),
+        ("ratelimit_per_agency", "100 per 2 years"),  # longer than the counters keep
+    ],
 )
 def test_a_malformed_limit_setting_stops_the_start_naming_it(instance, name, value):
     with pytest.raises(SettingsError, match=name):

@@ -22,7 +22,7 @@ import limits
 import tomli as toml  # compiled: parses agency files 3-5x faster than tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from . import i18n, logos
+from . import counters, i18n, logos
 
 AGENCY_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
 BASE_REF = re.compile(r"_bases/[a-z0-9][a-z0-9_-]{0,63}")
@@ -104,20 +104,22 @@ class Limits(Strict):
     @field_validator("per_ip")
     @classmethod
     def _parses(cls, value: str) -> str:
-        try:
-            parse_limit(value)
-        except ValueError:
-            raise ValueError(f"not a rate limit such as '5 per hour': {value!r}") from None
+        parse_limit(value)  # its ValueError says what is wrong
         return value
 
 
 @functools.lru_cache(maxsize=256)  # the same few limits are written in thousands of files
 def parse_limit(text: str) -> tuple[limits.RateLimitItem, ...]:
     """The windows of a rate limit such as ``"60 per minute; 600 per hour"``, shortest
-    first; ValueError when it is not one."""
-    windows = tuple(sorted(limits.parse_many(text), key=lambda item: item.get_expiry()))
+    first; ValueError, saying what is wrong, when it is not one."""
+    try:
+        windows = tuple(sorted(limits.parse_many(text), key=lambda item: item.get_expiry()))
+    except ValueError:
+        windows = ()
     if not windows:
-        raise ValueError(f"no rate limit in {text!r}")
+        raise ValueError(f"not a rate limit such as '5 per hour': {text!r}")
+    if windows[-1].get_expiry() > counters.LONGEST_WINDOW:  # the counter store's limit
+        raise ValueError(f"a rate limit's window is a year at most: {text!r}")
     return windows
 
 

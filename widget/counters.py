@@ -29,6 +29,7 @@ negative count reads as an ended window. Only the fixed-window strategy is suppo
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import hashlib
@@ -51,6 +52,7 @@ SLOT = struct.Struct("<Qdq")  # fingerprint (0: empty), window end (epoch second
 BUCKET = struct.Struct("<" + "Qdq" * WAYS)
 SIZE = HEADER + BUCKETS * BUCKET.size  # 3 MiB
 LONGEST_WINDOW = 366 * 24 * 3600  # a window ending later than this is garbage
+MAX_COUNT = 2**62  # a count from here up is garbage
 
 
 def path_of(uri: str) -> str:
@@ -76,14 +78,14 @@ class MmapStorage(Storage):
     def __init__(self, uri: str, wrap_exceptions: bool = False, **_options):
         super().__init__(uri, wrap_exceptions=wrap_exceptions)
         self.path = path_of(uri)
-        self._thread_lock = threading.Lock()  # fcntl locks do not exclude our own threads
         # Mapped once: a forked worker shares the mapping, and takes locks of its own.
-        self._fd, self._memory = _open(self.path)
-        weakref.finalize(self, _close, self._fd, self._memory)
+        table = _Table.of(self.path, self)
+        self._fd, self._memory, self._thread_lock = table.fd, table.memory, table.lock
 
     @property
-    def base_exceptions(self) -> type[Exception]:
-        return OSError
+    def base_exceptions(self) -> tuple[type[Exception], ...]:
+        # ValueError: the mapping was closed; struct.error: a count out of range
+        return (OSError, ValueError, struct.error)
 
     def _bucket(self, key: str) -> tuple[int, int]:
         """The key's fingerprint, and where its bucket starts in the file."""
@@ -102,7 +104,7 @@ class MmapStorage(Storage):
             chosen, chosen_end = 0, None
             for way in range(WAYS):
                 slot_fp, end, count = slots[3 * way : 3 * way + 3]
-                running = now < end < now + LONGEST_WINDOW and count >= 0
+                running = now < end < now + LONGEST_WINDOW and 0 <= count < MAX_COUNT
                 if slot_fp == fp:
                     if running:
                         count += amount
@@ -126,7 +128,7 @@ class MmapStorage(Storage):
             slots = BUCKET.unpack_from(memory, offset)
         for way in range(WAYS):
             slot_fp, end, count = slots[3 * way : 3 * way + 3]
-            if slot_fp == fp and now < end < now + LONGEST_WINDOW and count >= 0:
+            if slot_fp == fp and now < end < now + LONGEST_WINDOW and 0 <= count < MAX_COUNT:
                 return end, count
         return None
 
@@ -152,7 +154,7 @@ class MmapStorage(Storage):
                 1
                 for offset in range(HEADER, SIZE, SLOT.size)
                 for fp, end, count in [SLOT.unpack_from(self._memory, offset)]
-                if fp and now < end < now + LONGEST_WINDOW and count >= 0
+                if fp and now < end < now + LONGEST_WINDOW and 0 <= count < MAX_COUNT
             )
 
     def reset(self) -> int | None:
@@ -171,30 +173,81 @@ class MmapStorage(Storage):
                     SLOT.pack_into(memory, offset + way * SLOT.size, 0, 0.0, 0)
 
 
+class _Table:
+    """This process's one opening of a counter file, shared by every storage of it here.
+
+    POSIX record locks belong to a process and a file, not to a descriptor: closing any
+    descriptor of the file, or unlocking it whole, drops every lock the process holds on
+    it, and two descriptors of one process never exclude each other. So a process opens
+    each file once, and closes it when no storage uses it any more.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self.fd, self.memory = _open(path)
+        self.lock = threading.Lock()  # fcntl locks do not exclude a process's own threads
+        self.users = 0
+
+    @classmethod
+    def of(cls, path: str, user: object) -> _Table:
+        real = os.path.realpath(path)
+        with _OPENED_LOCK:
+            table = _OPENED.get(real) or cls(real)
+            _OPENED[real] = table
+            table.users += 1
+        weakref.finalize(user, table.release)
+        return table
+
+    def release(self) -> None:
+        with _OPENED_LOCK:
+            self.users -= 1
+            if self.users == 0 and _OPENED.get(self.path) is self:
+                del _OPENED[self.path]
+                self.memory.close()
+                os.close(self.fd)
+
+
+_OPENED: dict[str, _Table] = {}  # by real path
+_OPENED_LOCK = threading.Lock()
+
+
 def _open(path: str) -> tuple[int, mmap.mmap]:
     """The file, open and mapped. A file that is not ours (another size, another
-    header: from another version, or cut short) is emptied and made ours."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.lockf(fd, fcntl.LOCK_EX)
+    header: from another version, or cut short) is replaced by a new one, never changed
+    in place: a process that has it mapped would die (SIGBUS) touching a page cut off."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            if os.fstat(fd).st_size != SIZE or os.pread(fd, len(MAGIC), 0) != MAGIC:
-                # Written out in full, not left sparse: a write to a mapped page that the
-                # disk has no room for kills the process (SIGBUS), so a full disk later
-                # must find every page of the file already there.
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, MAGIC + bytes(SIZE - len(MAGIC)), 0)  # zeros: every slot empty
-            return fd, mmap.mmap(fd, SIZE)
-        finally:
-            fcntl.lockf(fd, fcntl.LOCK_UN)
+            fcntl.lockf(fd, fcntl.LOCK_EX)  # the first opening in this process: no lock lost
+            if os.fstat(fd).st_ino != os.stat(path).st_ino:
+                os.close(fd)  # replaced while we waited: open the new one
+                continue
+            if os.fstat(fd).st_size == SIZE and os.pread(fd, len(MAGIC), 0) == MAGIC:
+                memory = mmap.mmap(fd, SIZE)
+                fcntl.lockf(fd, fcntl.LOCK_UN)
+                return fd, memory
+            _put_empty_table(path)  # others wait on our lock, then find it replaced
+            os.close(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+
+
+def _put_empty_table(path: str) -> None:
+    """A new file of empty slots at ``path``. Written out in full, not left sparse: a
+    write to a mapped page the disk has no room for kills the process (SIGBUS), so a full
+    disk later must find every page already there (on a file system that does not copy
+    on write: docs/abuse.md)."""
+    new = f"{path}.{os.getpid()}.new"
+    try:
+        with open(new, "wb") as file:
+            file.write(MAGIC + bytes(SIZE - len(MAGIC)))
+        os.chmod(new, 0o600)
+        os.replace(new, path)
     except BaseException:
-        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(new)
         raise
-
-
-def _close(fd: int, memory: mmap.mmap) -> None:
-    memory.close()
-    os.close(fd)
 
 
 class _Locked:

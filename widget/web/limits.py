@@ -196,10 +196,8 @@ def _checked(name: str, app) -> str:
     value = app.config[name.upper()]
     try:
         agencies.parse_limit(value)
-    except ValueError:
-        raise SettingsError(
-            f"{name}: not a rate limit such as '5 per hour', got {value!r}"
-        ) from None
+    except ValueError as e:
+        raise SettingsError(f"{name}: {e}") from None
     return value
 
 

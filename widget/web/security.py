@@ -22,7 +22,7 @@ BASE_CSP = (
 NO_ANCESTORS = "'none'"
 AGENCY_KEY = "otklik.agency"  # WSGI environ keys: see Edge
 FRAME_SRC_SELF_KEY = "otklik.frame_src_self"
-EMBED_PATH = re.compile(rf"/embed/({agencies.AGENCY_ID.pattern})(?:/|$)")
+EMBED_PATH = re.compile(rf"/embed/({agencies.AGENCY_ID.pattern})(?:/|\Z)")
 PERMISSIONS_POLICY = (
     "accelerometer=(), autoplay=(), camera=(), display-capture=(), encrypted-media=(), "
     "fullscreen=(), geolocation=(), gyroscope=(), hid=(), magnetometer=(), microphone=(), "
@@ -94,14 +94,16 @@ class Edge:
             csp = content_security_policy(
                 self.frame_ancestors(environ), FRAME_SRC_SELF_KEY in environ
             )
-            headers += (
+            ours = [
                 *SAME_FOR_EVERY_RESPONSE,
                 ("Content-Security-Policy", csp),
                 ("X-Request-Id", given),
-            )
+            ]
             if _is_html(headers):
-                headers.append(("Cache-Control", "no-store"))
-            return start_response(status, headers, exc_info)
+                ours.append(("Cache-Control", "no-store"))
+            names = {name.lower() for name, _value in ours}  # ours win over a view's
+            kept = [(name, value) for name, value in headers if name.lower() not in names]
+            return start_response(status, kept + ours, exc_info)
 
         return self.wsgi_app(environ, start_with_ours)
 
@@ -114,7 +116,7 @@ class Edge:
             if agency is None or agency.id != agency_id:  # an error page, before any view
                 agency = agencies.extension(self.app).get(agency_id)
             origins = agency.embed_origins
-        except (agencies.AgencyNotFound, agencies.AgencyError):
+        except Exception:  # unknown, broken, unreadable: framed by nobody else
             origins = []
         return ("'self'", *origins)
 
