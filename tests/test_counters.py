@@ -147,7 +147,6 @@ def test_hits_from_many_processes_at_once_are_all_counted(uri):
     assert storage_from_string(uri).get("shared") == 8000
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_workers_forked_after_the_store_opened_count_together(uri):
     """gunicorn loads the app, and so opens the store, before it forks its workers."""
     storage = storage_from_string(uri)
