@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -94,11 +95,23 @@ def test_a_form_opened_before_an_upgrade_still_sends(app):
     assert checked.origin == "https://school57.example.ru" and checked.nonce == "n" * 16
 
 
-def test_a_token_is_exactly_what_itsdangerous_signs(app):
-    """tokens signs with one HMAC call of its own: its tokens must stay itsdangerous's, so
-    that every instance (and a rollback to an earlier version) reads them."""
+@pytest.mark.parametrize(
+    "origin",
+    [None, "https://school57.example.ru", "https://школа57.рф", 'https://odd"\\origin\u2028'],
+)
+def test_a_token_is_exactly_what_itsdangerous_signs(app, origin):
+    """tokens writes its JSON and signs with one HMAC call of its own: its tokens must stay
+    itsdangerous's, so that every instance (and a rollback to an earlier version) reads
+    them, whatever the origin holds."""
     with app.app_context():
-        token = tokens.issue("orel-school-57", "https://school57.example.ru")
+        token = tokens.issue("orel-school-57", origin)
     payload = URLSafeSerializer(["k1"], salt=tokens.SALT).loads(token)
-    assert payload[0] == "orel-school-57" and payload[3] == "https://school57.example.ru"
+    assert payload[0] == "orel-school-57" and payload[3] == origin
+    assert len(payload[2]) == 16
     assert URLSafeSerializer(["k1"], salt=tokens.SALT).dumps(payload) == token
+
+
+def test_nonces_are_fresh_and_url_safe():
+    nonces = {tokens.new_nonce() for _ in range(1000)}
+    assert len(nonces) == 1000
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{16}", nonce) for nonce in nonces)

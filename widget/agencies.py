@@ -387,7 +387,7 @@ def _stamp_of_fd(fd: int) -> Stamp:
     return (s.st_mtime_ns, s.st_size, s.st_ino)
 
 
-def _stamp_of(path: Path) -> Stamp:
+def _stamp_of(path: str | Path) -> Stamp:
     try:
         s = os.stat(path)
     except OSError:
@@ -412,7 +412,7 @@ class Registry:
     def __init__(self, folder: Path, size: int = CACHE_SIZE):
         self.folder = folder
         self.size = size
-        self._cache: OrderedDict[str, tuple[list[Stamp], list[Path], Agency | AgencyError]]
+        self._cache: OrderedDict[str, tuple[list[tuple[str, Stamp]], Agency | AgencyError]]
         self._cache = OrderedDict()
         self._bases = BaseCache()
         self._lock = threading.Lock()
@@ -433,8 +433,11 @@ class Registry:
             if cached is not None:
                 self._cache.move_to_end(agency_id)
         if cached is not None:
-            stamps, sources, result = cached
-            if all(_stamp_of(p) == s for p, s in zip(sources, stamps, strict=True)):
+            checks, result = cached
+            for path, stamp in checks:
+                if _stamp_of(path) != stamp:
+                    break
+            else:
                 if isinstance(result, AgencyError):
                     raise result.with_traceback(None)  # a cached error: do not grow its traceback
                 return result
@@ -455,7 +458,9 @@ class Registry:
 
     def _store(self, agency_id, stamps, sources, result) -> None:
         with self._lock:
-            self._cache[agency_id] = (stamps, sources, result)
+            # (path as str, stamp) pairs: stat needs no Path conversion on every request
+            checks = [(os.fspath(path), stamp) for path, stamp in zip(sources, stamps, strict=True)]
+            self._cache[agency_id] = (checks, result)
             self._cache.move_to_end(agency_id)
             while len(self._cache) > self.size:
                 self._cache.popitem(last=False)
