@@ -13,7 +13,7 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flask import g, request
+from flask import Request, g
 from flask_babel import Babel
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
@@ -34,15 +34,15 @@ def catalogued() -> frozenset[str]:
     return frozenset(found | {SOURCE_LANGUAGE})
 
 
-def choose(agency: Agency) -> str:
-    if request.query_string:  # most pages have none: do not parse one
-        asked = request.args.get("lang")
+def choose(agency: Agency, req: Request) -> str:
+    """The language of the page: ``?lang=``, else the browser's (when the agency lets it
+    choose), else the agency's."""
+    if req.query_string:  # most pages have none: do not parse one
+        asked = req.args.get("lang")
         if asked in agency.languages:
             return asked
     if agency.browser_language:
-        best = _browser_choice(
-            request.environ.get("HTTP_ACCEPT_LANGUAGE", ""), tuple(agency.languages)
-        )
+        best = _browser_choice(req.environ.get("HTTP_ACCEPT_LANGUAGE", ""), tuple(agency.languages))
         if best:
             return best
     return agency.language

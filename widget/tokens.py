@@ -59,7 +59,7 @@ class Token:
 
 
 def _serializer(salt: str = SALT) -> URLSafeSerializer:
-    config = current_app.config
+    config = current_app._get_current_object().config
     return _serializer_for((*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]), salt)
 
 

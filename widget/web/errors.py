@@ -76,7 +76,7 @@ def page_agency() -> agencies.Agency | None:
     except (agencies.AgencyNotFound, agencies.AgencyError):
         return None
     if "lang" not in g:
-        g.lang = i18n.choose(agency)
+        g.lang = i18n.choose(agency, request)
     return agency
 
 

@@ -40,13 +40,14 @@ SAME_FOR_EVERY_RESPONSE = (
 
 def refuse_cross_site_posts() -> None:
     """A POST from another site's page is refused: 403 before any form parsing."""
-    if request.method != "POST":
+    req = request._get_current_object()  # one proxy lookup for the whole check
+    if req.method != "POST":
         return
-    site = request.headers.get("Sec-Fetch-Site")
+    site = req.headers.get("Sec-Fetch-Site")
     if site is not None and site != "same-origin":
         abort(403)
-    origin = request.headers.get("Origin")
-    if origin is not None and origin != f"{request.scheme}://{request.host}":
+    origin = req.headers.get("Origin")
+    if origin is not None and origin != f"{req.scheme}://{req.host}":
         abort(403)
 
 
@@ -56,9 +57,9 @@ def embedded_agency(path: str | None = None) -> str | None:
     return match.group(1) if match else None
 
 
-def shows_agency(agency: agencies.Agency) -> None:
+def shows_agency(environ: dict, agency: agencies.Agency) -> None:
     """Called by a view that loaded the agency its page is for (its headers need it)."""
-    request.environ[AGENCY_KEY] = agency
+    environ[AGENCY_KEY] = agency
 
 
 def allow_own_frames() -> None:
