@@ -41,8 +41,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("widget", __name__)
 bp.before_request(limits.count_page_view)
 
-KIND = "<any(embed, f):kind>"
-CHANNEL = {"embed": "embed", "f": "page"}
+CHANNEL = {"embed": "embed", "f": "page"}  # the URL's first part: the message's channel
 DEFAULT_CONSENT = _l(
     "Я даю согласие на обработку моих персональных данных (имени, адреса электронной "
     "почты, телефона и адреса), указанных в этой форме, организации-получателю, чтобы она "
@@ -166,7 +165,20 @@ def _init_cache(state) -> None:
     state.app.extensions["otklik.blank_forms"] = cached
 
 
-@bp.route(f"/{KIND}/<agency:agency_id>", methods=["GET", "POST"])
+def each_kind(rule: str, **options):
+    """Registers a view under /embed and under /f, passing ``kind``. Two rules with a
+    static first part, not one ``/<any(embed, f):kind>``: werkzeug finds a static part
+    with a dict lookup, a dynamic one with regular expressions (3 us of a form page)."""
+
+    def register(view):
+        for kind in CHANNEL:
+            bp.add_url_rule(f"/{kind}{rule}", view_func=view, defaults={"kind": kind}, **options)
+        return view
+
+    return register
+
+
+@each_kind("/<agency:agency_id>", methods=["GET", "POST"])
 def form(kind: str, agency_id: str):
     agency = load_agency(agency_id)
     req = request._get_current_object()
@@ -260,7 +272,7 @@ def done_url(agency: Agency, kind: str, receipt: str, topic_id: str, token: toke
     return page_url(".done", agency, kind=kind, receipt=receipt, at=seal)
 
 
-@bp.get(f"/{KIND}/<agency:agency_id>/done/<receipt>")
+@each_kind("/<agency:agency_id>/done/<receipt>", methods=["GET"])
 def done(kind: str, agency_id: str, receipt: str):
     agency = load_agency(agency_id)
     number = receipts.normalize(receipt)
