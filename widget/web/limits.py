@@ -79,7 +79,7 @@ class Counters:
         self.clock = clock
         self.failures = 0  # consecutive failed tries of the store; 0 while it answers
         self.retry_at = 0.0
-        self.counting_in = 0  # the process counting: the metric starts in each at 0
+        self.reported_in = -1  # the ``_process`` whose metrics say which store counts
 
     @functools.cached_property
     def memory(self) -> Storage:
@@ -90,18 +90,17 @@ class Counters:
     def hit(self, limit: str, *key: str) -> None:
         """Count one hit against each window of ``limit``; raise LimitReached at the first
         window used up (the longer windows are then not counted)."""
-        if self.counting_in != os.getpid():  # a new worker (gunicorn forks after loading)
+        if self.reported_in != _process:  # a new worker (gunicorn forks after loading)
             metrics.ratelimit_store_used(self.kind)
-            self.counting_in = os.getpid()
-        for item in agencies.parse_limit(limit):
-            counter = self.memory if self.pausing() else self.store
-            counted = _key_for(item, self.prefix, *key)
+            self.reported_in = _process
+        for item, counted, seconds in _windows(limit, self.prefix, *key):
+            counter = self.memory if self.failures and self.pausing() else self.store
             try:
-                count = counter.incr(counted, item.get_expiry())
+                count = counter.incr(counted, seconds)
             except StorageError as e:
                 self._store_failed(e)
                 counter = self.memory
-                count = counter.incr(counted, item.get_expiry())
+                count = counter.incr(counted, seconds)
             else:
                 if counter is self.store and self.failures:
                     log.info("rate limit store is back: counting there again")
@@ -134,9 +133,24 @@ class Counters:
 
 
 @functools.lru_cache(maxsize=4096)
-def _key_for(item: RateLimitItem, *parts: str) -> str:
-    """The counter's key in the store (``limits``' own format), for the clients seen last."""
-    return item.key_for(*parts)
+def _windows(limit: str, *parts: str) -> tuple[tuple[RateLimitItem, str, int], ...]:
+    """Each window of ``limit``, shortest first, with its counter's key in the store
+    (``limits``' own format) and its length in seconds: remembered for the clients seen
+    last, and looked up by strings alone (a RateLimitItem hashes in Python)."""
+    return tuple(
+        (item, item.key_for(*parts), item.get_expiry()) for item in agencies.parse_limit(limit)
+    )
+
+
+_process = 0  # how many forks this process is from the one that built the app
+
+
+def _forked() -> None:
+    global _process
+    _process += 1
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def client_address(raw: str) -> str:
