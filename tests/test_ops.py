@@ -276,6 +276,19 @@ def test_a_missing_or_odd_request_id_is_replaced_by_a_fresh_one(client, given):
     assert re.fullmatch(r"[0-9a-f]{32}", first) and first != second
 
 
+def test_forked_workers_give_different_request_ids():
+    """gunicorn forks its workers from one process: each must draw ids of its own."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a worker
+        os.write(write, logs.request_id({}).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 64).decode() != logs.request_id({})
+    os.close(read)
+    os.close(write)
+
+
 def test_a_sane_request_id_from_the_proxy_is_kept(client):
     given = "7f3e2a9c-0b1d-4e5f-8a6b-1c2d3e4f5a6b"
     assert client.get(SCHOOL, headers={"X-Request-Id": given}).headers["X-Request-Id"] == given

@@ -37,6 +37,14 @@ SAME_FOR_EVERY_RESPONSE = (
     ("Permissions-Policy", PERMISSIONS_POLICY),
 )
 
+NO_STORE = ("Cache-Control", "no-store")  # on HTML pages
+# The names of our headers, lower-cased, for Edge to drop a view's own of the same name
+OURS = frozenset(name.lower() for name, _value in SAME_FOR_EVERY_RESPONSE) | {
+    "content-security-policy",
+    "x-request-id",
+}
+OURS_HTML = OURS | {NO_STORE[0].lower()}
+
 
 def refuse_cross_site_posts() -> None:
     """A POST from another site's page is refused: 403 before any form parsing."""
@@ -92,19 +100,18 @@ class Edge:
         given = environ[logs.REQUEST_ID_KEY] = logs.request_id(environ)
 
         def start_with_ours(status, headers, exc_info=None):
+            html = _is_html(headers)
+            # ours win over a view's own header of the same name
+            kept = [h for h in headers if h[0].lower() not in (OURS_HTML if html else OURS)]
+            kept += SAME_FOR_EVERY_RESPONSE
             csp = content_security_policy(
                 self.frame_ancestors(environ), FRAME_SRC_SELF_KEY in environ
             )
-            ours = [
-                *SAME_FOR_EVERY_RESPONSE,
-                ("Content-Security-Policy", csp),
-                ("X-Request-Id", given),
-            ]
-            if _is_html(headers):
-                ours.append(("Cache-Control", "no-store"))
-            names = {name.lower() for name, _value in ours}  # ours win over a view's
-            kept = [(name, value) for name, value in headers if name.lower() not in names]
-            return start_response(status, kept + ours, exc_info)
+            kept.append(("Content-Security-Policy", csp))
+            kept.append(("X-Request-Id", given))
+            if html:
+                kept.append(NO_STORE)
+            return start_response(status, kept, exc_info)
 
         return self.wsgi_app(environ, start_with_ours)
 
