@@ -86,7 +86,7 @@ def test_a_second_store_on_the_file_keeps_the_first_ones_lock(uri, tmp_path):
     """POSIX locks belong to the process: a second opening of the file (a second app in
     one process, the CLI) must not drop a lock that the first holds."""
     first = storage_from_string(uri)
-    _fp, offset = first._bucket("k")
+    _fp, offset = counters.place("k")
     context = multiprocessing.get_context("spawn")
     answer = context.Queue()
     with first._locked(offset, counters.BUCKET.size):
@@ -107,7 +107,7 @@ def test_garbage_in_a_slot_reads_as_an_ended_window(uri):
     a negative count must not lock a client out."""
     storage = storage_from_string(uri)
     assert storage.incr("k", 3600) == 1
-    fp, offset = storage._bucket("k")
+    fp, offset = counters.place("k")
     far = time.time() + 100 * 365 * 24 * 3600
     counters.SLOT.pack_into(storage._memory, offset, fp, far, 10**9)
     assert storage.get("k") == 0 and storage.incr("k", 3600) == 1

@@ -63,11 +63,18 @@ def path_of(uri: str) -> str:
     return parts.path
 
 
-@functools.lru_cache(maxsize=4096)
 def fingerprint(key: str) -> int:
     """A key's 64 bits (never 0, which marks an empty slot): the same in every process."""
     digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") or 1
+
+
+@functools.lru_cache(maxsize=4096)
+def place(key: str) -> tuple[int, int]:
+    """The key's fingerprint, and where its bucket starts in the file: remembered for
+    the keys counted last."""
+    fp = fingerprint(key)
+    return fp, HEADER + (fp % BUCKETS) * BUCKET.size
 
 
 class MmapStorage(Storage):
@@ -87,19 +94,14 @@ class MmapStorage(Storage):
         # ValueError: the mapping was closed; struct.error: a count out of range
         return (OSError, ValueError, struct.error)
 
-    def _bucket(self, key: str) -> tuple[int, int]:
-        """The key's fingerprint, and where its bucket starts in the file."""
-        fp = fingerprint(key)
-        return fp, HEADER + (fp % BUCKETS) * BUCKET.size
-
     def _locked(self, offset: int, length: int):
         return _Locked(self, offset, length)
 
     def incr(self, key: str, expiry: float, amount: int = 1) -> int:
         now = time.time()
         memory = self._memory
-        fp, offset = self._bucket(key)
-        with self._locked(offset, BUCKET.size):
+        fp, offset = place(key)
+        with _Locked(self, offset, BUCKET.size):
             slots = BUCKET.unpack_from(memory, offset)
             chosen, chosen_end = 0, None
             for way in range(WAYS):
@@ -123,7 +125,7 @@ class MmapStorage(Storage):
         """The window end and count of the key's running window, or None."""
         now = time.time()
         memory = self._memory
-        fp, offset = self._bucket(key)
+        fp, offset = place(key)
         with self._locked(offset, BUCKET.size):
             slots = BUCKET.unpack_from(memory, offset)
         for way in range(WAYS):
@@ -165,7 +167,7 @@ class MmapStorage(Storage):
 
     def clear(self, key: str) -> None:
         memory = self._memory
-        fp, offset = self._bucket(key)
+        fp, offset = place(key)
         with self._locked(offset, BUCKET.size):
             slots = BUCKET.unpack_from(memory, offset)
             for way in range(WAYS):
