@@ -48,6 +48,17 @@ def test_the_logo_is_shown_in_the_iframe_too(client, logos):
     assert logo_src(client.get("/embed/orel-city-admin").get_data(as_text=True))
 
 
+def test_a_replaced_logo_gets_a_new_url_on_the_next_page(client, logos):
+    """Browsers keep a logo for a year under its URL: a new file must change the URL at
+    once, although the page around it is cached."""
+    before = logo_src(client.get("/embed/orel-city-admin").get_data(as_text=True))
+    (logos / "orel-city.svg").write_text(GOOD_SVG.replace("</svg>", "<g></g></svg>"))
+    after = logo_src(client.get("/embed/orel-city-admin").get_data(as_text=True))
+    assert before and after and after != before
+    with client.get(after) as response:
+        assert b"<g></g>" in response.data
+
+
 @pytest.mark.parametrize(
     "svg",
     [

@@ -35,11 +35,13 @@ def folder(instance: Path) -> Path:
     return instance / "logos"
 
 
-def load(directory: Path, name: str) -> Logo:
-    """The logo file, checked; raises LogoError."""
+def load(directory: str | Path, name: str) -> Logo:
+    """The logo file, checked; raises LogoError. A form page asks for its logo's version
+    on every request: one ``stat``, and string paths (building Path objects cost more
+    than the ``stat``)."""
     if not NAME.fullmatch(name):
         raise LogoError("a logo is a file name such as logo.svg, logo.png or logo.jpg")
-    path = directory / name
+    path = os.path.join(directory, name)
     try:
         stat = os.stat(path)
     except OSError:
@@ -48,7 +50,8 @@ def load(directory: Path, name: str) -> Logo:
 
 
 @functools.lru_cache(maxsize=1024)
-def _load(path: Path, mtime_ns: int, size: int) -> Logo:
+def _load(name: str, mtime_ns: int, size: int) -> Logo:
+    path = Path(name)
     if size > MAX_BYTES:
         raise LogoError(f"the file is larger than {MAX_BYTES // 1000} KB")
     data = path.read_bytes()
