@@ -416,3 +416,18 @@ def test_wtforms_own_messages_follow_the_page_language(app, lang, message):
         g.lang = lang
         messages = forms.FeedbackForm.Meta().get_translations(None)
         assert messages.gettext("Not a valid choice.") == message
+
+
+def test_a_head_request_is_answered_like_the_page_and_sends_nothing(client, app):
+    """Link checkers and link-preview bots ask with HEAD: they get the page's headers,
+    and use up none of the address's submissions."""
+    for path in (SCHOOL, CITY):
+        page = client.get(path)
+        for _ in range(10):  # twice an agency's per-address limit of submissions
+            head = client.head(path)
+            assert head.status_code == 200 and head.data == b""
+            assert head.headers["Content-Type"] == page.headers["Content-Type"]
+            csp = head.headers["Content-Security-Policy"]
+            assert csp == page.headers["Content-Security-Policy"]
+    assert send(client, email="ivan@example.ru", consent="y").status_code == 303
+    assert len(rows(app)) == 1

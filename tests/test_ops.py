@@ -212,6 +212,7 @@ def test_metrics_count_submissions_by_outcome_and_requests_by_route(client, inst
     send(client, token="forged")  # the token
     send(client, website="http://spam.example")  # the honeypot
     assert send(client).status_code == 429  # the 7th: the limit
+    client.get("/f/orel-school-57")
     after = client.get("/metrics").get_data(as_text=True)
 
     def grew(name, **labels):
@@ -229,6 +230,8 @@ def test_metrics_count_submissions_by_outcome_and_requests_by_route(client, inst
     route = "/embed/<agency:agency_id>"
     assert grew("otklik_http_requests_total", route=route, method="POST", status=303) == 4
     assert grew("otklik_http_requests_total", route=route, method="POST", status=422) == 2
+    standalone = "/f/<agency:agency_id>"
+    assert grew("otklik_http_requests_total", route=standalone, method="GET", status=200) == 1
     assert "/embed/orel-school-57" not in after  # the pattern, never the raw path
     assert TEXT not in after
 
@@ -280,9 +283,11 @@ def test_forked_workers_give_different_request_ids():
     """gunicorn forks its workers from one process: each must draw ids of its own."""
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: a worker
-        os.write(write, logs.request_id({}).encode())
-        os._exit(0)
+    if pid == 0:  # the child: a worker; it must never go on with the test session
+        try:
+            os.write(write, logs.request_id({}).encode())
+        finally:
+            os._exit(0)
     os.waitpid(pid, 0)
     assert os.read(read, 64).decode() != logs.request_id({})
     os.close(read)

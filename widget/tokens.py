@@ -71,9 +71,11 @@ class _Serializer(URLSafeSerializer):
     rarely shrink): together most of a page's token cost. This class derives the key
     once, with itsdangerous's own ``derive_key``, keyed into an HMAC whose state is copied
     for each token (OpenSSL 3 looks the hash up by name on every one-shot ``hmac.digest``,
-    which cost twice as much), so its tokens are exactly URLSafeSerializer's.
-    They are read with itsdangerous's ``loads`` (which also tries the fallback keys, and
-    reads the compressed tokens of earlier versions)."""
+    which cost twice as much). Its tokens are URLSafeSerializer's, byte for byte, but for
+    the compression it never tries (itsdangerous compresses a payload zlib shortens, such
+    as one with a long origin that repeats the agency id). They are read with
+    itsdangerous's ``loads``, which takes both forms, tries the fallback keys, and reads
+    the compressed tokens of earlier versions."""
 
     def __init__(self, secret_keys, salt: str):
         super().__init__(secret_keys, salt=salt)

@@ -9,9 +9,10 @@ the notation flask-limiter documents):
   checked only once the per-address limit has let the submission through, so one address
   cannot use up an agency's ceiling.
 
-The pages call ``page_view()`` and ``submission(agency)``; each counts one hit against
-every window of its limit, shortest first, and raises ``LimitReached`` (the 429 page, with
-``Retry-After``) at the first one used up.
+The pages call ``page_view(app, req)`` (a blueprint hook, ``count_page_view``) and
+``submission(agency)``; each counts one hit against every window of its limit, shortest
+first, and raises ``LimitReached`` (the 429 page, with ``Retry-After``) at the first one
+used up.
 
 The client address is ``request.remote_addr`` after ProxyFix (``trusted_proxies``), an
 IPv6 client counted by its /64 network (one subscriber gets a whole /64). The counters

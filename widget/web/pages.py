@@ -182,7 +182,7 @@ def each_kind(rule: str, **options):
 def form(kind: str, agency_id: str):
     agency = load_agency(agency_id)
     req = request._get_current_object()
-    if req.method == "GET":
+    if req.method in ("GET", "HEAD"):  # werkzeug answers a HEAD with the GET's headers
         token = tokens.issue(agency.id, embedding_origin(agency, req.referrer))
         return blank_form(agency, kind).replace(TOKEN_SLOT_BYTES, token.encode(), 1)
 
