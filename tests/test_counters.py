@@ -89,7 +89,7 @@ def test_a_second_store_on_the_file_keeps_the_first_ones_lock(uri, tmp_path):
     _fp, offset = counters.place("k")
     context = multiprocessing.get_context("spawn")
     answer = context.Queue()
-    with first._locked(offset, counters.BUCKET.size):
+    with counters._Locked(first, offset, counters.BUCKET.size):
         second = storage_from_string(uri)  # opened and let go while the lock is held
         del second
         gc.collect()

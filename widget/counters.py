@@ -94,9 +94,6 @@ class MmapStorage(Storage):
         # ValueError: the mapping was closed; struct.error: a count out of range
         return (OSError, ValueError, struct.error)
 
-    def _locked(self, offset: int, length: int):
-        return _Locked(self, offset, length)
-
     def incr(self, key: str, expiry: float, amount: int = 1) -> int:
         now = time.time()
         memory = self._memory
@@ -126,7 +123,7 @@ class MmapStorage(Storage):
         now = time.time()
         memory = self._memory
         fp, offset = place(key)
-        with self._locked(offset, BUCKET.size):
+        with _Locked(self, offset, BUCKET.size):
             slots = BUCKET.unpack_from(memory, offset)
         for way in range(WAYS):
             slot_fp, end, count = slots[3 * way : 3 * way + 3]
@@ -151,7 +148,7 @@ class MmapStorage(Storage):
     def running(self) -> int:
         """How many counters hold a running window."""
         now = time.time()
-        with self._locked(HEADER, SIZE - HEADER):
+        with _Locked(self, HEADER, SIZE - HEADER):
             return sum(
                 1
                 for offset in range(HEADER, SIZE, SLOT.size)
@@ -161,14 +158,14 @@ class MmapStorage(Storage):
 
     def reset(self) -> int | None:
         running = self.running()
-        with self._locked(HEADER, SIZE - HEADER):
+        with _Locked(self, HEADER, SIZE - HEADER):
             self._memory[HEADER:SIZE] = bytes(SIZE - HEADER)
         return running
 
     def clear(self, key: str) -> None:
         memory = self._memory
         fp, offset = place(key)
-        with self._locked(offset, BUCKET.size):
+        with _Locked(self, offset, BUCKET.size):
             slots = BUCKET.unpack_from(memory, offset)
             for way in range(WAYS):
                 if slots[3 * way] == fp:

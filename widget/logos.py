@@ -50,8 +50,8 @@ def load(directory: str | Path, name: str) -> Logo:
 
 
 @functools.lru_cache(maxsize=1024)
-def _load(name: str, mtime_ns: int, size: int) -> Logo:
-    path = Path(name)
+def _load(file: str, mtime_ns: int, size: int) -> Logo:
+    path = Path(file)
     if size > MAX_BYTES:
         raise LogoError(f"the file is larger than {MAX_BYTES // 1000} KB")
     data = path.read_bytes()
