@@ -83,9 +83,6 @@ class _Serializer(URLSafeSerializer):
         self._hmac = hmac.new(signer.derive_key(), digestmod=signer.digest_method().name)
         self._sep = signer.sep
 
-    def dump_payload(self, obj) -> bytes:
-        return _base64(_to_json(obj).encode())
-
     def dumps(self, obj) -> str:
         return self.sign_json(_to_json(obj))
 
