@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import logging
 import multiprocessing
 import os
 import re
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -22,7 +24,9 @@ import limits
 import tomli as toml  # compiled: parses agency files 3-5x faster than tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from . import counters, i18n, logos
+from . import counters, i18n, logos, metrics
+
+log = logging.getLogger(__name__)
 
 AGENCY_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
 BASE_REF = re.compile(r"_bases/[a-z0-9][a-z0-9_-]{0,63}")
@@ -41,6 +45,8 @@ class AgencyError(Exception):
         self.problems = problems
         self.sources: list[Path] = []  # the files consulted before the problem was found
         self.stamps: list[Stamp] = []
+        self.file: Path | None = None  # the file at fault, when not the agency's own
+        self.origins: tuple[str, ...] = ()  # who may frame its error page (Registry sets it)
 
 
 class AgencyNotFound(LookupError):
@@ -253,6 +259,7 @@ def _read(
     except AgencyError as e:
         e.sources = [p for p, _ in consulted]
         e.stamps = [s for _, s in consulted]
+        e.file = e.sources[-1] if e.sources else None  # the one being read when it failed
         raise
     stated_id = data.get("id")
     data = {k: v for k, v in data.items() if k != "extends"}
@@ -395,6 +402,19 @@ def _stamp_of(path: str | Path) -> Stamp:
     return (s.st_mtime_ns, s.st_size, s.st_ino)
 
 
+@dataclass(frozen=True)
+class Broken:
+    """An agency whose files, as this worker last read them, cannot be used."""
+
+    agency_id: str
+    file: str  # the file at fault, relative to the agencies folder: "x.toml", "_bases/y.toml"
+    stamp: Stamp  # that file's, when it was read
+    since: float  # when the newest of the agency's files was written (Unix time)
+    last_good: Agency | None  # served meanwhile; None: the error page is
+    origins: tuple[str, ...]  # who may frame that error page
+    checks: tuple[tuple[str, Stamp], ...]
+
+
 class Registry:
     """The agencies of one instance: lazily loaded, cached, reloaded on change.
 
@@ -405,8 +425,14 @@ class Registry:
     has its own Registry; since every ``get`` compares stamps, an edit reaches all of them
     on their next request for that agency, with no restart and no signal.
 
-    Thread-safe. A broken file is cached as broken (until it or a base changes) so that a
-    flood of requests to a broken agency does not re-parse it each time.
+    An edit that breaks a file (or a base) does not take down a form this worker has
+    served: the last good version is served until the files are fixed, and the breakage
+    is logged once and counted (``broken``, the ``otklik_agencies_broken`` gauge). An
+    agency never loaded good here raises AgencyError, whose ``origins`` are those the
+    broken file lists, so that its error page still shows in the agency's iframe. The
+    broken state is cached like a good one: a flood of requests re-parses nothing.
+
+    Thread-safe.
     """
 
     def __init__(self, folder: Path, size: int = CACHE_SIZE):
@@ -414,6 +440,9 @@ class Registry:
         self.size = size
         self._cache: OrderedDict[str, tuple[list[tuple[str, Stamp]], Agency | AgencyError]]
         self._cache = OrderedDict()
+        # Outlives the cache's evictions, so that an evicted agency read again still
+        # has its last good version; at most ``size`` of them.
+        self._broken: dict[str, Broken] = {}
         self._bases = BaseCache()
         self._lock = threading.Lock()
 
@@ -422,9 +451,10 @@ class Registry:
         return len(self._cache)
 
     def get(self, agency_id: str) -> Agency:
-        """The agency, fresh from disk if its files changed.
+        """The agency, fresh from disk if its files changed; while they are broken, the
+        last good version this worker read.
 
-        Raises AgencyNotFound or AgencyError.
+        Raises AgencyNotFound, or AgencyError when there is no good version to serve.
         """
         if not AGENCY_ID.fullmatch(agency_id):
             raise AgencyNotFound(agency_id)
@@ -443,27 +473,138 @@ class Registry:
                 return result
         try:
             agency, sources, stamps, _stated = _read(self.folder, agency_id, self._bases)
-            result: Agency | AgencyError = agency
         except AgencyNotFound:
             with self._lock:
                 self._cache.pop(agency_id, None)
+                gone = self._broken.pop(agency_id, None)
+            if gone is not None:
+                self._count_broken()
             raise
         except AgencyError as e:
-            result, sources, stamps = e, e.sources, e.stamps
-        if sources:  # an unreadable file (no stamp at all) is not cached
-            self._store(agency_id, stamps, sources, result)
-        if isinstance(result, AgencyError):
-            raise result.with_traceback(None)  # a cached error: do not grow its traceback
-        return result
-
-    def _store(self, agency_id, stamps, sources, result) -> None:
+            return self._keep_last_good(agency_id, e, cached)
+        self._store(agency_id, _checks(sources, stamps), agency)
         with self._lock:
-            # (path as str, stamp) pairs: stat needs no Path conversion on every request
-            checks = [(os.fspath(path), stamp) for path, stamp in zip(sources, stamps, strict=True)]
+            healed = self._broken.pop(agency_id, None)
+        if healed is not None:
+            log.info("agency %s: its files are fixed; serving the new version", agency_id)
+            self._count_broken()
+        return agency
+
+    def broken(self) -> list[Broken]:
+        """The agencies this worker found broken, each checked again on disk now (a file
+        fixed since is read again and drops out), by id."""
+        with self._lock:
+            found = list(self._broken.values())
+        for record in found:
+            if any(_stamp_of(path) != stamp for path, stamp in record.checks):
+                try:
+                    self.get(record.agency_id)
+                except (AgencyError, AgencyNotFound):
+                    pass
+        with self._lock:
+            return sorted(self._broken.values(), key=lambda record: record.agency_id)
+
+    def _keep_last_good(self, agency_id: str, error: AgencyError, cached) -> Agency:
+        """Record that the agency's files are broken; return its last good version, or
+        raise ``error`` when there is none."""
+        if not error.sources:  # an unreadable file (no stamp at all) is not cached
+            raise error
+        before = self._broken.get(agency_id)
+        if cached is not None and isinstance(cached[1], Agency):
+            last_good = cached[1]
+        else:
+            last_good = before.last_good if before is not None else None
+        if last_good is not None:
+            origins = tuple(last_good.embed_origins)
+        else:
+            origins = stated_origins(self.folder, agency_id, self._bases)
+            if origins is None:  # not TOML at all: what an earlier broken version said
+                origins = before.origins if before is not None else ()
+        error.origins = origins
+        checks = _checks(error.sources, error.stamps)
+        at_fault = error.file or error.sources[0]
+        stamp = error.stamps[error.sources.index(at_fault)]
+        record = Broken(
+            agency_id=agency_id,
+            file=_within(self.folder, at_fault),
+            stamp=stamp,
+            since=max((s[0] for s in error.stamps if s is not None), default=0) / 1e9,
+            last_good=last_good,
+            origins=origins,
+            checks=tuple(checks),
+        )
+        with self._lock:
+            # one warning per broken edit: not per request, nor per agency of a broken base
+            seen = any((r.file, r.stamp) == (record.file, stamp) for r in self._broken.values())
+            self._broken.pop(agency_id, None)
+            self._broken[agency_id] = record
+            while len(self._broken) > self.size:
+                del self._broken[next(iter(self._broken))]
+        self._store(agency_id, checks, last_good or error)
+        self._count_broken()
+        if not seen:
+            served = "it serves its last good version" if last_good else "its form answers 503"
+            if at_fault != error.sources[0]:
+                served += (
+                    "; so does every agency extending it, by whether this worker served it "
+                    "before (not logged again)"
+                )
+            log.warning(
+                "agency %s: %s is broken; %s until it is fixed: %s",
+                agency_id,
+                record.file,
+                served,
+                "; ".join(error.problems),
+            )
+        if last_good is None:
+            raise error.with_traceback(None)  # a cached error: do not grow its traceback
+        return last_good
+
+    def _count_broken(self) -> None:
+        with self._lock:
+            served_last_good = sum(1 for r in self._broken.values() if r.last_good is not None)
+            total = len(self._broken)
+        metrics.agencies_broken(last_good=served_last_good, error_page=total - served_last_good)
+
+    def _store(self, agency_id, checks, result) -> None:
+        with self._lock:
             self._cache[agency_id] = (checks, result)
             self._cache.move_to_end(agency_id)
             while len(self._cache) > self.size:
                 self._cache.popitem(last=False)
+
+
+def _checks(sources: list[Path], stamps: list[Stamp]) -> list[tuple[str, Stamp]]:
+    """(path as str, stamp) pairs: stat needs no Path conversion on every request."""
+    return [(os.fspath(path), stamp) for path, stamp in zip(sources, stamps, strict=True)]
+
+
+def _within(folder: Path, path: Path) -> str:
+    try:
+        return path.relative_to(folder).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def stated_origins(folder: Path, agency_id: str, bases: BaseCache) -> tuple[str, ...] | None:
+    """The valid origins a broken agency file lists (its own ``embed_origins``, else its
+    bases'), read leniently: the other keys may be wrong, and wrong origins are left
+    out. None when the file is not TOML at all."""
+    path = folder / f"{agency_id}.toml"
+    try:
+        with path.open("rb") as f:
+            data = toml.load(f)
+    except (OSError, UnicodeDecodeError, toml.TOMLDecodeError):
+        return None
+    if "embed_origins" not in data:
+        try:
+            data = over_bases(folder, path, data, [], bases, [])
+        except AgencyError:
+            pass
+    origins = data.get("embed_origins")
+    if not isinstance(origins, list):
+        return ()
+    return tuple(o for o in origins if isinstance(o, str) and origin_problem(o) is None)
 
 
 def all_ids(folder: Path) -> list[str]:

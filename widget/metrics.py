@@ -11,7 +11,7 @@ The outbox figures are not counted: they are read from the outbox at scrape time
 
 Labels never carry personal data, nor an agency id (160,000 agencies would make as many
 series): only the route pattern, the method, the status, a reason from a fixed list, the
-transport kind and the rate-limit store's kind.
+transport kind, the rate-limit store's kind and what a broken agency's pages serve.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -82,6 +83,15 @@ RATELIMIT_STORE_FAILURES = Counter(
     ["store"],
 )
 
+AGENCIES_BROKEN = Gauge(
+    "otklik_agencies_broken",
+    "Agencies whose file or base is broken, as a worker last read them: served from the "
+    "last good version (last_good), or answered with the 503 page (error_page). The "
+    "largest count of any live worker.",
+    ["served"],
+    multiprocess_mode="livemax",  # each worker sees those it has loaded; a sum would double
+)
+
 
 def multiprocess_mode() -> bool:
     return bool(os.environ.get(MULTIPROC_DIR))
@@ -130,6 +140,12 @@ def ratelimit_store_used(store: str) -> None:
 def ratelimit_store_failed(store: str) -> None:
     """``store``: the scheme of ``ratelimit_storage_uri``, never the URI (a password)."""
     RATELIMIT_STORE_FAILURES.labels(store).inc()
+
+
+def agencies_broken(last_good: int, error_page: int) -> None:
+    """This worker's count of broken agencies, by what their pages serve meanwhile."""
+    AGENCIES_BROKEN.labels("last_good").set(last_good)
+    AGENCIES_BROKEN.labels("error_page").set(error_page)
 
 
 def dead_letters(kind: str, count: int) -> None:
@@ -217,7 +233,8 @@ def clean_folder(folder: str | os.PathLike | None = None) -> None:
 
 
 def process_exited(pid: int) -> None:
-    """gunicorn's child_exit hook: drop the dead worker's live gauges (none today)."""
+    """gunicorn's child_exit hook: drop the dead worker's live gauges (its count of
+    broken agencies)."""
     if multiprocess_mode():
         multiprocess.mark_process_dead(pid)
 

@@ -63,6 +63,14 @@ PAGES = {
         _l("Мы не можем принять сообщение прямо сейчас. Попробуйте ещё раз через несколько минут."),
     ),
 }
+# A broken agency file: waiting will not help the citizen, the portal will.
+BROKEN_AGENCY = (
+    _l("Форма временно не работает"),
+    _l(
+        "Форма этой организации сейчас не работает: в её настройках ошибка. Мы уже сообщили "
+        "о ней специалистам."
+    ),
+)
 
 
 def page_agency() -> agencies.Agency | None:
@@ -80,8 +88,10 @@ def page_agency() -> agencies.Agency | None:
     return agency
 
 
-def render_error(status: int, headers=None):
-    title, message = PAGES.get(status, PAGES[500 if status >= 500 else 400])
+def render_error(status: int, headers=None, page: tuple | None = None, portal: bool = False):
+    """The error page of ``status``; ``page`` gives its own (title, message) instead,
+    ``portal`` adds the link to the national portal."""
+    title, message = page or PAGES.get(status, PAGES[500 if status >= 500 else 400])
     args = request.view_args or {}
     kind = args.get("kind")
     layout = "embed" if embedded_agency() else "page"
@@ -98,6 +108,7 @@ def render_error(status: int, headers=None):
         message=message,
         layout=layout,
         back=back,
+        portal=portal,
         lang=i18n.current(),
         **context,
     )
@@ -111,9 +122,10 @@ def handle_http(e: HTTPException):
     return render_error(e.code, kept)
 
 
-def handle_broken_agency(e: agencies.AgencyError):
-    log.error("agency file broken: %s", "; ".join(e.problems))
-    return render_error(ServiceUnavailable.code)
+def handle_broken_agency(_e: agencies.AgencyError):
+    """No good version to serve (the Registry logged the problem once, not per request).
+    The page names no file and no problem: those are for ``flask agencies check``."""
+    return render_error(ServiceUnavailable.code, page=BROKEN_AGENCY, portal=True)
 
 
 def handle_missing_agency(_e: agencies.AgencyNotFound):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import time
 
 from flask import Blueprint, Response, current_app, jsonify
 
@@ -44,10 +45,28 @@ def outbox_writable(db) -> None:
         )
 
 
+def broken_agency_files(registry: agencies.Registry) -> dict:
+    """The agencies whose files this worker found broken, each checked on disk again
+    now. Another worker may know of others (its own cache): ``worker`` says whose list
+    it is; ``flask agencies check`` reads every file."""
+    listed = [
+        {
+            "agency": record.agency_id,
+            "file": record.file,
+            "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.since)),
+            "serving": "last good" if record.last_good is not None else "error page",
+        }
+        for record in registry.broken()
+    ]
+    return {"broken": listed, "worker": os.getpid()}
+
+
 @bp.get("/readyz")
 def readyz():
     """Ready when the outbox takes writes and the agencies folder can be read; with the
-    outbox depth (the same figures as ``flask outbox stats`` and /metrics)."""
+    outbox depth (the same figures as ``flask outbox stats`` and /metrics) and the
+    broken agency files. Those never make it unready: every machine has the same files,
+    so one agency's typo would take them all out of the load balancer."""
     checks, body = {}, {}
     try:
         db = outbox.get_db()
@@ -56,9 +75,10 @@ def readyz():
         checks["outbox"] = "ok"
     except (sqlite3.Error, OSError) as e:
         checks["outbox"] = f"error: {e}"
-    folder = agencies.extension(current_app).folder
-    readable = os.path.isdir(folder) and os.access(folder, os.R_OK | os.X_OK)
+    registry = agencies.extension(current_app)
+    readable = os.path.isdir(registry.folder) and os.access(registry.folder, os.R_OK | os.X_OK)
     checks["agencies"] = "ok" if readable else "error: unreadable"
+    body["agency_files"] = broken_agency_files(registry)
     ready = all(v == "ok" for v in checks.values())
     return jsonify(ready=ready, checks=checks, **body), 200 if ready else 503
 

@@ -124,7 +124,9 @@ class Edge:
             if agency is None or agency.id != agency_id:  # an error page, before any view
                 agency = agencies.extension(self.app).get(agency_id)
             origins = agency.embed_origins
-        except Exception:  # unknown, broken, unreadable: framed by nobody else
+        except agencies.AgencyError as e:  # never good here: the sites its broken file lists
+            origins = e.origins
+        except Exception:  # unknown, unreadable: framed by nobody else
             origins = []
         return ("'self'", *origins)
 

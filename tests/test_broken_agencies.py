@@ -1,0 +1,251 @@
+"""A broken edit of an agency file: the widget keeps serving the last good version in
+every worker that had it, /readyz, /metrics and the log say so, and a file that was
+never good gets a 503 page that still shows inside the agency's iframe."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from tests.conftest import token_of, write_agency
+from tests.test_ops import metric
+from widget import create_app, outbox
+
+SCHOOL = "orel-school-57"
+TEXT = "Здравствуйте! В столовой третий день холодный суп 🍲, дети жалуются. Разберитесь пжл"
+CITIZEN_TEXT_PATTERN = re.compile(r"toml|\.toml|/|extends|embed_origins|region|Traceback")
+
+
+def school_file(instance) -> str:
+    return (instance / "agencies" / f"{SCHOOL}.toml").read_text(encoding="utf-8")
+
+
+def post(client, agency_id: str, token: str):
+    return client.post(
+        f"/embed/{agency_id}",
+        data={
+            "topic": "food",
+            "text": TEXT,
+            "email": "mama.vani@example.ru",
+            "consent": "y",
+            "token": token,
+            "website": "",
+        },
+    )
+
+
+def frame_ancestors(response) -> list[str]:
+    csp = response.headers["Content-Security-Policy"]
+    return re.search(r"frame-ancestors ([^;]*)", csp).group(1).split()
+
+
+def broken_listed(client) -> list[dict]:
+    body = client.get("/readyz").get_json()
+    return body["agency_files"]["broken"]
+
+
+def scraped(client, served: str) -> float:
+    text = client.get("/metrics").get_data(as_text=True)
+    return metric(text, "otklik_agencies_broken", served=served)
+
+
+def warnings_about(caplog, name: str) -> list[logging.LogRecord]:
+    return [
+        r
+        for r in caplog.records
+        if r.levelno == logging.WARNING and r.name == "widget.agencies" and name in r.getMessage()
+    ]
+
+
+def test_an_edit_that_breaks_a_file_keeps_the_last_good_version_until_it_is_fixed(
+    app, client, instance, caplog
+):
+    caplog.set_level(logging.INFO, logger="widget.agencies")
+    good = school_file(instance)
+    form = client.get(f"/embed/{SCHOOL}")
+    assert form.status_code == 200
+    # Staff rename a key by mistake (short_name → shortname) and save.
+    write_agency(
+        instance,
+        SCHOOL,
+        good.replace('short_name = "Школа № 57"', 'shortname = "Школа №57 (новое)"'),
+    )
+
+    again = client.get(f"/embed/{SCHOOL}")
+    assert again.status_code == 200, "the last good version is still served"
+    assert "Школа № 57" in again.get_data(as_text=True)
+    assert frame_ancestors(again) == ["'self'", "https://school57.example.ru"]
+    # A citizen who opened the form before the edit sends it afterwards: accepted.
+    sent = post(client, SCHOOL, token_of(form.get_data(as_text=True)))
+    assert sent.status_code == 303
+    with app.app_context():
+        assert outbox.depth(outbox.get_db())["pending"] == 1
+    # ... and so does one who opened it after the edit.
+    assert post(client, SCHOOL, token_of(again.get_data(as_text=True))).status_code == 303
+
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["ready"] is True
+    (listed,) = ready.get_json()["agency_files"]["broken"]
+    assert listed["agency"] == SCHOOL
+    assert listed["file"] == f"{SCHOOL}.toml"
+    assert listed["serving"] == "last good"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", listed["since"])
+    assert scraped(client, "last_good") == 1
+    for _ in range(5):
+        client.get(f"/embed/{SCHOOL}")
+    (warning,) = warnings_about(caplog, SCHOOL)  # one per broken edit, not one per request
+    assert f"{SCHOOL}.toml" in warning.getMessage() and "shortname" in warning.getMessage()
+    assert "last good" in warning.getMessage()
+
+    write_agency(instance, SCHOOL, good.replace("Школа № 57", "Школа № 57 имени Пушкина"))
+    fixed = client.get(f"/embed/{SCHOOL}")
+    assert fixed.status_code == 200
+    assert "Школа № 57 имени Пушкина" in fixed.get_data(as_text=True)
+    assert broken_listed(client) == []
+    assert scraped(client, "last_good") == 0
+
+
+def test_readyz_checks_the_listed_files_again_when_asked(client, instance):
+    """Fixed on disk, and no citizen has asked for the form since: /readyz must not go on
+    listing it."""
+    good = school_file(instance)
+    client.get(f"/embed/{SCHOOL}")
+    write_agency(instance, SCHOOL, 'region = "орёл"\n' + good)
+    client.get(f"/embed/{SCHOOL}")
+    assert [b["agency"] for b in broken_listed(client)] == [SCHOOL]
+    write_agency(instance, SCHOOL, good)
+    assert broken_listed(client) == []
+
+
+def test_a_file_broken_from_the_start_gets_a_503_framed_by_the_origins_it_lists(
+    client, instance, caplog
+):
+    caplog.set_level(logging.INFO, logger="widget.agencies")
+    write_agency(
+        instance,
+        "orel-kindergarten-12",
+        'extends = "_bases/orel"\n'
+        'name = "Детский сад № 12"\n'
+        'embed_origins = ["https://ds12.example.ru", "https://ds12.orel.example.ru"]\n'
+        'routing_key = "57.education.ds-12"\n'
+        'theme = { accent = "зелёный" }\n'  # no topics either
+        "[[topic]]\n"
+        'id = "food"\n'
+        'title = "Питание"\n',
+    )
+    for _ in range(3):
+        page = client.get("/embed/orel-kindergarten-12")
+        assert page.status_code == 503
+        assert frame_ancestors(page) == [
+            "'self'",
+            "https://ds12.example.ru",
+            "https://ds12.orel.example.ru",
+        ]
+    html = page.get_data(as_text=True)
+    assert "Форма временно не работает" in html
+    assert "через несколько минут" not in html, "waiting does not fix a configuration error"
+    assert 'href="https://www.gosuslugi.ru/"' in html
+    visible = re.sub(r"<[^>]+>", " ", html)
+    assert not CITIZEN_TEXT_PATTERN.search(visible), "no file names or details for citizens"
+    (warning,) = warnings_about(caplog, "orel-kindergarten-12")
+    assert "503" in warning.getMessage() and "accent" in warning.getMessage()
+    (listed,) = broken_listed(client)
+    assert listed["agency"] == "orel-kindergarten-12" and listed["serving"] == "error page"
+    assert scraped(client, "error_page") == 1
+
+
+def test_invalid_origins_in_a_broken_file_are_left_out(client, instance):
+    write_agency(
+        instance,
+        "orel-library-3",
+        'name = "Библиотека № 3"\n'
+        'region = "57"\n'
+        'embed_origins = ["https://lib3.example.ru/contacts", "https://lib3.example.ru", 7]\n'
+        'routing_key = "57.culture.library-3"\n',
+    )
+    page = client.get("/embed/orel-library-3")
+    assert page.status_code == 503
+    assert frame_ancestors(page) == ["'self'", "https://lib3.example.ru"]
+
+
+def test_a_file_that_is_not_toml_gets_a_503_framed_by_nobody_else(client, instance):
+    write_agency(instance, "orel-library-4", 'name = "Библиотека № 4\nembed_origins = [')
+    page = client.get("/embed/orel-library-4")
+    assert page.status_code == 503
+    assert frame_ancestors(page) == ["'self'"]
+    assert "Форма временно не работает" in page.get_data(as_text=True)
+
+
+def test_an_unparsable_edit_of_a_never_good_file_keeps_the_last_known_origins(client, instance):
+    body = (
+        'name = "Библиотека № 5"\n'
+        'region = "57"\n'
+        'embed_origins = ["https://lib5.example.ru"]\n'
+    )
+    write_agency(instance, "orel-library-5", body)  # no routing key, no topics
+    assert frame_ancestors(client.get("/embed/orel-library-5"))[1:] == ["https://lib5.example.ru"]
+    write_agency(instance, "orel-library-5", body + "[[topics]\n")
+    page = client.get("/embed/orel-library-5")
+    assert page.status_code == 503
+    assert frame_ancestors(page) == ["'self'", "https://lib5.example.ru"]
+
+
+def test_a_broken_base_keeps_every_agency_that_extends_it_on_its_last_good_version(
+    client, instance, caplog
+):
+    caplog.set_level(logging.INFO, logger="widget.agencies")
+    base = instance / "agencies" / "_bases" / "orel.toml"
+    good = base.read_text(encoding="utf-8")
+    for agency_id in (SCHOOL, "orel-polyclinic-1"):
+        assert client.get(f"/embed/{agency_id}").status_code == 200
+    # An editor's stray quote: the base no longer parses.
+    write_agency(instance, "_bases/orel", good.replace('region = "57"', 'region = "57'))
+
+    school = client.get(f"/embed/{SCHOOL}")
+    assert school.status_code == 200 and "Школа № 57" in school.get_data(as_text=True)
+    form = client.get("/embed/orel-polyclinic-1")
+    assert form.status_code == 200
+    assert post(client, "orel-polyclinic-1", token_of(form.get_data(as_text=True))).status_code in (
+        303,
+        422,  # the polyclinic's topics differ; what matters is that the form answers
+    )
+    # Never loaded in this worker: no last good version, but its own origins still hold.
+    city = client.get("/embed/orel-city-admin")
+    assert city.status_code == 503
+    city_file = (instance / "agencies" / "orel-city-admin.toml").read_text(encoding="utf-8")
+    origins = re.search(r"embed_origins = \[(.*)\]", city_file).group(1)
+    assert frame_ancestors(city)[1:] == re.findall(r'"([^"]+)"', origins)
+
+    listed = {b["agency"]: b for b in broken_listed(client)}
+    assert set(listed) == {SCHOOL, "orel-polyclinic-1", "orel-city-admin"}
+    assert {b["file"] for b in listed.values()} == {"_bases/orel.toml"}
+    assert listed[SCHOOL]["serving"] == "last good"
+    assert listed["orel-city-admin"]["serving"] == "error page"
+    assert scraped(client, "last_good") == 2 and scraped(client, "error_page") == 1
+
+    write_agency(instance, "_bases/orel", good)
+    for agency_id in (SCHOOL, "orel-polyclinic-1", "orel-city-admin"):
+        assert client.get(f"/embed/{agency_id}").status_code == 200
+    assert broken_listed(client) == []
+    assert scraped(client, "last_good") == 0 and scraped(client, "error_page") == 0
+
+
+def test_each_worker_keeps_its_own_last_good_version(instance, config):
+    """Two workers, one of which never loaded the agency: the one that did keeps the
+    form up; the other can only show the 503 page, framed where the agency framed it."""
+    loaded, fresh = (create_app(config, instance_path=instance).test_client() for _ in range(2))
+    assert loaded.get(f"/embed/{SCHOOL}").status_code == 200
+    good = school_file(instance)
+    write_agency(instance, SCHOOL, good.replace("[[topics]]", "[[topics]]\nlabel = 1", 1))
+    assert loaded.get(f"/embed/{SCHOOL}").status_code == 200
+    refused = fresh.get(f"/embed/{SCHOOL}")
+    assert refused.status_code == 503
+    assert frame_ancestors(refused) == ["'self'", "https://school57.example.ru"]
+
+
+def test_the_standalone_page_of_a_broken_agency_answers_from_the_last_good_version(
+    client, instance
+):
+    assert client.get(f"/f/{SCHOOL}").status_code == 200
+    write_agency(instance, SCHOOL, school_file(instance) + "\nunknown_key = true\n")
+    assert client.get(f"/f/{SCHOOL}").status_code == 200
