@@ -8,6 +8,7 @@ bounded LRU cache, and read again when its (or a base's) mtime or size changes.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import logging
 import multiprocessing
@@ -497,10 +498,8 @@ class Registry:
             found = list(self._broken.values())
         for record in found:
             if any(_stamp_of(path) != stamp for path, stamp in record.checks):
-                try:
+                with contextlib.suppress(AgencyError, AgencyNotFound):
                     self.get(record.agency_id)
-                except (AgencyError, AgencyNotFound):
-                    pass
         with self._lock:
             return sorted(self._broken.values(), key=lambda record: record.agency_id)
 
@@ -597,10 +596,8 @@ def stated_origins(folder: Path, agency_id: str, bases: BaseCache) -> tuple[str,
     except (OSError, UnicodeDecodeError, toml.TOMLDecodeError):
         return None
     if "embed_origins" not in data:
-        try:
+        with contextlib.suppress(AgencyError):
             data = over_bases(folder, path, data, [], bases, [])
-        except AgencyError:
-            pass
     origins = data.get("embed_origins")
     if not isinstance(origins, list):
         return ()
