@@ -9,7 +9,7 @@ import re
 
 from tests.conftest import token_of, write_agency
 from tests.test_ops import metric
-from widget import create_app, outbox
+from widget import agencies, create_app, outbox
 
 SCHOOL = "orel-school-57"
 TEXT = "Здравствуйте! В столовой третий день холодный суп 🍲, дети жалуются. Разберитесь пжл"
@@ -95,7 +95,7 @@ def test_an_edit_that_breaks_a_file_keeps_the_last_good_version_until_it_is_fixe
         client.get(f"/embed/{SCHOOL}")
     (warning,) = warnings_about(caplog, SCHOOL)  # one per broken edit, not one per request
     assert f"{SCHOOL}.toml" in warning.getMessage() and "shortname" in warning.getMessage()
-    assert "last good" in warning.getMessage()
+    assert "serves its last good version" in warning.getMessage()
 
     write_agency(instance, SCHOOL, good.replace("Школа № 57", "Школа № 57 имени Пушкина"))
     fixed = client.get(f"/embed/{SCHOOL}")
@@ -148,7 +148,7 @@ def test_a_file_broken_from_the_start_gets_a_503_framed_by_the_origins_it_lists(
     visible = re.sub(r"<[^>]+>", " ", html)
     assert not CITIZEN_TEXT_PATTERN.search(visible), "no file names or details for citizens"
     (warning,) = warnings_about(caplog, "orel-kindergarten-12")
-    assert "503" in warning.getMessage() and "accent" in warning.getMessage()
+    assert "answers 503" in warning.getMessage() and "accent" in warning.getMessage()
     (listed,) = broken_listed(client)
     assert listed["agency"] == "orel-kindergarten-12" and listed["serving"] == "error page"
     assert scraped(client, "error_page") == 1
@@ -212,6 +212,9 @@ def test_a_broken_base_keeps_every_agency_that_extends_it_on_its_last_good_versi
     origins = re.search(r"embed_origins = \[(.*)\]", city_file).group(1)
     assert frame_ancestors(city)[1:] == re.findall(r'"([^"]+)"', origins)
 
+    logged = [r for r in caplog.records if "_bases/orel.toml is broken" in r.getMessage()]
+    assert len(logged) == 1, "one warning for the base, not one per agency extending it"
+    assert "line 3" in logged[0].getMessage()  # where the TOML breaks
     listed = {b["agency"]: b for b in broken_listed(client)}
     assert set(listed) == {SCHOOL, "orel-polyclinic-1", "orel-city-admin"}
     assert {b["file"] for b in listed.values()} == {"_bases/orel.toml"}
@@ -245,3 +248,30 @@ def test_the_standalone_page_of_a_broken_agency_answers_from_the_last_good_versi
     assert client.get(f"/f/{SCHOOL}").status_code == 200
     write_agency(instance, SCHOOL, school_file(instance) + "\nunknown_key = true\n")
     assert client.get(f"/f/{SCHOOL}").status_code == 200
+
+
+def test_the_last_good_version_outlives_the_cache(instance):
+    """A busy worker evicts a rarely asked agency from its cache: broken meanwhile, its
+    form must still come back from the last good version, not the 503 page."""
+    registry = agencies.Registry(instance / "agencies", size=2)
+    good = registry.get(SCHOOL)
+    write_agency(instance, SCHOOL, school_file(instance).replace('"#1d6f42"', '"#1d6f4"'))
+    assert registry.get(SCHOOL) is good
+    for other in ("orel-polyclinic-1", "orel-city-admin"):
+        registry.get(other)
+    assert len(registry) == 2  # the school is out of the cache ...
+    assert registry.get(SCHOOL) is good  # ... but not forgotten
+    assert [b.agency_id for b in registry.broken()] == [SCHOOL]
+
+
+def test_a_base_named_but_missing_is_the_naming_files_fault(client, instance):
+    assert client.get(f"/embed/{SCHOOL}").status_code == 200
+    write_agency(instance, SCHOOL, school_file(instance).replace("_bases/orel", "_bases/orel-2026"))
+    assert client.get(f"/embed/{SCHOOL}").status_code == 200
+    (listed,) = broken_listed(client)
+    assert listed["file"] == f"{SCHOOL}.toml" and listed["serving"] == "last good"
+    (instance / "agencies" / "_bases" / "orel-2026.toml").write_text(
+        (instance / "agencies" / "_bases" / "orel.toml").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    assert broken_listed(client) == []  # the base it names has appeared

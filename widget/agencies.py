@@ -260,7 +260,8 @@ def _read(
     except AgencyError as e:
         e.sources = [p for p, _ in consulted]
         e.stamps = [s for _, s in consulted]
-        e.file = e.sources[-1] if e.sources else None  # the one being read when it failed
+        # the file being read when it failed (for a missing base: the one naming it)
+        e.file = next((p for p, s in reversed(consulted) if s is not None), None)
         raise
     stated_id = data.get("id")
     data = {k: v for k, v in data.items() if k != "extends"}
@@ -507,6 +508,7 @@ class Registry:
         """Record that the agency's files are broken; return its last good version, or
         raise ``error`` when there is none."""
         if not error.sources:  # an unreadable file (no stamp at all) is not cached
+            log.warning("agency %s: %s", agency_id, "; ".join(error.problems))
             raise error
         before = self._broken.get(agency_id)
         if cached is not None and isinstance(cached[1], Agency):
@@ -542,19 +544,25 @@ class Registry:
         self._store(agency_id, checks, last_good or error)
         self._count_broken()
         if not seen:
-            served = "it serves its last good version" if last_good else "its form answers 503"
+            problems = "; ".join(error.problems)
             if at_fault != error.sources[0]:
-                served += (
-                    "; so does every agency extending it, by whether this worker served it "
-                    "before (not logged again)"
+                log.warning(
+                    "base %s is broken (met first for agency %s): until it is fixed, the "
+                    "agencies extending it that this worker has served keep their last good "
+                    "version, the others answer 503: %s",
+                    record.file,
+                    agency_id,
+                    problems,
                 )
-            log.warning(
-                "agency %s: %s is broken; %s until it is fixed: %s",
-                agency_id,
-                record.file,
-                served,
-                "; ".join(error.problems),
-            )
+            else:
+                served = "serves its last good version" if last_good else "answers 503"
+                log.warning(
+                    "agency %s: %s is broken: until it is fixed, its form %s: %s",
+                    agency_id,
+                    record.file,
+                    served,
+                    problems,
+                )
         if last_good is None:
             raise error.with_traceback(None)  # a cached error: do not grow its traceback
         return last_good
