@@ -485,11 +485,12 @@ class Registry:
         except AgencyError as e:
             return self._keep_last_good(agency_id, e, cached)
         self._store(agency_id, _checks(sources, stamps), agency)
-        with self._lock:
-            healed = self._broken.pop(agency_id, None)
-        if healed is not None:
-            log.info("agency %s: its files are fixed; serving the new version", agency_id)
-            self._count_broken()
+        if agency_id in self._broken:  # rare: no lock taken on every miss
+            with self._lock:
+                healed = self._broken.pop(agency_id, None) is not None  # not another thread
+            if healed:
+                log.info("agency %s: its files are fixed; serving the new version", agency_id)
+                self._count_broken()
         return agency
 
     def broken(self) -> list[Broken]:
