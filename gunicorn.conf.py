@@ -23,7 +23,9 @@ bind = os.environ.get("OTKLIK_BIND", "127.0.0.1:8000")
 # Sync workers: a request is CPU (render, sign) plus one fsync'ed commit. 2 per core + 1,
 # capped: more workers than that only queue on the same cores and the same disk.
 workers = int(os.environ.get("OTKLIK_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 9)))
-worker_class = "sync"
+# gunicorn's sync worker, whose answers to requests it refuses itself (400, 414, 431,
+# 501) carry our headers and are logged without the client's address (widget/worker.py).
+worker_class = "widget.worker.Worker"
 # Import the app once in the arbiter, then fork the workers: they start in a fraction
 # of the time (importing the app costs each worker about a second of CPU) and share
 # the imported code's memory. A new release therefore needs a restart, not a HUP.
@@ -38,6 +40,11 @@ keepalive = 5
 limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
+# Forwarded headers are the app's to read, as many hops as trusted_proxies says
+# (ProxyFix in widget/__init__.py); gunicorn believes none of them, from anywhere, so
+# that a client on this machine cannot pass for https when no proxy is trusted.
+forwarded_allow_ips = ""
+secure_scheme_headers = {}
 # Logs: JSON lines (widget/logs.py). The access log has neither the client address nor
 # the query string: both can identify a citizen (promise 6); it has the request id.
 accesslog = "-"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import threading
 import urllib.error
 import urllib.parse
@@ -12,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import receipt_in
+from tests.conftest import DEMO_AGENCIES, receipt_in
 from tests.pages import check_html
 from tests.server import Gunicorn
 from widget import outbox
@@ -137,3 +138,91 @@ def test_a_done_page_opens_on_the_instance_that_did_not_take_the_message(instanc
     assert receipt_in(location) in there and "Питание" in there
     deadline = re.search(r"Организация ответит до ([^—]+) —", here).group(1)
     assert f"Организация ответит до {deadline}" in there
+
+
+# -- what gunicorn answers by itself, before the app sees the request --------------------
+
+
+def raw(server, request: bytes, source: str = "127.0.0.2") -> tuple[int, dict, str]:
+    """Send ``request`` as it is, from ``source`` (another loopback address, so that the
+    log can be searched for it); returns the status, headers and body."""
+    with socket.create_connection(
+        ("127.0.0.1", server.port), timeout=10, source_address=(source, 0)
+    ) as s:
+        s.sendall(request)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body.decode("utf-8")
+
+
+REFUSED_BY_GUNICORN = {
+    # a citizen's name in the query string, with a space a careless client did not encode
+    "bad request line": (b"GET /f/orel-city-admin?name=Ivan Petrovich HTTP/1.1\r\n\r\n", 400),
+    "over-long URI": (b"GET /embed/" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    "too many headers": (
+        b"GET / HTTP/1.1\r\nHost: x\r\n"
+        + b"".join(b"X-%d: v\r\n" % i for i in range(60))
+        + b"\r\n",
+        431,
+    ),
+    "oversized header": (b"GET / HTTP/1.1\r\nHost: x\r\nCookie: " + b"v" * 9000 + b"\r\n\r\n", 431),
+    "lower-case method": (b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "unsupported transfer coding": (
+        b"POST /embed/orel-school-57 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: br\r\n\r\n",
+        501,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def lone_server(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("lone") / "instance"
+    shutil.copytree(DEMO_AGENCIES, instance / "agencies")
+    shutil.copytree(DEMO_AGENCIES.parent / "logos", instance / "logos")
+    server = Gunicorn(instance, workers=1, env={"OTKLIK_DEMO": "true"})
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("case", REFUSED_BY_GUNICORN)
+def test_what_gunicorn_refuses_by_itself_carries_our_headers_and_logs_no_address(lone_server, case):
+    request, expected = REFUSED_BY_GUNICORN[case]
+    status, headers, body = raw(lone_server, request)
+    assert status == expected
+    csp = headers["content-security-policy"]
+    assert "script-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert "default-src 'none'" in csp
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin"
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    assert "<script" not in body.lower() and "Petrovich" not in body
+    assert str(expected) in body
+    log = lone_server.log.read_text()
+    assert "127.0.0.2" not in log and "ip=" not in log
+    assert "Petrovich" not in log  # what the client sent stays out of the log too
+    refused = [json.loads(line) for line in log.splitlines() if f" {expected} " in line]
+    assert refused and refused[-1]["level"] == "warning"
+
+
+def test_x_forwarded_proto_from_localhost_is_not_trusted_with_no_trusted_proxies(lone_server):
+    """trusted_proxies = 0: a client on this machine cannot make a request look https
+    (seen here by the same-origin check of a POST, which compares Origin with the scheme)."""
+
+    def post_with(origin: str) -> int:
+        return raw(
+            lone_server,
+            b"POST /embed/orel-school-57 HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: %s\r\n"
+            b"X-Forwarded-Proto: https\r\nX-Forwarded-Ssl: on\r\nContent-Length: 0\r\n"
+            b"Connection: close\r\n\r\n" % origin.encode(),
+            source="127.0.0.1",
+        )[0]
+
+    assert post_with("https://127.0.0.1") == 403  # not our origin: the request is http
+    assert post_with("http://127.0.0.1") == 400  # ours; the form itself is then refused
