@@ -7,6 +7,8 @@ docs/deploy.md explains each choice.
 
 import multiprocessing
 import os
+import socket
+import sys
 from pathlib import Path
 
 # Before the app is imported (preload, below): the metrics of every worker and of the
@@ -58,8 +60,32 @@ control_socket_disable = True
 
 
 def on_starting(server):
-    """Before the workers: empty the metrics folder if nothing else writes there."""
+    """Before the workers: check that the address is free, then empty the metrics folder
+    if nothing else writes there."""
+    check_address(server)
     metrics.clean_folder()
+
+
+def check_address(server) -> None:
+    """Exit with one line when a TCP address cannot be had (gunicorn alone would try
+    five times, a second apart, logging two lines each time). Sockets handed over by
+    systemd or by the old master of a USR2 upgrade are in use by design: not checked."""
+    if "LISTEN_FDS" in os.environ or "GUNICORN_FD" in os.environ:
+        return
+    for address in server.cfg.address:
+        if not isinstance(address, tuple):  # a unix socket or a file descriptor
+            continue
+        host, port = address[:2]
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+            try:
+                probe.bind(address)
+            except OSError as e:
+                shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+                sys.exit(
+                    f"otklik: cannot listen on {shown}: {e.strerror}"
+                    " (is another server running there? OTKLIK_BIND chooses the address)"
+                )
 
 
 def child_exit(server, worker):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.parse
@@ -15,7 +18,8 @@ import pytest
 
 from tests.conftest import DEMO_AGENCIES, receipt_in
 from tests.pages import check_html
-from tests.server import Gunicorn
+from tests.server import ROOT, Gunicorn
+from tests.services import free_port
 from widget import outbox
 
 UNIQUE = {
@@ -226,3 +230,82 @@ def test_x_forwarded_proto_from_localhost_is_not_trusted_with_no_trusted_proxies
 
     assert post_with("https://127.0.0.1") == 403  # not our origin: the request is http
     assert post_with("http://127.0.0.1") == 400  # ours; the form itself is then refused
+
+
+# -- start-up errors: one clear line -----------------------------------------------------
+
+
+def start(instance, env: dict, *command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        command or [sys.executable, "-m", "gunicorn", "wsgi:app"],
+        cwd=ROOT,
+        env={**os.environ, "OTKLIK_INSTANCE_PATH": str(instance), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def problems(output: str) -> list[str]:
+    """The lines of ``output`` that are not gunicorn's own JSON info lines."""
+    return [
+        line
+        for line in output.splitlines()
+        if line.strip() and not (line.startswith("{") and json.loads(line)["level"] == "info")
+    ]
+
+
+def test_a_busy_port_is_one_clear_line_at_once(instance):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = start(instance, {"OTKLIK_DEMO": "true", "OTKLIK_BIND": f"127.0.0.1:{port}"})
+    assert done.returncode == 1
+    # at once: gunicorn alone tries five times, a second apart, with two lines each time
+    assert problems(done.stdout + done.stderr) == [
+        f"otklik: cannot listen on 127.0.0.1:{port}: Address already in use"
+        " (is another server running there? OTKLIK_BIND chooses the address)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("setting", "env", "line"),
+    [
+        (
+            'max_attempts = "ten"\n',
+            {},
+            "otklik: max_attempts: expected a whole number ≥ 0, got 'ten' (in {settings})",
+        ),
+        (
+            "",
+            {"OTKLIK_TRUSTED_PROXIES": "one"},
+            "otklik: trusted_proxies: expected a whole number, got 'one' (in"
+            " OTKLIK_TRUSTED_PROXIES)",
+        ),
+        ("demo = tru\n", {}, "otklik: {settings}: Invalid value (at line 1, column 8)"),
+    ],
+    ids=["settings.toml", "environment", "toml syntax"],
+)
+@pytest.mark.parametrize(
+    "command",
+    [
+        (sys.executable, "-m", "gunicorn", "wsgi:app"),
+        (sys.executable, "-m", "flask", "--app", "wsgi", "forward"),
+        (sys.executable, "-m", "flask", "--app", "widget", "forward"),
+    ],
+    ids=["gunicorn", "flask forward", "flask --app widget forward"],
+)
+def test_a_settings_error_at_start_up_is_one_clear_line(instance, setting, env, line, command):
+    settings = instance / "settings.toml"
+    settings.write_text(setting + 'secret_key = "s3cret"\n', encoding="utf-8")
+    done = start(instance, {"OTKLIK_BIND": f"127.0.0.1:{free_port()}", **env}, *command)
+    assert done.returncode == 1
+    assert problems(done.stdout + done.stderr) == [line.format(settings=settings)]
+
+
+def test_an_instance_folder_that_is_not_there_is_one_clear_line(tmp_path):
+    nowhere = tmp_path / "instanse"  # a typo in OTKLIK_INSTANCE_PATH
+    done = start(nowhere, {"OTKLIK_DEMO": "true", "OTKLIK_BIND": f"127.0.0.1:{free_port()}"})
+    assert done.returncode == 1
+    assert problems(done.stdout + done.stderr) == [
+        f"otklik: outbox_path: cannot open {nowhere}/outbox.sqlite3: unable to open database file"
+    ]
