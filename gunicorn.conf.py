@@ -7,6 +7,8 @@ docs/deploy.md explains each choice.
 
 import multiprocessing
 import os
+import socket
+import sys
 from pathlib import Path
 
 # Before the app is imported (preload, below): the metrics of every worker and of the
@@ -23,7 +25,9 @@ bind = os.environ.get("OTKLIK_BIND", "127.0.0.1:8000")
 # Sync workers: a request is CPU (render, sign) plus one fsync'ed commit. 2 per core + 1,
 # capped: more workers than that only queue on the same cores and the same disk.
 workers = int(os.environ.get("OTKLIK_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 9)))
-worker_class = "sync"
+# gunicorn's sync worker, whose answers to requests it refuses itself (400, 414, 431,
+# 501) carry our headers and are logged without the client's address (widget/worker.py).
+worker_class = "widget.worker.Worker"
 # Import the app once in the arbiter, then fork the workers: they start in a fraction
 # of the time (importing the app costs each worker about a second of CPU) and share
 # the imported code's memory. A new release therefore needs a restart, not a HUP.
@@ -38,6 +42,11 @@ keepalive = 5
 limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
+# Forwarded headers are the app's to read, as many hops as trusted_proxies says
+# (ProxyFix in widget/__init__.py); gunicorn believes none of them, from anywhere, so
+# that a client on this machine cannot pass for https when no proxy is trusted.
+forwarded_allow_ips = ""
+secure_scheme_headers = {}
 # Logs: JSON lines (widget/logs.py). The access log has neither the client address nor
 # the query string: both can identify a citizen (promise 6); it has the request id.
 accesslog = "-"
@@ -51,8 +60,32 @@ control_socket_disable = True
 
 
 def on_starting(server):
-    """Before the workers: empty the metrics folder if nothing else writes there."""
+    """Before the workers: check that the address is free, then empty the metrics folder
+    if nothing else writes there."""
+    check_address(server)
     metrics.clean_folder()
+
+
+def check_address(server) -> None:
+    """Exit with one line when a TCP address cannot be had (gunicorn alone would try
+    five times, a second apart, logging two lines each time). Sockets handed over by
+    systemd or by the old master of a USR2 upgrade are in use by design: not checked."""
+    if "LISTEN_FDS" in os.environ or "GUNICORN_FD" in os.environ:
+        return
+    for address in server.cfg.address:
+        if not isinstance(address, tuple):  # a unix socket or a file descriptor
+            continue
+        host, port = address[:2]
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+            try:
+                probe.bind(address)
+            except OSError as e:
+                shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+                sys.exit(
+                    f"otklik: cannot listen on {shown}: {e.strerror}"
+                    " (is another server running there? OTKLIK_BIND chooses the address)"
+                )
 
 
 def child_exit(server, worker):

@@ -1,5 +1,11 @@
 """The WSGI entry point: ``gunicorn wsgi:app``."""
 
-from widget import create_app
+import sys
 
-app = create_app()
+from widget import create_app, settings
+
+try:
+    app = create_app()
+except settings.SettingsError as e:  # one line for the operator, not a traceback
+    e.show()
+    sys.exit(e.exit_code)

@@ -4,8 +4,10 @@ what an operator or a consumer of the spool would notice."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -14,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from tests import test_ops
 from tests.central import Intake, fill, rows, valid_event
 from tests.conftest import receipt_in
 from tests.services import free_port
 from tests.test_form import send
-from widget import forwarder, outbox, transports
+from widget import create_app, forwarder, outbox, transports
 from widget.transports import TransportError, open_transport
 
 
@@ -29,6 +32,14 @@ def make(app, url=None, **options) -> forwarder.Forwarder:
 
 def spool_folder(app):
     return app.config["QUEUE_URL"].removeprefix("spool:")
+
+
+def spooled(app) -> list[str]:
+    folder = spool_folder(app)
+    return os.listdir(folder) if os.path.isdir(folder) else []
+
+
+small_disk = test_ops.small_disk  # a fixture: a tiny tmpfs
 
 
 def test_an_unknown_queue_url_is_refused_with_what_to_fix():
@@ -320,3 +331,56 @@ def test_a_running_forwarder_waits_out_an_unreachable_queue_and_stops_on_sigterm
     assert "cannot send: cannot reach http://127.0.0.1:" in err
     assert "Traceback" not in err and "forwarder stopped" in err
     assert all(r["attempts"] == 0 and r["status"] == "pending" for r in rows(app).values())
+
+
+def test_a_running_forwarder_waits_out_a_full_disk_and_delivers_once_there_is_room(
+    instance, small_disk, caplog
+):
+    """The outbox on a tiny file system that fills up: SQLite itself answers
+    'database or disk is full' to every claim. The forwarder says so, waits, tries
+    again, and delivers everything once there is room."""
+    app = create_app(
+        {"secret_key": "test-secret", "outbox_path": str(small_disk / "outbox.sqlite3")},
+        instance_path=instance,
+    )
+    ids = fill(app, 3)
+    sender = make(app, poll_seconds=0.05)
+    # An empty write-ahead log: the next claim has to find room on the disk for it.
+    assert sender.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone() == (0, 0, 0)
+    test_ops.fill(small_disk)
+    totals = {}
+    thread = threading.Thread(target=lambda: totals.update(vars(sender.run())))
+    with caplog.at_level(logging.INFO, logger="widget.forwarder"):
+        thread.start()
+        try:
+            deadline = time.time() + 20
+            while sum("database or disk is full" in m for m in caplog.messages) < 2:
+                assert time.time() < deadline and thread.is_alive(), caplog.text
+                time.sleep(0.05)
+            assert spooled(app) == []
+
+            (small_disk / "filler").unlink()  # the operator makes room
+            while len(spooled(app)) < 3:
+                assert time.time() < deadline + 30 and thread.is_alive(), caplog.text
+                time.sleep(0.05)
+        finally:
+            sender.stop()
+            thread.join(20)
+    assert not thread.is_alive()
+    sender.close()
+    assert totals["delivered"] == 3
+    assert sorted(n.removesuffix(".json") for n in spooled(app)) == sorted(ids)
+    assert all(r["status"] == "delivered" for r in rows(app).values())
+    full = [r for r in caplog.records if "database or disk is full" in r.getMessage()]
+    assert full[0].levelname == "ERROR" and "trying again in" in full[0].getMessage()
+    assert "Traceback" not in caplog.text
+
+
+def test_a_forwarder_stops_on_an_outbox_error_that_is_a_bug(app):
+    """Waiting cannot mend a missing table: that one ends the forwarder (and run.sh)."""
+    fill(app, 1)
+    sender = make(app)
+    sender.db.execute("DROP TABLE messages")
+    with pytest.raises(sqlite3.OperationalError, match="no such table: messages"):
+        sender.run()
+    sender.close()

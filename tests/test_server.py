@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import socket
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.parse
@@ -12,9 +16,10 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import receipt_in
+from tests.conftest import DEMO_AGENCIES, receipt_in
 from tests.pages import check_html
-from tests.server import Gunicorn
+from tests.server import ROOT, Gunicorn
+from tests.services import free_port
 from widget import outbox
 
 UNIQUE = {
@@ -137,3 +142,170 @@ def test_a_done_page_opens_on_the_instance_that_did_not_take_the_message(instanc
     assert receipt_in(location) in there and "Питание" in there
     deadline = re.search(r"Организация ответит до ([^—]+) —", here).group(1)
     assert f"Организация ответит до {deadline}" in there
+
+
+# -- what gunicorn answers by itself, before the app sees the request --------------------
+
+
+def raw(server, request: bytes, source: str = "127.0.0.2") -> tuple[int, dict, str]:
+    """Send ``request`` as it is, from ``source`` (another loopback address, so that the
+    log can be searched for it); returns the status, headers and body."""
+    with socket.create_connection(
+        ("127.0.0.1", server.port), timeout=10, source_address=(source, 0)
+    ) as s:
+        s.sendall(request)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body.decode("utf-8")
+
+
+REFUSED_BY_GUNICORN = {
+    # a citizen's name in the query string, with a space a careless client did not encode
+    "bad request line": (b"GET /f/orel-city-admin?name=Ivan Petrovich HTTP/1.1\r\n\r\n", 400),
+    "over-long URI": (b"GET /embed/" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    "too many headers": (
+        b"GET / HTTP/1.1\r\nHost: x\r\n"
+        + b"".join(b"X-%d: v\r\n" % i for i in range(60))
+        + b"\r\n",
+        431,
+    ),
+    "oversized header": (b"GET / HTTP/1.1\r\nHost: x\r\nCookie: " + b"v" * 9000 + b"\r\n\r\n", 431),
+    "lower-case method": (b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "unsupported transfer coding": (
+        b"POST /embed/orel-school-57 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: br\r\n\r\n",
+        501,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def lone_server(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("lone") / "instance"
+    shutil.copytree(DEMO_AGENCIES, instance / "agencies")
+    shutil.copytree(DEMO_AGENCIES.parent / "logos", instance / "logos")
+    server = Gunicorn(instance, workers=1, env={"OTKLIK_DEMO": "true"})
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("case", REFUSED_BY_GUNICORN)
+def test_what_gunicorn_refuses_by_itself_carries_our_headers_and_logs_no_address(lone_server, case):
+    request, expected = REFUSED_BY_GUNICORN[case]
+    status, headers, body = raw(lone_server, request)
+    assert status == expected
+    csp = headers["content-security-policy"]
+    assert "script-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert "default-src 'none'" in csp
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin"
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    assert "<script" not in body.lower() and "Petrovich" not in body
+    assert str(expected) in body
+    log = lone_server.log.read_text()
+    assert "127.0.0.2" not in log and "ip=" not in log
+    assert "Petrovich" not in log  # what the client sent stays out of the log too
+    refused = [json.loads(line) for line in log.splitlines() if f" {expected} " in line]
+    assert refused and refused[-1]["level"] == "warning"
+
+
+def test_x_forwarded_proto_from_localhost_is_not_trusted_with_no_trusted_proxies(lone_server):
+    """trusted_proxies = 0: a client on this machine cannot make a request look https
+    (seen here by the same-origin check of a POST, which compares Origin with the scheme)."""
+
+    def post_with(origin: str) -> int:
+        return raw(
+            lone_server,
+            b"POST /embed/orel-school-57 HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: %s\r\n"
+            b"X-Forwarded-Proto: https\r\nX-Forwarded-Ssl: on\r\nContent-Length: 0\r\n"
+            b"Connection: close\r\n\r\n" % origin.encode(),
+            source="127.0.0.1",
+        )[0]
+
+    assert post_with("https://127.0.0.1") == 403  # not our origin: the request is http
+    assert post_with("http://127.0.0.1") == 400  # ours; the form itself is then refused
+
+
+# -- start-up errors: one clear line -----------------------------------------------------
+
+
+def start(instance, env: dict, *command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        command or [sys.executable, "-m", "gunicorn", "wsgi:app"],
+        cwd=ROOT,
+        env={**os.environ, "OTKLIK_INSTANCE_PATH": str(instance), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def problems(output: str) -> list[str]:
+    """The lines of ``output`` that are not gunicorn's own JSON info lines."""
+    return [
+        line
+        for line in output.splitlines()
+        if line.strip() and not (line.startswith("{") and json.loads(line)["level"] == "info")
+    ]
+
+
+def test_a_busy_port_is_one_clear_line_at_once(instance):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = start(instance, {"OTKLIK_DEMO": "true", "OTKLIK_BIND": f"127.0.0.1:{port}"})
+    assert done.returncode == 1
+    # at once: gunicorn alone tries five times, a second apart, with two lines each time
+    assert problems(done.stdout + done.stderr) == [
+        f"otklik: cannot listen on 127.0.0.1:{port}: Address already in use"
+        " (is another server running there? OTKLIK_BIND chooses the address)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("setting", "env", "line"),
+    [
+        (
+            'max_attempts = "ten"\n',
+            {},
+            "otklik: max_attempts: expected a whole number ≥ 0, got 'ten' (in {settings})",
+        ),
+        (
+            "",
+            {"OTKLIK_TRUSTED_PROXIES": "one"},
+            "otklik: trusted_proxies: expected a whole number, got 'one' (in"
+            " OTKLIK_TRUSTED_PROXIES)",
+        ),
+        ("demo = tru\n", {}, "otklik: {settings}: Invalid value (at line 1, column 8)"),
+    ],
+    ids=["settings.toml", "environment", "toml syntax"],
+)
+@pytest.mark.parametrize(
+    "command",
+    [
+        (sys.executable, "-m", "gunicorn", "wsgi:app"),
+        (sys.executable, "-m", "flask", "--app", "wsgi", "forward"),
+        (sys.executable, "-m", "flask", "--app", "widget", "forward"),
+    ],
+    ids=["gunicorn", "flask forward", "flask --app widget forward"],
+)
+def test_a_settings_error_at_start_up_is_one_clear_line(instance, setting, env, line, command):
+    settings = instance / "settings.toml"
+    settings.write_text(setting + 'secret_key = "s3cret"\n', encoding="utf-8")
+    done = start(instance, {"OTKLIK_BIND": f"127.0.0.1:{free_port()}", **env}, *command)
+    assert done.returncode == 1
+    assert problems(done.stdout + done.stderr) == [line.format(settings=settings)]
+
+
+def test_an_instance_folder_that_is_not_there_is_one_clear_line(tmp_path):
+    nowhere = tmp_path / "instanse"  # a typo in OTKLIK_INSTANCE_PATH
+    done = start(nowhere, {"OTKLIK_DEMO": "true", "OTKLIK_BIND": f"127.0.0.1:{free_port()}"})
+    assert done.returncode == 1
+    assert problems(done.stdout + done.stderr) == [
+        f"otklik: outbox_path: cannot open {nowhere}/outbox.sqlite3: unable to open database file"
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FunctionType
@@ -58,7 +59,11 @@ def create_app(
     metrics.init_app(app)
     i18n.init_app(app)
     agencies.init_app(app)
-    outbox.init_app(app)
+    try:
+        outbox.init_app(app)
+    except sqlite3.Error as e:  # a missing instance folder, no permission, a locked file
+        path = app.config["OUTBOX_PATH"]
+        raise settings.SettingsError(f"outbox_path: cannot open {path}: {e}") from None
     web.init_app(app)
     cli.init_app(app)
     return app

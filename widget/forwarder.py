@@ -5,7 +5,8 @@ time), sends them in batches through a transport, and records each outcome:
 delivered rows lose their event (the personal data) but keep receipt, status and
 times; failed rows are retried with exponential backoff and jitter, and moved to
 ``dead`` after ``max_attempts`` or a permanent error. Rows the transport could not
-even try (the broker is down) wait without using up an attempt.
+even try (the broker is down) wait without using up an attempt. An outbox that cannot
+be written for a while (a full disk, a lock held too long) is waited out the same way.
 
 A row is marked delivered only after the transport has confirmed it, so a forwarder
 killed at any moment loses nothing: its leases run out and the rows go again (a
@@ -21,6 +22,7 @@ import os
 import random
 import signal
 import socket
+import sqlite3
 import threading
 import time
 import uuid
@@ -226,14 +228,12 @@ class Forwarder:
         exponential (base · 2^(tries-1), capped) with jitter over its upper half."""
         if after is not None:
             return max(after, 1.0)
-        delay = min(self.backoff_cap, self.backoff_base * 2 ** min(tries - 1, 32))
-        return random.uniform(delay / 2, delay)
+        return _jittered(min(self.backoff_cap, self.backoff_base * 2 ** min(tries - 1, 32)))
 
     def _unavailable_delay(self, outcome: Outcome) -> float:
         if outcome.after is not None:
             return max(outcome.after, 1.0)
-        delay = min(60.0, 2.0 ** min(self._unavailable, 6))
-        return random.uniform(delay / 2, delay)
+        return _jittered(min(60.0, 2.0 ** min(self._unavailable, 6)))
 
     # -- loops -------------------------------------------------------------------------
 
@@ -252,19 +252,35 @@ class Forwarder:
 
     def run(self) -> Totals:
         """Forward until SIGTERM or SIGINT (or ``stop()``); the batch in hand is finished
-        first. A second signal stops at once (leases run out, nothing is lost)."""
+        first. A second signal stops at once (leases run out, nothing is lost). Outbox
+        errors that pass (``passing``) are logged and waited out, with backoff."""
         totals = Totals()
         next_purge = 0.0
         with self._signals():
             log.info("forwarding to %s", self.transport.where)
+            outbox_failures = 0  # in a row
             while not self._stopping.is_set():
-                if self.clock() >= next_purge:
-                    purged = self.purge()
-                    totals.purged += purged
-                    if purged:
-                        log.info("purged %d delivered message(s) past retention", purged)
-                    next_purge = self.clock() + 3600
-                batch = self.forward_batch()
+                try:
+                    if self.clock() >= next_purge:
+                        purged = self.purge()
+                        totals.purged += purged
+                        if purged:
+                            log.info("purged %d delivered message(s) past retention", purged)
+                        next_purge = self.clock() + 3600
+                    batch = self.forward_batch()
+                except sqlite3.OperationalError as e:
+                    if not passing(e):
+                        raise
+                    # Nothing is lost: rows not claimed wait, a batch sent but not
+                    # recorded goes again once its lease runs out.
+                    outbox_failures += 1
+                    delay = _jittered(min(60.0, 2.0 ** min(outbox_failures, 6)))
+                    log.error("the outbox failed: %s; trying again in %.0f s", e, delay)
+                    self._pause(delay)
+                    continue
+                if outbox_failures:
+                    log.info("the outbox works again")
+                    outbox_failures = 0
                 totals.add(batch)
                 if batch.unsent and not batch.delivered:
                     log.warning("cannot send: %s", batch.problem)
@@ -306,6 +322,16 @@ class Forwarder:
 
     def purge(self, now: float | None = None) -> int:
         return purge(self.db, self.retention_days, self.clock() if now is None else now)
+
+
+def passing(error: sqlite3.OperationalError) -> bool:
+    """Whether the outbox may work again by itself: a full disk, a lock held too long,
+    an I/O error. A generic SQLITE_ERROR (no such table, bad SQL) is a bug: it stays."""
+    return error.sqlite_errorname != "SQLITE_ERROR"
+
+
+def _jittered(delay: float) -> float:
+    return random.uniform(delay / 2, delay)
 
 
 def purge(db: Database, retention_days: int, now: float | None = None) -> int:

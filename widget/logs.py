@@ -4,7 +4,8 @@
 (``logconfig_dict`` in gunicorn.conf.py) for its own loggers and the app's, the forwarder
 through ``configure()``. The gunicorn access log becomes a JSON line built from its
 fields (method, path without the query string, status, bytes, milliseconds, request id):
-never the client address nor the query string.
+never the client address nor the query string. Nor does the error log have them: the
+requests gunicorn refuses itself are logged by widget/worker.py, by status and kind only.
 
 Personal data is never logged: the code logs ids, receipts, counts and errors, never
 a form's fields; the request id is only accepted from the client when it is a short

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import click
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -107,8 +109,13 @@ BY_NAME = {setting.name: setting for setting in SETTINGS}
 ENV_PREFIX = "OTKLIK_"
 
 
-class SettingsError(Exception):
-    """A setting is missing or malformed; the message names it."""
+class SettingsError(click.ClickException):
+    """A setting is missing or malformed; the message names it. At start-up it is one
+    line and exit status 1, not a traceback: any flask command shows it so (``show``),
+    and wsgi.py for gunicorn."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"otklik: {self.message}", file=file, err=True)
 
 
 def instance_path(default: str | os.PathLike | None = None) -> Path:

@@ -82,6 +82,13 @@ def content_security_policy(ancestors: tuple[str, ...], frame_src_self: bool) ->
     return csp + "; frame-src 'self'" if frame_src_self else csp
 
 
+def standalone_headers() -> list[tuple[str, str]]:
+    """Our headers for an answer the server writes without the app (widget/worker.py),
+    which no page frames."""
+    csp = content_security_policy((), False)
+    return [*SAME_FOR_EVERY_RESPONSE, ("Content-Security-Policy", csp), NO_STORE]
+
+
 class Edge:
     """WSGI middleware around the app: gives each request its id (logs.request_id), and
     adds every response header of ours to the list the server sends.
