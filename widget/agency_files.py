@@ -167,7 +167,7 @@ def _write_checked(
     """Write ``doc`` if it makes a servable agency (and, with ``lint``, one that passes
     the whole check)."""
     text = tomlkit.dumps(doc)
-    problems = agencies.problems_of(folder, agency_id, tomlkit.loads(text).unwrap(), lint=lint)
+    problems = agencies.problems_of(folder, agency_id, text, lint=lint)
     if problems:
         raise AgencyFileError(problems)
     _write_atomically(folder / f"{agency_id}.toml", text)

@@ -28,16 +28,20 @@ agencies_cli = AppGroup("agencies", help="Check and manage agency configuration 
 )
 def agencies_check(ids: tuple[str, ...], workers: int | None) -> None:
     """Validate agency files (all, or the IDS given) on all cores; print
-    `path: field: message` for each problem and exit with status 1 when there is any."""
+    `path:line: field: message` for each problem and exit with status 1 when there is
+    any. Warnings (`path:line: warning: field: message`) do not fail the check."""
     folder = agencies.extension(current_app).folder
-    problems = agencies.check(folder, list(ids) or None, workers=workers)
-    for line in problems:
+    found = agencies.check(folder, list(ids) or None, workers=workers)
+    for line in found:
         click.echo(line)
+    warnings = sum(1 for line in found if agencies.is_warning(line))
+    problems = len(found) - warnings
     checked = len(ids) if ids else len(agencies.all_ids(folder))
+    also = f", {warnings} warning(s)" if warnings else ""
     if problems:
-        click.echo(f"{len(problems)} problem(s) in {checked} file(s) checked", err=True)
+        click.echo(f"{problems} problem(s) in {checked} file(s) checked{also}", err=True)
         sys.exit(1)
-    click.echo(f"{checked} file(s) checked, no problems", err=True)
+    click.echo(f"{checked} file(s) checked, no problems{also}", err=True)
 
 
 @agencies_cli.command("new")
