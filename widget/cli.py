@@ -12,7 +12,17 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import agencies, agency_files, forwarder, logs, metrics, outbox, settings, transports
+from . import (
+    agencies,
+    agency_files,
+    forwarder,
+    logs,
+    metrics,
+    outbox,
+    routing,
+    settings,
+    transports,
+)
 from .web import snippet
 
 agencies_cli = AppGroup("agencies", help="Check and manage agency configuration files.")
@@ -57,20 +67,30 @@ def agencies_check(ids: tuple[str, ...], workers: int | None) -> None:
     help="A site that may show the form, such as https://school57.ru (repeatable).",
 )
 @click.option(
-    "--routing-key", help="Where the central queue routes messages (default: <region>.<id>)."
+    "--sector",
+    type=click.Choice(list(routing.SECTORS)),
+    help="The sector, for the routing key (default: the one the name says, if it says one).",
 )
-def agencies_new(agency_id, extends, name, short_name, region, origins, routing_key) -> None:
+@click.option(
+    "--routing-key",
+    help="Where the central queue routes messages (default: <region>.<sector>.<id>).",
+)
+def agencies_new(
+    agency_id, extends, name, short_name, region, origins, sector, routing_key
+) -> None:
     """Write a new, valid agency file AGENCY_ID.toml from the template."""
     folder = agencies.extension(current_app).folder
     try:
-        path = agency_files.new(
-            folder, agency_id, extends, name, short_name, region, origins, routing_key
+        path, notes = agency_files.new(
+            folder, agency_id, extends, name, short_name, region, origins, routing_key, sector
         )
     except agency_files.AgencyFileError as e:
         for line in e.problems:
             click.echo(line, err=True)
         sys.exit(1)
     click.echo(f"created {path}")
+    for note in notes:
+        click.echo(note, err=True)
 
 
 @agencies_cli.command("import")
@@ -79,8 +99,8 @@ def agencies_new(agency_id, extends, name, short_name, region, origins, routing_
 @click.option("--verbose", "-v", is_flag=True, help="Also list the unchanged agencies.")
 def agencies_import(registry: Path, extends: str, verbose: bool) -> None:
     """Create or update agency files from a registry export (CSV with the columns id,
-    name, short_name, region, site_origin, routing_key). Keys added by hand are kept.
-    Prints what changed; exits with status 1 if any row could not be imported."""
+    name, short_name, region, site_origin, and routing_key or sector). Keys added by hand
+    are kept. Prints what changed; exits with status 1 if any row could not be imported."""
     folder = agencies.extension(current_app).folder
     try:
         report = agency_files.import_registry(folder, registry, extends)
@@ -95,11 +115,12 @@ def agencies_import(registry: Path, extends: str, verbose: bool) -> None:
     if verbose:
         for agency_id in report.unchanged:
             click.echo(f"unchanged {agency_id}")
-    for line in report.problems:
+    for line in report.problems + report.warnings:
         click.echo(line)
+    also = f", {len(report.warnings)} warning(s)" if report.warnings else ""
     click.echo(
         f"{len(report.created)} created, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged, {len(report.problems)} problem(s)",
+        f"{len(report.unchanged)} unchanged, {len(report.problems)} problem(s){also}",
         err=True,
     )
     if report.problems:
