@@ -3,10 +3,12 @@ written only when valid, and an import never loses what people wrote by hand."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from tests.conftest import write_agency
-from widget import agencies
+from tests.conftest import ROOT, write_agency
+from widget import agencies, routing
 
 HEADER = "id,name,short_name,region,site_origin,routing_key\n"
 ROW_3 = (
@@ -242,3 +244,10 @@ def test_import_never_touches_a_broken_file(runner, instance, registry):
     assert result.exit_code == 1
     assert "cannot update this file" in result.output
     assert path.read_text() == "name = [broken"
+
+
+def test_the_queue_docs_list_exactly_the_sectors_the_tools_know():
+    text = (ROOT / "docs" / "queue.md").read_text(encoding="utf-8")
+    section = text[text.index("### Routing keys") :]
+    documented = re.findall(r"^\| `([a-z]+)` \| ", section[: section.index("\n### ")], re.M)
+    assert documented == list(routing.SECTORS)
