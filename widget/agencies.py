@@ -494,8 +494,8 @@ def check(folder: Path, ids: list[str] | None = None, workers: int | None = None
     names are not agency ids (never served), an accent colour too pale for white text,
     and texts or topic titles missing in a listed language. A routing key that the
     documented bindings would miss is a warning (``path:line: warning: field: message``,
-    see ``is_warning``), not a problem. Large sets are checked on all cores (``workers``
-    processes, default: one per core).
+    see ``agency_errors.is_warning``), not a problem. Large sets are checked on all
+    cores (``workers`` processes, default: one per core).
     """
     problems = misnamed(folder) if ids is None else []
     ids = all_ids(folder) if ids is None else ids
@@ -572,11 +572,6 @@ def check_one(folder: Path, agency_id: str, bases: BaseCache | None = None) -> l
     if unrouted:
         found.append(where.problem(("routing_key",), unrouted, warning=True))
     return [problem.text(_shown) for problem in found]
-
-
-def is_warning(line: str) -> bool:
-    """Whether a line of ``check`` is a warning (served, likely a mistake, not a failure)."""
-    return agency_errors.is_warning(line)
 
 
 ID_RULE = "2–64 characters: a-z, 0-9 and -, starting with a letter or digit"

@@ -14,6 +14,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from . import (
     agencies,
+    agency_errors,
     agency_files,
     forwarder,
     logs,
@@ -44,7 +45,7 @@ def agencies_check(ids: tuple[str, ...], workers: int | None) -> None:
     found = agencies.check(folder, list(ids) or None, workers=workers)
     for line in found:
         click.echo(line)
-    warnings = sum(1 for line in found if agencies.is_warning(line))
+    warnings = sum(1 for line in found if agency_errors.is_warning(line))
     problems = len(found) - warnings
     checked = len(ids) if ids else len(agencies.all_ids(folder))
     also = f", {warnings} warning(s)" if warnings else ""
