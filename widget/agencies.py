@@ -568,7 +568,7 @@ def check_one(folder: Path, agency_id: str, bases: BaseCache | None = None) -> l
     for problem in problems:
         field, _, message = problem.partition(": ")
         found.append(where.problem(agency_errors.loc_of(field), message))
-    unrouted = routing.key_problem(agency.routing_key, agency.region, agency_id)
+    unrouted = routing.key_problem(agency.routing_key, agency.region, agency_id, agency.name)
     if unrouted:
         found.append(where.problem(("routing_key",), unrouted, warning=True))
     return [problem.text(_shown) for problem in found]

@@ -23,6 +23,8 @@ from typing import NamedTuple
 import tomli
 from pydantic import BaseModel, ValidationError
 
+from . import routing
+
 Loc = tuple[str | int, ...]
 
 
@@ -62,7 +64,7 @@ PATTERNS = {  # (an example ends with a comma: "…, such as "57", is needed")
     "languages": 'a language code of 2 or 3 lower-case letters, such as "ru",',
     "[key]": 'a language code of 2 or 3 lower-case letters, such as "ru",',
 }
-# What a required key looks like, for "missing" (routing_key: see ``_example``).
+# What a required key looks like, for "missing" (routing_key: the agency's own, ``_example``).
 EXAMPLES = {
     "name": 'name = "МБОУ «Средняя школа № 1»"',
     "region": 'region = "57"',
@@ -94,7 +96,9 @@ def problems(
 ) -> list[Problem]:
     """The problems of ``data`` (an agency file merged over its bases) that ``error``
     found, each at the file and line ``where`` finds for it."""
-    return [where.problem(loc, message) for loc, message in describe(error, data, model)]
+    found = [where.problem(loc, message) for loc, message in describe(error, data, model)]
+    # in the order of the files' lines, the agency's own first
+    return sorted(found, key=lambda p: (p.path != where.agency_path, str(p.path), p.line or 0))
 
 
 def describe(error: ValidationError, data: dict, model: type[BaseModel]) -> list[tuple[Loc, str]]:
@@ -122,7 +126,7 @@ def describe(error: ValidationError, data: dict, model: type[BaseModel]) -> list
             words = ", or ".join(_needed(err).rstrip(",") for err in errs)
             result.append((errs[0]["loc"], f"{words}, is needed, got {_shown(errs[0]['input'])}"))
         else:
-            result.extend((err["loc"], _words(err, model)) for err in errs)
+            result.extend((err["loc"], _words(err, data, model)) for err in errs)
     return result
 
 
@@ -159,11 +163,11 @@ def _needed(err: dict) -> str | None:
     return None
 
 
-def _words(err: dict, model: type[BaseModel]) -> str:
+def _words(err: dict, data: dict, model: type[BaseModel]) -> str:
     kind, loc, got, ctx = err["type"], err["loc"], err["input"], err.get("ctx") or {}
     name = _name(loc)
     if kind == "missing":
-        example = _example(name, loc)
+        example = _example(name, data)
         return f"missing; add it, such as {example}" if example else "missing; it is required"
     if kind == "extra_forbidden":
         return _unknown(str(loc[-1]), _keys_at(model, loc[:-1]))
@@ -202,9 +206,11 @@ def _name(loc: Loc) -> str:
     return names[-1] if names else ""
 
 
-def _example(name: str, loc: Loc) -> str | None:
-    if name == "routing_key":
-        return 'routing_key = "57.education.school-1"'
+def _example(name: str, data: dict) -> str | None:
+    if name == "routing_key":  # this agency's own key, as far as the file tells it
+        region = data.get("region") if isinstance(data.get("region"), str) else "<region>"
+        sector = routing.sector_from_name(str(data.get("name", ""))) or "<sector>"
+        return f'routing_key = "{routing.key_for(region, sector, data["id"])}"'
     return EXAMPLES.get(name)
 
 

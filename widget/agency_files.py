@@ -86,7 +86,7 @@ def new(
         if sector not in routing.SECTORS:
             raise AgencyFileError([f"{path}: sector: {_not_a_sector(sector)}"])
         routing_key = routing.key_for(region, sector, agency_id)
-    unrouted = routing.key_problem(routing_key, region, agency_id)
+    unrouted = routing.key_problem(routing_key, region, agency_id, name)
     if unrouted:
         notes.append(f"warning: routing_key: {unrouted}")
     doc = template(
@@ -309,7 +309,7 @@ def import_registry(folder: Path, csv_path: Path, extends: str) -> ImportReport:
                 report.problems.append(f"{where}: sector: {_not_a_sector(sector)}")
                 continue
             row = {**row, "routing_key": routing.key_for(row["region"], sector, agency_id)}
-        unrouted = routing.key_problem(row["routing_key"], row["region"], agency_id)
+        unrouted = routing.key_problem(row["routing_key"], row["region"], agency_id, row["name"])
         path = folder / f"{agency_id}.toml"
         try:
             if path.exists():

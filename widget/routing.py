@@ -49,33 +49,34 @@ def sector_from_name(name: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def key_problem(key: str, region: str, agency_id: str) -> str | None:
+def key_problem(key: str, region: str, agency_id: str, name: str = "") -> str | None:
     """Why the documented bindings would miss ``key``, or None when it is of the form
-    ``<region>.<sector>.<agency-id>`` for this agency."""
+    ``<region>.<sector>.<agency-id>`` for this agency (whose ``name`` may say the sector,
+    for the key to suggest)."""
     parts = key.split(".")
-    miss = "queues bound as docs/queue.md shows"
+    sector = parts[1] if len(parts) == 3 and parts[1] in SECTORS else None
+    better = key_for(region, sector or sector_from_name(name) or "<sector>", agency_id)
     if len(parts) != 3:
         return (
-            f"{key!r} is not of the form <region>.<sector>.<agency-id>, such as "
-            f"{key_for(region, 'education', agency_id)!r}: {miss} (*.education.* for a sector) "
-            "never get its messages, and with mandatory set they go dead"
+            f"{key!r} is not of the form <region>.<sector>.<agency-id>: queues bound by "
+            "sector (such as *.health.*, docs/queue.md) never get its messages, and with "
+            f"mandatory set they go dead; use {better!r}"
         )
-    given_region, sector, given_id = parts
-    if sector not in SECTORS:
+    given_region, given_sector, given_id = parts
+    if sector is None:
         return (
-            f"{sector!r} is not one of the sectors ({', '.join(SECTORS)}): {miss} "
-            f"(*.{next(iter(SECTORS))}.* for a sector) never get its messages"
+            f"{given_sector!r} is not one of the sectors ({', '.join(SECTORS)}): queues "
+            f"bound by sector (docs/queue.md) never get its messages; use {better!r}"
         )
     if given_region != region:
         return (
             f"{key!r} starts with {given_region!r}, but the agency's region is {region!r}: "
-            f"{miss} ({region}.# for the region) never get its messages; "
-            f"use {key_for(region, sector, agency_id)!r}"
+            f"queues bound by region ({region}.#, docs/queue.md) never get its messages; "
+            f"use {better!r}"
         )
     if given_id != agency_id:
         return (
-            f"{key!r} ends with {given_id!r}, not the agency id {agency_id!r} (a copied file?): "
-            f"its messages would be taken for another agency's; "
-            f"use {key_for(region, sector, agency_id)!r}"
+            f"{key!r} ends with {given_id!r}, not the agency id {agency_id!r} (a copied "
+            f"file?): its messages would be taken for another agency's; use {better!r}"
         )
     return None
