@@ -571,7 +571,7 @@ def check_one(folder: Path, agency_id: str, bases: BaseCache | None = None) -> l
     unrouted = routing.key_problem(agency.routing_key, agency.region, agency_id, agency.name)
     if unrouted:
         found.append(where.problem(("routing_key",), unrouted, warning=True))
-    return [problem.text(_shown) for problem in found]
+    return [problem.text(_shown) for problem in agency_errors.in_order(found, where)]
 
 
 ID_RULE = "2–64 characters: a-z, 0-9 and -, starting with a letter or digit"

@@ -96,9 +96,14 @@ def problems(
 ) -> list[Problem]:
     """The problems of ``data`` (an agency file merged over its bases) that ``error``
     found, each at the file and line ``where`` finds for it."""
-    found = [where.problem(loc, message) for loc, message in describe(error, data, model)]
-    # in the order of the files' lines, the agency's own first
-    return sorted(found, key=lambda p: (p.path != where.agency_path, str(p.path), p.line or 0))
+    return in_order([where.problem(loc, m) for loc, m in describe(error, data, model)], where)
+
+
+def in_order(found: list[Problem], where: Locator) -> list[Problem]:
+    """Problems before warnings; each in the order of the files' lines, the agency's first."""
+    return sorted(
+        found, key=lambda p: (p.warning, p.path != where.agency_path, str(p.path), p.line or 0)
+    )
 
 
 def describe(error: ValidationError, data: dict, model: type[BaseModel]) -> list[tuple[Loc, str]]:
