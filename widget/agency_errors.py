@@ -109,18 +109,13 @@ def in_order(found: list[Problem], where: Locator) -> list[Problem]:
 def describe(error: ValidationError, data: dict, model: type[BaseModel]) -> list[tuple[Loc, str]]:
     """(location, plain words) for each of pydantic's errors; the errors of one value
     that may take several forms (a title: text or a table) become one."""
-    described: dict[Loc, list[tuple[int, dict]]] = {}
-    order: list[Loc] = []
+    groups: dict[Loc, list[tuple[int, dict]]] = {}  # by the value the errors are about
     for err in error.errors():
         loc, union_at = _clean(err["loc"], data, err["type"])
-        key = loc[:union_at] if union_at is not None else (*loc, "#", len(order))
-        if key not in described:
-            described[key] = []
-            order.append(key)
-        described[key].append((len(loc), {**err, "loc": loc}))
+        key = loc[:union_at] if union_at is not None else (*loc, "#", len(groups))
+        groups.setdefault(key, []).append((len(loc), {**err, "loc": loc}))
     result = []
-    for key in order:
-        group = described[key]
+    for group in groups.values():
         deepest = max(depth for depth, _ in group)
         # text first: "text in quotes, or a table …" reads better than the other way round
         errs = sorted(
