@@ -58,5 +58,5 @@ messages: $(DEV_STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 		--project otklik -o widget/translations/messages.pot .
 	$(BIN)/pybabel update -i widget/translations/messages.pot -d widget/translations \
-		--no-fuzzy-matching --width 100
+		--no-fuzzy-matching --ignore-obsolete --width 100
 	$(BIN)/pybabel compile -d widget/translations --statistics

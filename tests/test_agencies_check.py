@@ -3,6 +3,7 @@ as `path: field: message`, and any of them makes the command fail."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -27,10 +28,12 @@ def check(instance: Path, *args: str) -> list[str]:
 
 
 def problem_for(instance: Path, body: str, agency_id: str = "school-1") -> list[str]:
+    """The problems of ``body`` as the agency's file, without the file and line."""
     path = write_agency(instance, agency_id, body)
     found = check(instance, [agency_id])
-    assert all(line.startswith(f"{path}: ") for line in found), found
-    return [line[len(f"{path}: ") :] for line in found]
+    where = re.compile(re.escape(str(path)) + r"(:\d+)?: ")
+    assert all(where.match(line) for line in found), found
+    return [where.sub("", line, count=1) for line in found]
 
 
 def test_a_pale_accent_colour_is_refused_with_its_contrast(instance):
@@ -139,7 +142,190 @@ def test_a_title_missing_in_one_language_is_named(instance):
 
 def test_schema_problems_name_the_field(instance):
     found = problem_for(instance, GOOD.replace('routing_key = "57.education.school-1"\n', ""))
-    assert found == ["routing_key: Field required"]
+    assert found == ['routing_key: missing; add it, such as routing_key = "57.education.school-1"']
+
+
+# A file as staff write it, with a mistake on every line that starts with "!": the test
+# takes the "!" off and expects that line's number and the message after "|" (which goes
+# on in lines that start with "    |").
+MISTAKES = """extends = "_bases/orel"
+name = "МБОУ «Школа № 1»"
+routing_key = "57.education.school-1"
+!shortname = "Школа № 1"  | shortname: unknown key; did you mean short_name?
+!region = 57  | region: text in quotes is needed, got 57
+!browser_language = "да"  | browser_language: true or false (without quotes) is needed, got 'да'
+!embed_origins = "https://school1.example.ru"  | embed_origins: a list in square brackets, such as
+    | ["…", "…"], is needed, got 'https://school1.example.ru'
+languages = ["ru", "en"]
+
+[contact]
+!emial = "required"  | contact.emial: unknown key; did you mean email?
+!phone = "maybe"  | contact.phone: one of 'required', 'optional' or 'hidden' is needed, got 'maybe'
+
+[[topics]]
+id = "food"
+title = { ru = "Питание", en = "Meals" }
+
+![[topics]]  | topics.1.title: missing; add it, such as title = "Питание"
+!id = "Уроки"  | topics.1.id: an id of lower-case Latin letters, digits, - and _, such as "food",
+    | is needed, got 'Уроки'
+!titel = "Уроки"  | topics.1.titel: unknown key; did you mean title?
+
+[[topics]]
+id = "other"
+!title = 5  | topics.2.title: text in quotes, or a table of texts by language such as { ru = "…",
+    | en = "…" }, is needed, got 5
+!answer_within_days = 400  | topics.2.answer_within_days: 400 is too large: at most 365
+
+[texts.en]
+!consnt = "I agree"  | texts.en.consnt: unknown key; did you mean consent?
+!intro = ""  | texts.en.intro: empty; write the text or remove the key
+!description = "%s"  | texts.en.description: too long: 301 characters, at most 300
+
+[theme]
+!accent = "blue"  | theme.accent: a colour like #0d4cd3 is needed, got 'blue'
+!logo = "Logo.GIF"  | theme.logo: a file name in the logos folder ending .svg, .png or .jpg, such
+    | as orel-city.svg, is needed, got 'Logo.GIF'
+
+[limits]
+!per_ip = "lots"  | limits.per_ip: not a rate limit such as '5 per hour': 'lots'
+
+[attachments]
+!max_files = "три"  | attachments.max_files: a whole number (without quotes) is needed, got 'три'
+!max_mb = 50  | attachments.max_mb: 50 is too large: at most 20
+types = [
+  "image/jpeg",
+!  "image/gif",  | attachments.types.1: one of 'image/jpeg', 'image/png', 'image/heic',
+    | 'image/heif' or 'application/pdf' is needed, got 'image/gif'
+]
+""" % ("x" * 301)
+
+
+def test_every_schema_problem_gets_its_line_and_plain_words(instance):
+    body, expected = [], []
+    for line in MISTAKES.splitlines():
+        if line.startswith("    | "):  # the message above goes on
+            number, message = expected.pop()
+            expected.append((number, message + " " + line[len("    | ") :]))
+            continue
+        if line.startswith("!"):
+            line, message = line[1:].split("  | ")
+            expected.append((len(body) + 1, message))
+        body.append(line)
+    path = write_agency(instance, "school-1", "\n".join(body) + "\n")
+    found = check(instance, ["school-1"])
+    assert sorted(found) == sorted(f"{path}:{number}: {message}" for number, message in expected)
+
+
+PYDANTIC_WORDS = ("Input should", "String should", "Extra inputs", "Field required", "Value error")
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ("theme = 'blue'", "theme: a table ([theme] on a line of its own) is needed, got 'blue'"),
+        ("languages = []", "languages: an empty list; at least one is needed"),
+        (
+            'languages = ["RU"]',
+            'languages.0: a language code of 2 or 3 lower-case letters, such as "ru", is '
+            "needed, got 'RU'",
+        ),
+        ('name = ""', "name: empty; write the text or remove the key"),
+        ("\n[attachments]\ntypes = []", "attachments.types: an empty list; at least one is needed"),
+        (
+            "\n[attachments]\nmax_mb = 2.5",
+            "attachments.max_mb: a whole number (without quotes) is needed, got 2.5",
+        ),
+        ("\n[attachments]\nmax_mb = 0", "attachments.max_mb: 0 is too small: at least 1"),
+        (
+            '\n[texts.EN]\nintro = "Hi"',
+            'texts.EN: a language code of 2 or 3 lower-case letters, such as "ru", is needed, '
+            "got 'EN'",
+        ),
+    ],
+)
+def test_more_schema_problems_in_plain_words(instance, change, expected):
+    """``change`` replaces the line of GOOD that sets the same key; a table goes at the end."""
+    key = change.split(" = ")[0]
+    kept = "\n".join(line for line in GOOD.splitlines() if not line.startswith(f"{key} = "))
+    body = f"{kept}\n{change}\n" if change.startswith("\n[") else f"{change}\n{kept}\n"
+    found = problem_for(instance, body)
+    assert found == [expected]
+    assert not [word for word in PYDANTIC_WORDS if word in found[0]]
+
+
+def test_an_empty_topic_list_is_named_on_its_line(instance):
+    body = GOOD[: GOOD.index("[[topics]]")] + "topics = []\n"
+    path = write_agency(instance, "school-1", body)
+    assert check(instance, ["school-1"]) == [
+        f"{path}:{len(body.splitlines())}: topics: an empty list; at least one is needed"
+    ]
+
+
+def test_a_problem_in_a_base_names_the_base_and_its_line(instance):
+    base = instance / "agencies" / "_bases" / "orel.toml"
+    lines = base.read_text(encoding="utf-8").splitlines()
+    number = lines.index('accent = "#0d4cd3"') + 1
+    lines[number - 1] = 'accent = "navy"'
+    base.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path = write_agency(instance, "school-1", GOOD)
+    assert check(instance, ["school-1"]) == [
+        f"{base}:{number}: theme.accent: a colour like #0d4cd3 is needed, got 'navy' "
+        f"({path.name} gets it from this base)"
+    ]
+
+
+def test_a_key_the_agency_sets_itself_is_its_own_even_when_the_base_has_it(instance):
+    path = write_agency(instance, "school-1", GOOD + '\n[theme]\naccent = "navy"\n')
+    (line,) = check(instance, ["school-1"])
+    assert line.startswith(f"{path}:{len(GOOD.splitlines()) + 3}: theme.accent: ")
+
+
+def test_the_checks_beyond_the_schema_name_the_line_too(instance):
+    path = write_agency(instance, "school-1", GOOD + '\n[theme]\naccent = "#7fb2ff"\n')
+    (line,) = check(instance, ["school-1"])
+    assert line.startswith(f"{path}:{len(GOOD.splitlines()) + 3}: theme.accent: #7fb2ff on white")
+
+
+def test_broken_toml_names_the_line(instance):
+    path = write_agency(instance, "school-1", GOOD.replace('title = "Питание"', 'title = "Питание'))
+    (line,) = check(instance, ["school-1"])
+    number = GOOD.splitlines().index('title = "Питание"') + 1
+    assert line.startswith(f"{path}:{number}: toml: ")
+
+
+def test_lines_are_found_past_multi_line_strings_and_arrays(instance):
+    body = GOOD.replace(
+        "[[topics]]",
+        'embed_origins = [\n  "https://a.example.ru",  # main site\n  "https://b.example.ru",\n]\n'
+        '[texts.ru]\nintro = """\n[theme]\naccent = "x"\n"""\n\n[[topics]]',
+    ).replace('embed_origins = ["https://school1.example.ru"]\n', "")
+    body += '\n[theme]\naccent = "green"\n'
+    path = write_agency(instance, "school-1", body)
+    (line,) = check(instance, ["school-1"])
+    assert line.startswith(f"{path}:{len(body.splitlines())}: theme.accent: ")
+
+
+# --- routing keys -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key, words",
+    [
+        ("57.school-1", "not of the form <region>.<sector>.<agency-id>"),
+        ("57.edu.school-1", "'edu' is not one of the sectors"),
+        ("77.education.school-1", "region is '57'"),
+        ("57.education.school-2", "not the agency id 'school-1'"),
+    ],
+)
+def test_a_routing_key_no_documented_binding_routes_is_a_warning(instance, runner, key, words):
+    path = write_agency(instance, "school-1", GOOD.replace("57.education.school-1", key))
+    (line,) = check(instance, ["school-1"])
+    assert line.startswith(f"{path}:3: warning: routing_key: ") and words in line
+    result = runner.invoke(args=["agencies", "check", "school-1"])
+    assert result.exit_code == 0, result.output
+    assert line in result.output.splitlines()
+    assert "1 file(s) checked, no problems, 1 warning(s)" in result.output
 
 
 def test_an_unknown_id_given_on_the_command_line_is_a_problem(instance):
@@ -155,7 +341,7 @@ def test_the_command_prints_problems_and_fails(instance, runner):
     write_agency(instance, "school-1", GOOD + '\n[theme]\naccent = "#ffff00"\n')
     result = runner.invoke(args=["agencies", "check"])
     assert result.exit_code == 1
-    assert f"{instance / 'agencies' / 'school-1.toml'}: theme.accent: " in result.output
+    assert f"{instance / 'agencies' / 'school-1.toml'}:12: theme.accent: " in result.output
     assert "1 problem(s) in 4 file(s) checked" in result.output
 
 

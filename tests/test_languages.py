@@ -136,8 +136,8 @@ def test_every_string_in_the_code_has_an_english_translation():
 def test_the_compiled_catalogue_matches_its_source():
     with (CATALOGUE / "messages.po").open("rb") as f:
         source = {m.id: m.string for m in read_po(f) if m.id}
-    compiled = {
-        m.id: m.string
+    compiled = {  # read_mo gives a plural message's forms as lists, read_po as tuples
+        (tuple(m.id) if m.pluralizable else m.id): (tuple(m.string) if m.pluralizable else m.string)
         for m in read_mo(io.BytesIO((CATALOGUE / "messages.mo").read_bytes()))
         if m.id
     }

@@ -109,12 +109,80 @@ def test_the_qr_code_downloads_as_an_svg_file(client):
     assert response.get_data().startswith(b"<?xml")
 
 
-def test_an_agency_without_embed_origins_is_warned(client, instance):
+def visible_text(page: str, skip_class: str = "") -> str:
+    """The words a reader sees (not the code to copy), leaving out ``skip_class``."""
+    document = html5lib.parse(page, namespaceHTMLElements=False)
+    words = []
+
+    def walk(element):
+        if element.tag in ("textarea", "script", "style", "title") or (
+            skip_class and skip_class in element.get("class", "").split()
+        ):
+            return
+        words.append(element.text or "")
+        for child in element:
+            walk(child)
+            words.append(child.tail or "")
+
+    walk(document.find("body"))
+    return " ".join(" ".join(words).split())
+
+
+def test_an_agency_without_embed_origins_is_warned_in_plain_words(client, instance):
     write_agency(instance, "library-1", NO_ORIGINS)
     _response, page = page_of(client, "library-1")
-    assert 'class="warning"' in page and "embed_origins" in page
+    (warning,) = re.findall(r'<div class="warning"[^>]*>(.*?)</div>', page, re.S)
+    assert "адреса сайтов, на которых можно показывать форму" in warning
+    assert "embed_origins" not in warning
     _response, page = page_of(client)
     assert 'class="warning"' not in page
+
+
+@pytest.mark.parametrize("agency_id", [SCHOOL, "library-1"])
+def test_staff_see_the_key_name_only_in_the_hint_on_which_line_to_edit(client, instance, agency_id):
+    write_agency(instance, "library-1", NO_ORIGINS)
+    _response, page = page_of(client, agency_id)
+    assert "embed_origins" not in visible_text(page, skip_class="hint")
+    (hint,) = [h for h in re.findall(r'<p class="hint">(.*?)</p>', page, re.S) if "embed_" in h]
+    assert "строк" in hint and "файл" in hint
+
+
+@pytest.mark.parametrize(
+    "origins, expected",
+    [
+        (
+            '["http://localhost:8000"]',
+            "Адрес http://localhost:8000 годится только для проверки на своём компьютере",
+        ),
+        (
+            '["http://localhost:8000", "http://127.0.0.1"]',
+            "Адреса http://localhost:8000, http://127.0.0.1 годятся только для проверки",
+        ),
+    ],
+)
+def test_the_local_origins_warning_agrees_with_their_number(
+    client, runner, instance, origins, expected
+):
+    body = NO_ORIGINS.replace("languages", f"embed_origins = {origins}\nlanguages")
+    write_agency(instance, "library-1", body)
+    _response, page = page_of(client, "library-1")
+    assert expected in visible_text(page)
+    result = runner.invoke(
+        args=["agencies", "snippet", "library-1", "--base-url", "https://otklik.example.ru"]
+    )
+    assert expected in result.output
+
+
+def test_an_official_name_with_its_own_quotes_is_not_quoted_again(client, instance):
+    """A legal name carries «»; wrapped in «» again it read «МБОУ «Школа № 1», г. Орёл»."""
+    name = "МБОУ «Средняя школа № 57», г. Орёл"  # the demo school's official name
+    _response, page = page_of(client)
+    text = visible_text(page)
+    assert name in text
+    depth = 0
+    for char in text:
+        depth += {"«": 1, "»": -1}.get(char, 0)
+        assert depth in (0, 1), text
 
 
 def test_public_url_decides_every_link(instance, config):
@@ -165,7 +233,7 @@ def test_the_command_prints_what_the_page_shows(client, runner, instance, tmp_pa
     lines = result.output.splitlines()
     assert textarea(page) in lines
     assert "http://localhost/f/library-1" in lines
-    assert any(line.startswith("warning: ") and "embed_origins" in line for line in lines)
+    assert any(line.startswith("warning: ") and "адреса сайтов" in line for line in lines)
     assert qr.read_bytes().startswith(b"<?xml")
 
 

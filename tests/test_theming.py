@@ -115,5 +115,8 @@ def test_the_check_command_names_a_refused_logo(runner, instance, logos):
     with_logo(instance, "bad.svg")
     result = runner.invoke(args=["agencies", "check", "orel-school-57"])
     assert result.exit_code == 1
-    assert "orel-school-57.toml: theme.logo: the SVG has an event handler (onload)" in result.output
+    assert re.search(
+        r"orel-school-57\.toml:\d+: theme\.logo: the SVG has an event handler \(onload\)",
+        result.output,
+    )
     assert runner.invoke(args=["agencies", "check", "orel-city-admin"]).exit_code == 0

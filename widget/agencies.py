@@ -25,7 +25,7 @@ import limits
 import tomli as toml  # compiled: parses agency files 3-5x faster than tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from . import counters, i18n, logos, metrics
+from . import agency_errors, counters, i18n, logos, metrics, routing
 
 log = logging.getLogger(__name__)
 
@@ -271,9 +271,7 @@ def _read(
     try:
         return Agency.model_validate(data), sources, stamps, stated_id
     except ValidationError as e:
-        error = AgencyError(
-            [f"{_shown(path)}: {_field(err['loc'])}: {err['msg']}" for err in e.errors()]
-        )
+        error = AgencyError(_schema_problems(e, data, agency_errors.Locator(sources, path)))
         error.sources, error.stamps = sources, stamps
         raise error from None
 
@@ -338,7 +336,10 @@ def _merged(
             raise
         consulted.append((path, None))
         raise AgencyError([f"{_shown(chain[-1])}: extends: no such base {_shown(path)}"]) from None
-    except (toml.TOMLDecodeError, UnicodeDecodeError) as e:
+    except toml.TOMLDecodeError as e:
+        consulted.append((path, _stamp_of(path)))
+        raise AgencyError([f"{_shown(path)}:{e.lineno}: toml: {e.msg}"]) from None
+    except UnicodeDecodeError as e:
         consulted.append((path, _stamp_of(path)))
         raise AgencyError([f"{_shown(path)}: toml: {e}"]) from None
     except IsADirectoryError:
@@ -379,8 +380,9 @@ def _deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def _field(loc: tuple) -> str:
-    return ".".join(str(part) for part in loc) or "(file)"
+def _schema_problems(error: ValidationError, data: dict, where: agency_errors.Locator) -> list[str]:
+    """``path[:line]: field: message`` lines, in plain words, for the schema's errors."""
+    return [p.text(_shown) for p in agency_errors.problems(error, data, Agency, where)]
 
 
 def _shown(path: Path) -> str:
@@ -631,13 +633,16 @@ PARALLEL_FROM = 400  # fewer files than this are checked in this process
 
 def check(folder: Path, ids: list[str] | None = None, workers: int | None = None) -> list[str]:
     """Validate agency files (all, or ``ids``); return their problems as
-    ``path: field: message`` lines, in the order of the ids.
+    ``path[:line]: field: message`` lines, in the order of the ids, with the line when
+    it is known (of the base, when the key comes from one), and in plain words.
 
     Beyond what serving needs (the schema, ``extends``, origins, unique topics), it finds
     what serving forgives: an ``id`` key that differs from the file name, files whose
     names are not agency ids (never served), an accent colour too pale for white text,
-    and texts or topic titles missing in a listed language. Large sets are checked on
-    all cores (``workers`` processes, default: one per core).
+    and texts or topic titles missing in a listed language. A routing key that the
+    documented bindings would miss is a warning (``path:line: warning: field: message``,
+    see ``agency_errors.is_warning``), not a problem. Large sets are checked on all
+    cores (``workers`` processes, default: one per core).
     """
     problems = misnamed(folder) if ids is None else []
     ids = all_ids(folder) if ids is None else ids
@@ -663,19 +668,22 @@ def _check_many(folder: Path, ids: list[str]) -> list[str]:
     return problems
 
 
-def problems_of(folder: Path, agency_id: str, data: dict, lint: bool = True) -> list[str]:
-    """What would be wrong with ``data`` as the file ``<agency_id>.toml``, before it is
+def problems_of(folder: Path, agency_id: str, text: str, lint: bool = True) -> list[str]:
+    """What would be wrong with ``text`` as the file ``<agency_id>.toml``, before it is
     written (for tools that write agency files): the schema's problems, or else (with
-    ``lint``) the check's. Lines are ``path: field: message``."""
+    ``lint``) the check's. Lines are ``path: field: message`` (a base's with its line)."""
     path = folder / f"{agency_id}.toml"
+    consulted: list[tuple[Path, Stamp]] = []
     try:
-        merged = over_bases(folder, path, data, [], BaseCache(), [])
+        merged = over_bases(folder, path, toml.loads(text), [], BaseCache(), consulted)
         merged = {k: v for k, v in merged.items() if k != "extends"}
-        agency = Agency.model_validate({**merged, "id": agency_id})
+        data = {**merged, "id": agency_id}
+        agency = Agency.model_validate(data)
     except AgencyError as e:
         return e.problems
     except ValidationError as e:
-        return [f"{_shown(path)}: {_field(err['loc'])}: {err['msg']}" for err in e.errors()]
+        files = [path, *(p for p, _ in consulted)]
+        return _schema_problems(e, data, agency_errors.Locator(files, path, unwritten=text))
     return [f"{_shown(path)}: {problem}" for problem in lint_agency(agency)] if lint else []
 
 
@@ -685,7 +693,7 @@ def check_one(folder: Path, agency_id: str, bases: BaseCache | None = None) -> l
     if not AGENCY_ID.fullmatch(agency_id):
         return [f"{_shown(path)}: file: {agency_id!r} is not an agency id ({ID_RULE})"]
     try:
-        agency, _sources, _stamps, stated_id = _read(folder, agency_id, bases or BaseCache())
+        agency, sources, _stamps, stated_id = _read(folder, agency_id, bases or BaseCache())
     except AgencyNotFound:
         return [f"{_shown(path)}: file: no such agency file"]
     except AgencyError as e:
@@ -702,7 +710,15 @@ def check_one(folder: Path, agency_id: str, bases: BaseCache | None = None) -> l
             logos.load(logos.folder(folder.parent), agency.theme.logo)
         except logos.LogoError as e:
             problems.append(f"theme.logo: {e}; the form is shown without it")
-    return [f"{_shown(path)}: {problem}" for problem in problems]
+    where = agency_errors.Locator(sources, path)
+    found = []
+    for problem in problems:
+        field, _, message = problem.partition(": ")
+        found.append(where.problem(agency_errors.loc_of(field), message))
+    unrouted = routing.key_problem(agency.routing_key, agency.region, agency_id, agency.name)
+    if unrouted:
+        found.append(where.problem(("routing_key",), unrouted, warning=True))
+    return [problem.text(_shown) for problem in agency_errors.in_order(found, where)]
 
 
 ID_RULE = "2–64 characters: a-z, 0-9 and -, starting with a letter or digit"

@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from . import agencies
+from . import agencies, routing
 
-REGISTRY_COLUMNS = ("id", "name", "short_name", "region", "site_origin", "routing_key")
-REQUIRED_COLUMNS = ("id", "name", "region", "routing_key")
+REGISTRY_COLUMNS = ("id", "name", "short_name", "region", "site_origin", "routing_key", "sector")
+REQUIRED_COLUMNS = ("id", "name", "region")  # and routing_key or sector
 COLUMN_ALIASES = {"origin": "site_origin", "site": "site_origin", "short": "short_name"}
 DEFAULT_TOPIC_ID = "other"
 DEFAULT_TOPIC_TITLE = {"ru": "Вопрос, жалоба или предложение", "en": "Question or complaint"}
@@ -49,10 +49,13 @@ def new(
     region: str | None = None,
     origins: Iterable[str] = (),
     routing_key: str | None = None,
-) -> Path:
-    """Write ``<agency_id>.toml`` from the template; refuse to overwrite a file.
+    sector: str | None = None,
+) -> tuple[Path, list[str]]:
+    """Write ``<agency_id>.toml`` from the template; refuse to overwrite a file. Return
+    its path and notes for the person who asked (the sector guessed, a routing warning).
 
-    ``region`` defaults to the base's; ``routing_key`` to ``<region>.<agency_id>``.
+    ``region`` defaults to the base's; ``routing_key`` to ``<region>.<sector>.<agency_id>``
+    (docs/queue.md), with the ``sector`` the name says when none is given.
     When the base has no topics, the file gets one catch-all topic to edit.
     Raises AgencyFileError, naming every problem, and then writes nothing.
     """
@@ -67,6 +70,25 @@ def new(
     region = region or base.get("region")
     if not region:
         raise AgencyFileError([f"{path}: region: the base has none, so give one (--region)"])
+    notes = []
+    if not routing_key:
+        if sector is None:
+            sector = routing.sector_from_name(name)
+            if sector is None:
+                raise AgencyFileError(
+                    [
+                        f"{path}: routing_key: the name does not tell the sector, so give "
+                        f"--sector, one of {', '.join(routing.SECTORS)} (or the whole "
+                        "--routing-key)"
+                    ]
+                )
+            notes.append(f"sector {sector}, from the name (--sector to choose another)")
+        if sector not in routing.SECTORS:
+            raise AgencyFileError([f"{path}: sector: {_not_a_sector(sector)}"])
+        routing_key = routing.key_for(region, sector, agency_id)
+    unrouted = routing.key_problem(routing_key, region, agency_id, name)
+    if unrouted:
+        notes.append(f"warning: routing_key: {unrouted}")
     doc = template(
         agency_id,
         extends,
@@ -74,11 +96,15 @@ def new(
         short_name=short_name,
         region=region if region != base.get("region") else None,
         origins=[site_origin(o) for o in origins],
-        routing_key=routing_key or f"{region}.{agency_id}",
+        routing_key=routing_key,
         topics=None if base.get("topics") else base.get("languages", ["ru"]),
     )
     _write_checked(folder, agency_id, doc, lint=True)
-    return path
+    return path, notes
+
+
+def _not_a_sector(sector: str) -> str:
+    return f"{sector!r} is not one of the sectors ({', '.join(routing.SECTORS)})"
 
 
 def template(
@@ -167,7 +193,7 @@ def _write_checked(
     """Write ``doc`` if it makes a servable agency (and, with ``lint``, one that passes
     the whole check)."""
     text = tomlkit.dumps(doc)
-    problems = agencies.problems_of(folder, agency_id, tomlkit.loads(text).unwrap(), lint=lint)
+    problems = agencies.problems_of(folder, agency_id, text, lint=lint)
     if problems:
         raise AgencyFileError(problems)
     _write_atomically(folder / f"{agency_id}.toml", text)
@@ -194,6 +220,7 @@ class ImportReport:
     updated: dict[str, list[str]] = field(default_factory=dict)  # id -> keys changed
     unchanged: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # ``where: field: message``
+    warnings: list[str] = field(default_factory=list)  # ``where: warning: field: message``
 
 
 def read_registry(raw: bytes, source: str) -> list[tuple[int, dict[str, str]]]:
@@ -214,6 +241,8 @@ def read_registry(raw: bytes, source: str) -> list[tuple[int, dict[str, str]]]:
         raise AgencyFileError([f"{source}: file: empty, expected a header line"]) from None
     columns = [_column(name) for name in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if "routing_key" not in columns and "sector" not in columns:
+        missing.append("routing_key (or sector)")
     if missing:
         raise AgencyFileError(
             [
@@ -240,7 +269,8 @@ def import_registry(folder: Path, csv_path: Path, extends: str) -> ImportReport:
     """Create or update one agency file per row of a registry export.
 
     Only the registry's columns are written: name, short_name, region and routing_key
-    are set to the row's values (an empty optional cell leaves the key alone), and the
+    are set to the row's values (an empty optional cell leaves the key alone; without a
+    routing_key, it is built from the sector as ``<region>.<sector>.<id>``), and the
     site's origin is added to embed_origins if it is missing (other origins, added by
     hand, stay). Every other key, comment and topic written by hand is kept. New files
     extend ``extends``. A row whose result would be invalid is reported and not written.
@@ -268,6 +298,18 @@ def import_registry(folder: Path, csv_path: Path, extends: str) -> ImportReport:
             report.problems.append(f"{where}: id: {agency_id!r} is on line {seen[agency_id]} too")
             continue
         seen[agency_id] = line
+        if not row.get("routing_key"):
+            sector = row.get("sector")
+            if not sector:
+                report.problems.append(
+                    f"{where}: routing_key: empty, and no sector to build it from"
+                )
+                continue
+            if sector not in routing.SECTORS:
+                report.problems.append(f"{where}: sector: {_not_a_sector(sector)}")
+                continue
+            row = {**row, "routing_key": routing.key_for(row["region"], sector, agency_id)}
+        unrouted = routing.key_problem(row["routing_key"], row["region"], agency_id, row["name"])
         path = folder / f"{agency_id}.toml"
         try:
             if path.exists():
@@ -293,6 +335,9 @@ def import_registry(folder: Path, csv_path: Path, extends: str) -> ImportReport:
                 report.created.append(agency_id)
         except AgencyFileError as e:
             report.problems.extend(f"{where}: {problem}" for problem in e.problems)
+            continue
+        if unrouted:
+            report.warnings.append(f"{where}: warning: routing_key: {unrouted}")
     return report
 
 

@@ -12,7 +12,18 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import agencies, agency_files, forwarder, logs, metrics, outbox, settings, transports
+from . import (
+    agencies,
+    agency_errors,
+    agency_files,
+    forwarder,
+    logs,
+    metrics,
+    outbox,
+    routing,
+    settings,
+    transports,
+)
 from .web import snippet
 
 agencies_cli = AppGroup("agencies", help="Check and manage agency configuration files.")
@@ -28,16 +39,20 @@ agencies_cli = AppGroup("agencies", help="Check and manage agency configuration 
 )
 def agencies_check(ids: tuple[str, ...], workers: int | None) -> None:
     """Validate agency files (all, or the IDS given) on all cores; print
-    `path: field: message` for each problem and exit with status 1 when there is any."""
+    `path:line: field: message` for each problem and exit with status 1 when there is
+    any. Warnings (`path:line: warning: field: message`) do not fail the check."""
     folder = agencies.extension(current_app).folder
-    problems = agencies.check(folder, list(ids) or None, workers=workers)
-    for line in problems:
+    found = agencies.check(folder, list(ids) or None, workers=workers)
+    for line in found:
         click.echo(line)
+    warnings = sum(1 for line in found if agency_errors.is_warning(line))
+    problems = len(found) - warnings
     checked = len(ids) if ids else len(agencies.all_ids(folder))
+    also = f", {warnings} warning(s)" if warnings else ""
     if problems:
-        click.echo(f"{len(problems)} problem(s) in {checked} file(s) checked", err=True)
+        click.echo(f"{problems} problem(s) in {checked} file(s) checked{also}", err=True)
         sys.exit(1)
-    click.echo(f"{checked} file(s) checked, no problems", err=True)
+    click.echo(f"{checked} file(s) checked, no problems{also}", err=True)
 
 
 @agencies_cli.command("new")
@@ -53,20 +68,30 @@ def agencies_check(ids: tuple[str, ...], workers: int | None) -> None:
     help="A site that may show the form, such as https://school57.ru (repeatable).",
 )
 @click.option(
-    "--routing-key", help="Where the central queue routes messages (default: <region>.<id>)."
+    "--sector",
+    type=click.Choice(list(routing.SECTORS)),
+    help="The sector, for the routing key (default: the one the name says, if it says one).",
 )
-def agencies_new(agency_id, extends, name, short_name, region, origins, routing_key) -> None:
+@click.option(
+    "--routing-key",
+    help="Where the central queue routes messages (default: <region>.<sector>.<id>).",
+)
+def agencies_new(
+    agency_id, extends, name, short_name, region, origins, sector, routing_key
+) -> None:
     """Write a new, valid agency file AGENCY_ID.toml from the template."""
     folder = agencies.extension(current_app).folder
     try:
-        path = agency_files.new(
-            folder, agency_id, extends, name, short_name, region, origins, routing_key
+        path, notes = agency_files.new(
+            folder, agency_id, extends, name, short_name, region, origins, routing_key, sector
         )
     except agency_files.AgencyFileError as e:
         for line in e.problems:
             click.echo(line, err=True)
         sys.exit(1)
     click.echo(f"created {path}")
+    for note in notes:
+        click.echo(note, err=True)
 
 
 @agencies_cli.command("import")
@@ -75,8 +100,8 @@ def agencies_new(agency_id, extends, name, short_name, region, origins, routing_
 @click.option("--verbose", "-v", is_flag=True, help="Also list the unchanged agencies.")
 def agencies_import(registry: Path, extends: str, verbose: bool) -> None:
     """Create or update agency files from a registry export (CSV with the columns id,
-    name, short_name, region, site_origin, routing_key). Keys added by hand are kept.
-    Prints what changed; exits with status 1 if any row could not be imported."""
+    name, short_name, region, site_origin, and routing_key or sector). Keys added by hand
+    are kept. Prints what changed; exits with status 1 if any row could not be imported."""
     folder = agencies.extension(current_app).folder
     try:
         report = agency_files.import_registry(folder, registry, extends)
@@ -91,11 +116,12 @@ def agencies_import(registry: Path, extends: str, verbose: bool) -> None:
     if verbose:
         for agency_id in report.unchanged:
             click.echo(f"unchanged {agency_id}")
-    for line in report.problems:
+    for line in report.problems + report.warnings:
         click.echo(line)
+    also = f", {len(report.warnings)} warning(s)" if report.warnings else ""
     click.echo(
         f"{len(report.created)} created, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged, {len(report.problems)} problem(s)",
+        f"{len(report.unchanged)} unchanged, {len(report.problems)} problem(s){also}",
         err=True,
     )
     if report.problems:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import segno
 from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from markupsafe import escape
 
@@ -94,15 +94,19 @@ def snippet_for(app: Flask, agency: Agency, base_url: str) -> Snippet:
     if not agency.embed_origins:
         warnings.append(
             _(
-                "В файле организации не указан ни один сайт (embed_origins), поэтому браузеры "
-                "не покажут форму ни на одном сайте. Ссылка и QR-код работают."
+                "В файле настроек организации не указаны адреса сайтов, на которых можно "
+                "показывать форму, поэтому браузеры не покажут её ни на одном сайте. Ссылка "
+                "и QR-код работают."
             )
         )
     local = [o for o in agency.embed_origins if urlsplit(o).scheme == "http"]
     if local:
+        # The number is not shown, so Russian needs only "one" and "several" here.
         warnings.append(
-            _(
+            ngettext(
+                "Адрес %(origins)s годится только для проверки на своём компьютере.",
                 "Адреса %(origins)s годятся только для проверки на своём компьютере.",
+                len(local),
                 origins=", ".join(local),
             )
         )
