@@ -26,7 +26,7 @@ def done_page(client, response) -> str:
 def test_an_anonymous_message_is_told_no_one_can_answer_it(client):
     html = done_page(client, send(client, CITY, topic="roads", text="Яма у дома 5 на Ленина."))
     assert NO_WAY in html and OLD_PROMISE not in html
-    assert "Вы не указали почту, телефон или адрес" in html
+    assert "вы не указали почту, телефон или адрес." in html
 
 
 def test_a_name_alone_is_no_way_to_answer(client):
