@@ -119,7 +119,7 @@ def test_every_string_in_the_code_has_an_english_translation():
     with (CATALOGUE / "messages.po").open("rb") as f:
         catalogue = read_po(f)
     method_map = [("widget/**.py", "python"), ("embed_templates/**.html", "jinja2")]
-    keywords = {"_": None, "_l": None, "lazy_gettext": None, "gettext": None}
+    keywords = {"_": None, "_l": None, "lazy_gettext": None, "gettext": None, "N_": None}
     extracted = {
         message
         for _file, _line, message, _comments, _context in extract_from_dir(

@@ -76,6 +76,7 @@ class Contact(Strict):
 
 
 CONTACT_FIELDS = ("name", "email", "phone", "address")
+WAYS = ("email", "phone", "address")  # the contact fields that reach someone: a name does not
 
 
 class Topic(Strict):
@@ -159,6 +160,8 @@ class Agency(Strict):
     theme: Theme = Field(default_factory=Theme)
     limits: Limits = Field(default_factory=Limits)
     attachments: Attachments = Field(default_factory=Attachments)
+    # The agency's policy on personal data (152-FZ, art. 18.1), linked beside the consent.
+    privacy_url: Annotated[str, Field(max_length=2000)] | None = None
 
     def __hash__(self) -> int:  # cached derived objects (form classes) key on identity
         return id(self)
@@ -171,6 +174,14 @@ class Agency(Strict):
             if problem:
                 raise ValueError(f"{origin!r}: {problem}")
         return origins
+
+    @field_validator("privacy_url")
+    @classmethod
+    def _policy_url(cls, url: str | None) -> str | None:
+        problem = None if url is None else policy_url_problem(url)
+        if problem:
+            raise ValueError(f"{url!r}: {problem}")
+        return url
 
     @field_validator("topics")
     @classmethod
@@ -218,6 +229,22 @@ def origin_problem(origin: str) -> str | None:
         return "must be an origin without a path, such as https://school.example.ru"
     if not re.fullmatch(r"[a-z0-9.:-]+", parts.netloc):
         return "the host must be lower case ASCII (use the punycode form of .рф names)"
+    return None
+
+
+def policy_url_problem(url: str) -> str | None:
+    """Why ``url`` is not the https address of a page, or None."""
+    if re.search(r"[\s\x00-\x1f\x7f]", url):
+        return "a URL has no spaces or line breaks"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "not a URL"
+    if parts.scheme != "https" or not parts.hostname:
+        return "must be an https:// address, such as https://school.example.ru/privacy"
+    if parts.username or parts.password:
+        return "must not hold a user name or password"
     return None
 
 
@@ -775,6 +802,7 @@ def lint_agency(agency: Agency) -> list[str]:
                 problems.append(
                     f"topics.{index}.title.{lang}: topic {topic.id!r} has no title in {lang}"
                 )
+    problems.extend(consent_problems(agency))
     if len(set(languages)) != len(languages):
         problems.append("languages: a language is listed twice")
     for lang in dict.fromkeys(languages):
@@ -783,6 +811,25 @@ def lint_agency(agency: Agency) -> list[str]:
                 f"languages: the widget has no translation into {lang!r}: its own words "
                 f"(labels, buttons, error messages) would be Russian on the {lang} page; "
                 "remove it, or add the translation (docs/languages.md)"
+            )
+    return problems
+
+
+CONSENT_SLOTS = ("{data}", "{operator}")
+
+
+def consent_problems(agency: Agency) -> list[str]:
+    """An agency's own consent wording must say {data} and {operator}, which the form
+    fills in with the personal data it asks for and the agency's name: written out by
+    hand, the list goes stale when [contact] changes (152-FZ, art. 9)."""
+    problems = []
+    for lang, texts in agency.texts.items():
+        missing = [slot for slot in CONSENT_SLOTS if texts.consent and slot not in texts.consent]
+        if missing and agency.contact.shown():
+            problems.append(
+                f"texts.{lang}.consent: write {' and '.join(missing)} into the wording: the "
+                "form puts there the personal data it asks for and the operator (the agency's "
+                "name), so the consent always says what is collected and by whom"
             )
     return problems
 

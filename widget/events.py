@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .agencies import CONTACT_FIELDS, Agency
+from .agencies import CONTACT_FIELDS, WAYS, Agency
 
 TYPE = "feedback.submitted.v1"
 CONTENT_TYPE = "application/cloudevents+json"
@@ -92,3 +93,12 @@ def build(
             ],
         },
     }
+
+
+def ways_in(event: str | None) -> tuple[str, ...] | None:
+    """Which ways to answer (``agencies.WAYS``) a stored event's contact holds; None
+    when it is no longer known (a delivered message keeps no personal data)."""
+    if event is None:
+        return None
+    contact = json.loads(event)["data"]["contact"]
+    return tuple(way for way in WAYS if way in contact)

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from urllib.parse import unquote_to_bytes
 
+from babel.lists import format_list
 from babel.support import Translations
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -26,16 +30,16 @@ from wtforms import (
 from wtforms.i18n import messages_path
 from wtforms.validators import (
     AnyOf,
+    DataRequired,
     Email,
-    InputRequired,
     Length,
-    Optional,
     Regexp,
+    StopValidation,
     ValidationError,
 )
 
 from . import i18n
-from .agencies import Agency
+from .agencies import WAYS, Agency
 
 TEXT_MAX = 5000
 CLASSES_CACHED = 256  # no more than agencies.CACHE_SIZE: each holds its agency
@@ -51,6 +55,29 @@ BAD_CHARACTERS = re.compile(
 BAD_CHARACTERS_MESSAGE = _l(
     "Мы убрали недопустимые символы из этого поля. Проверьте его и отправьте ещё раз"
 )
+# A single-line field (name, email, phone, address) holds one line of what can be seen:
+# no line breaks, tabs or other controls (Cc, Zl, Zp), and no format characters (Cf:
+# zero-width spaces and joiners, bidi marks, overrides and isolates, the byte-order
+# mark). They come from a paste or a bot, never from typing, and a right-to-left
+# override makes staff read "Иван<U+202E>вортеП" as "Иван Петров".
+ONE_LINE_BREAKS = re.compile("[\t\n\x0b\x0c\r\x85\u2028\u2029]+")
+ONE_LINE_MESSAGE = _l(
+    "Мы убрали из этого поля переносы строк и невидимые символы. Проверьте его и отправьте ещё раз"
+)
+# The message keeps its lines, tabs and the zero-width joiners of emoji (👨‍👩‍👧) and of
+# scripts that need them; it loses the bidi embeddings, overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069): unbalanced, they reorder what follows them, in the
+# message and in whatever staff's software shows beside it ("Trojan Source",
+# CVE-2021-42574). The marks (U+200E, U+200F, U+061C) stay: they reorder nothing and
+# right-to-left text needs them.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+BIDI_MESSAGE = _l(
+    "Мы убрали из сообщения невидимые символы, которые меняют направление текста. "
+    "Проверьте его и отправьте ещё раз"
+)
+# Letters that show as nothing (Hangul fillers, the blank Braille pattern): with spaces
+# and format characters, what a field filled with "nothing visible" is made of.
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 # Werkzeug caps each multipart text part (MAX_FORM_MEMORY_SIZE) and the number of parts
@@ -111,8 +138,32 @@ def undecodable(request) -> bool:
     return False
 
 
+def _invisible(char: str) -> bool:
+    return char.isspace() or char in BLANK_LETTERS or unicodedata.category(char) == "Cf"
+
+
 def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+    """Trim spaces; a value of nothing visible (spaces, no-break spaces, zero-width and
+    other invisible characters) is empty, so a required field so filled is missing."""
+    if not isinstance(value, str):
+        return value
+    value = value.strip()
+    return "" if all(map(_invisible, value)) else value
+
+
+def one_line(value: str) -> str:
+    """``value`` without line breaks (each run becomes a space), controls or format
+    characters (see ONE_LINE_BREAKS)."""
+    value = ONE_LINE_BREAKS.sub(" ", value)
+    return "".join(c for c in value if unicodedata.category(c) not in ("Cc", "Cf")).strip()
+
+
+def _optional(form, field):
+    """WTForms' Optional, judged on the filtered value (Optional looks at what was sent,
+    so it would check a field of zero-width spaces as an email address)."""
+    if not field.data:
+        field.errors[:] = []
+        raise StopValidation()
 
 
 def _newlines(value):
@@ -161,13 +212,17 @@ class FeedbackForm(FlaskForm):
         _l("Ваше сообщение"),
         filters=[_strip, _newlines],
         validators=[
-            InputRequired(_l("Напишите сообщение")),
+            DataRequired(_l("Напишите сообщение")),
             Length(max=TEXT_MAX, message=_l("Сообщение должно быть не длиннее 5000 символов")),
         ],
     )
-    consent = BooleanField(_l("Я согласен(на) на обработку моих персональных данных"))
+    consent = BooleanField(_l("Даю согласие на обработку персональных данных"))
     website = StringField(_l("Оставьте это поле пустым"))  # the honeypot
     token = HiddenField()
+
+    # The fieldset of the contact fields: the "how to reach you" rule's error is its own,
+    # not that of the field that happens to come first (GOV.UK: errors on a group).
+    contact_errors: tuple[str, ...] = ()
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
@@ -176,22 +231,42 @@ class FeedbackForm(FlaskForm):
                 field.data = BAD_CHARACTERS.sub("", field.data)  # never echo them back
                 field.errors = [BAD_CHARACTERS_MESSAGE]
                 valid = False
-        filled = [f for f in self.contact_fields if self[f].data]
+        for name in self.contact_fields:
+            field = self[name]
+            if field.data and one_line(field.data) != field.data:
+                field.data = one_line(field.data)
+                field.errors = [ONE_LINE_MESSAGE]
+                valid = False
+        if BIDI_CONTROLS.search(self.text.data or ""):
+            self.text.data = BIDI_CONTROLS.sub("", self.text.data)
+            self.text.errors = [BIDI_MESSAGE]
+            valid = False
+        self.contact_errors = ()
         if (
             not self.agency.contact.anonymous
-            and self.contact_fields
-            and not filled
-            and not any(self[f].errors for f in self.contact_fields)
+            and self.ways
+            and not self.ways_given()
+            and not any(self[f].errors for f in self.ways)
         ):
-            first = self[self.contact_fields[0]]
-            first.errors = [_l("Укажите, как с вами связаться, чтобы получить ответ")]
+            self.contact_errors = (
+                _("Укажите %(ways)s, чтобы получить ответ", ways=ways_phrase(self.ways)),
+            )
             valid = False
-        if filled and not self.consent.data:
+        if self.contact() and not self.consent.data:
             self.consent.errors = [
                 _l("Отметьте согласие на обработку персональных данных, чтобы мы могли ответить")
             ]
             valid = False
         return valid
+
+    @property
+    def ways(self) -> tuple[str, ...]:
+        """The contact fields shown that are a way to answer (WAYS)."""
+        return tuple(f for f in WAYS if f in self.contact_fields)
+
+    def ways_given(self) -> tuple[str, ...]:
+        """Which ways to answer the citizen filled in (their kinds, never the values)."""
+        return tuple(f for f in self.ways if self[f].data)
 
     @property
     def accepts_files(self) -> bool:
@@ -219,9 +294,23 @@ CONTACT_MESSAGES = {
 }
 
 
+# The ways to answer, as the object of "укажите …": in the sentences that say which
+# contact fields are a way to answer.
+WAY_WORDS = {
+    "email": _l("электронную почту"),
+    "phone": _l("телефон"),
+    "address": _l("адрес"),
+}
+
+
+def ways_phrase(ways) -> str:
+    """ "электронную почту, телефон или адрес": the ways named, in the page's language."""
+    return format_list([str(WAY_WORDS[w]) for w in ways], style="or", locale=get_locale())
+
+
 def _contact_field(name: str, mode: str):
     validators = [
-        InputRequired(CONTACT_MESSAGES[name]) if mode == "required" else Optional(),
+        DataRequired(CONTACT_MESSAGES[name]) if mode == "required" else _optional,
         Length(max=CONTACT_MAX[name], message=_l("Слишком длинное значение")),
     ]
     if name == "email":
@@ -250,8 +339,9 @@ def for_agency(agency: Agency, lang: str) -> type[FeedbackForm]:
         "topic": RadioField(
             _l("Тема сообщения"),
             choices=[SelectChoice(t.id, t.title_in(lang)) for t in agency.topics],
+            filters=[_strip],
             validators=[
-                InputRequired(_l("Выберите тему сообщения")),
+                DataRequired(_l("Выберите тему сообщения")),
                 AnyOf([t.id for t in agency.topics], message=_l("Выберите тему из списка")),
             ],
             validate_choice=False,

@@ -116,6 +116,8 @@ class Accepted:
     receipt: str
     new: bool  # False when the token had been used already
     topic_id: str  # as stored (the first time, for a token used again)
+    # For a token used again: the message stored then (JSON), or None once delivered.
+    event: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,10 +167,10 @@ def enqueue(
         try:
             with write_transaction(db):
                 existing = db.execute(
-                    "SELECT receipt, topic_id FROM messages WHERE token_nonce = ?", [nonce]
+                    "SELECT receipt, topic_id, event FROM messages WHERE token_nonce = ?", [nonce]
                 ).fetchone()
                 if existing:
-                    return Accepted(existing[0], False, existing[1])
+                    return Accepted(existing[0], False, existing[1], existing[2])
                 files = [
                     {"name": n, "type": t, "size": size, "sha256": digest, "content": content}
                     for n, t, size, digest, content in db.execute(

@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from .agencies import WAYS
+
 SALT = "otklik.form-token.v1"
 DONE_SALT = "otklik.done-page.v1"
 MAX_LENGTH = 1000
@@ -141,26 +143,49 @@ def verify(token: str, agency_id: str, now: float | None = None) -> Token:
     return Token(issuer, issued_at, nonce, origin)
 
 
-def seal_done(agency_id: str, receipt: str, topic_id: str, received_at: float) -> str:
+@dataclass(frozen=True)
+class Sealed:
+    """What a done page's seal holds."""
+
+    topic_id: str
+    received_on: date
+    # The kinds of contact given that are a way to answer ("email", "phone", "address"),
+    # never their values; None in seals made before they were sealed (the page then
+    # cannot say how the answer will come).
+    ways: tuple[str, ...] | None
+
+
+def seal_done(
+    agency_id: str, receipt: str, topic_id: str, received_at: float, ways: tuple[str, ...]
+) -> str:
     """What a done page shows, signed, for its URL: another instance of the service
     (behind the same front, with the same ``secret_key``) holds no row of this receipt
     in its outbox, yet can show the page (docs/scaling.md). It keeps a day, not a second:
     the caller gives the form token's time, so the same token posted twice gives the same
-    URL, for a honeypot's decoy as for a stored message."""
+    URL, for a honeypot's decoy as for a stored message. ``ways``: which kinds of contact
+    the citizen gave, so that the page can say how the answer will come."""
     received_on = datetime.fromtimestamp(received_at, UTC).date().isoformat()
-    return _serializer(DONE_SALT).dumps([agency_id, receipt, topic_id, received_on])
+    return _serializer(DONE_SALT).dumps([agency_id, receipt, topic_id, received_on, list(ways)])
 
 
-def open_done(seal: str, agency_id: str, receipt: str) -> tuple[str, date] | None:
-    """The topic id and the day received that a done page's seal holds, or None unless
-    it is genuine and made for this agency and receipt."""
+def open_done(seal: str, agency_id: str, receipt: str) -> Sealed | None:
+    """What a done page's seal holds, or None unless it is genuine and made for this
+    agency and receipt. Seals without ways (made by earlier versions) still open."""
     try:
         if len(seal) > MAX_LENGTH:
             raise ValueError
-        sealed_agency, sealed_receipt, topic_id, received_on = _serializer(DONE_SALT).loads(seal)
+        sealed_agency, sealed_receipt, topic_id, received_on, *rest = _serializer(DONE_SALT).loads(
+            seal
+        )
         received_on = date.fromisoformat(received_on)
+        ways = None
+        if rest:
+            (ways,) = rest
+            if not isinstance(ways, list) or not set(ways) <= set(WAYS):
+                raise ValueError
+            ways = tuple(ways)
     except (BadSignature, ValueError, TypeError):
         return None
     if (sealed_agency, sealed_receipt) != (agency_id, receipt) or not isinstance(topic_id, str):
         return None
-    return topic_id, received_on
+    return Sealed(topic_id, received_on, ways)

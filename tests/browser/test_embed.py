@@ -63,7 +63,7 @@ def fill(form, text: str, topic: str | None = "Питание", consent: bool = 
     form.get_by_label("Ваше сообщение").fill(text)
     form.get_by_label("Электронная почта").fill("parent@example.ru")
     if consent:
-        form.get_by_label("Я согласен(на)").check()
+        form.get_by_label("Даю согласие").check()
 
 
 def widget_frame(page):
@@ -125,7 +125,7 @@ def test_an_error_keeps_what_was_typed_and_says_what_to_fix(citizen, sites, shoo
     summary.get_by_role("link", name="Выберите тему сообщения").click()
     expect(form.locator("#topic")).to_be_focused()
     form.get_by_label("Питание").check()
-    form.get_by_label("Я согласен(на)").check()
+    form.get_by_label("Даю согласие").check()
     form.get_by_role("button", name="Отправить").click()
     expect(form.get_by_role("heading", name="Сообщение отправлено")).to_be_visible()
     assert len(sites.widget.messages(text)) == 1

@@ -45,6 +45,7 @@ WIDGET_ORDER = [
     "email",
     "phone",
     "consent",
+    "a:Политика обработки персональны",  # the agency's policy, beside the consent
     "button:Отправить",
     "button:English",  # the language switch: posts the form back in English
 ]
@@ -83,7 +84,7 @@ def visible_change(focused_look: dict, unfocused_look: dict) -> bool:
 SUMMARY_LINKS = [  # the error state's summary, for a form sent empty
     "Выберите тему сообщения",
     "Напишите сообщение",
-    "Укажите, как с вами связаться, чтобы получить ответ",
+    "Укажите электронную почту или телефон, чтобы получить ответ",
 ]
 
 

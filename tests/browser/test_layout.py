@@ -60,7 +60,7 @@ def test_every_state_of_the_form_fits_without_sideways_scrolling(browser, sites,
 
     page.get_by_label("Питание").check()
     page.get_by_label("Электронная почта").fill("parent@example.ru")
-    page.get_by_label("Я согласен(на)").check()
+    page.get_by_label("Даю согласие").check()
     page.get_by_role("button", name="Отправить").click()
     expect(page.get_by_role("heading", name="Сообщение отправлено")).to_be_visible()
     assert_fits(page)

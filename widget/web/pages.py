@@ -11,6 +11,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from babel import localedata
+from babel.lists import format_list
+from babel.support import Translations
 from flask import (
     Blueprint,
     abort,
@@ -21,7 +24,8 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_date
+from flask_babel import format_date, get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .. import (
@@ -42,13 +46,27 @@ bp = Blueprint("widget", __name__)
 bp.before_request(limits.count_page_view)
 
 CHANNEL = {"embed": "embed", "f": "page"}  # the URL's first part: the message's channel
-DEFAULT_CONSENT = _l(
-    "Я даю согласие на обработку моих персональных данных (имени, адреса электронной "
-    "почты, телефона и адреса), указанных в этой форме, организации-получателю, чтобы она "
-    "рассмотрела моё сообщение и ответила мне. Согласие действует до достижения этой цели, "
-    "и я могу отозвать его, написав организации."
+
+
+def N_(message: str) -> str:
+    """Marks a string for translation (pybabel finds ``N_``); translated where used."""
+    return message
+
+
+# The default consent (152-FZ, art. 9): {data} becomes the personal data the form asks
+# for, {operator} the agency's full name. An agency's own wording may use them too.
+DEFAULT_CONSENT = N_(
+    "Я даю согласие на обработку моих персональных данных, указанных в этой форме "
+    "({data}), чтобы организация рассмотрела моё сообщение и ответила мне. Оператор "
+    "персональных данных — {operator}. Согласие действует до достижения этой цели; я могу "
+    "отозвать его, написав оператору."
 )
-DEFAULT_CONSENT_VERSION = "otklik-default-1"
+CONSENT_DATA = {
+    "name": N_("имя"),
+    "email": N_("адрес электронной почты"),
+    "phone": N_("номер телефона"),
+    "address": N_("почтовый адрес"),
+}
 # One message for every token problem (forged, foreign, too old, too young): a bot learns
 # nothing about which check caught it, and a citizen who was too slow or too fast only
 # needs to press Submit again (their text is kept, the token is fresh).
@@ -92,15 +110,40 @@ def embedding_origin(agency: Agency, referrer: str | None) -> str | None:
     return origin if origin in agency.embed_origins else None
 
 
+@functools.lru_cache(maxsize=16)
+def _catalogue(lang: str) -> Translations:
+    """The widget's own catalogue for ``lang`` (its source strings for Russian, or for
+    a language without one), whatever language the page is in."""
+    return Translations.load(str(i18n.TRANSLATIONS), [lang])
+
+
 def consent_text(agency: Agency, lang: str) -> tuple[str, str]:
-    text = agency.text(lang, "consent")
-    if text is None:
-        return str(DEFAULT_CONSENT), DEFAULT_CONSENT_VERSION
-    texts = agency.texts.get(lang) or agency.texts.get(agency.language)
-    version = (texts.consent_version if texts else None) or hashlib.sha256(
-        text.encode()
-    ).hexdigest()[:12]
-    return text, version
+    """The consent's words and their version on a form of ``agency`` in ``lang``: the
+    one place that decides both, for the page and for the record, so the version
+    recorded is always that of the words shown.
+
+    The agency's wording in ``lang``, else in its first language, with the version
+    given beside that wording (else a hash of the words); else the default wording in
+    ``lang``, whose version changes whenever the default words do.
+    """
+    for words_lang in dict.fromkeys((lang, agency.language)):
+        texts = agency.texts.get(words_lang)
+        if texts is not None and texts.consent:
+            text = _fill_consent(texts.consent, agency, _catalogue(words_lang), words_lang)
+            return text, texts.consent_version or hashlib.sha256(text.encode()).hexdigest()[:12]
+    words_lang = lang if lang in i18n.catalogued() else i18n.SOURCE_LANGUAGE
+    catalogue = _catalogue(words_lang)
+    template = catalogue.gettext(DEFAULT_CONSENT)
+    text = _fill_consent(template, agency, catalogue, words_lang)
+    wording = "\n".join([template, *(catalogue.gettext(w) for w in CONSENT_DATA.values())])
+    return text, "otklik-default-" + hashlib.sha256(wording.encode()).hexdigest()[:10]
+
+
+def _fill_consent(template: str, agency: Agency, catalogue: Translations, lang: str) -> str:
+    """``template`` with {data} (the contact fields the form shows) and {operator}."""
+    words = [catalogue.gettext(CONSENT_DATA[f]) for f in agency.contact.shown()]
+    data = format_list(words, locale=lang if localedata.exists(lang) else i18n.SOURCE_LANGUAGE)
+    return template.replace("{data}", data).replace("{operator}", agency.name)
 
 
 def render_form(agency: Agency, kind: str, form, status: int = 200, problem=None, uploaded=()):
@@ -118,6 +161,7 @@ def render_form(agency: Agency, kind: str, form, status: int = 200, problem=None
         action=page_url("widget.form", agency, kind=kind),
         switch_to=[lang for lang in agency.languages if lang != g.lang],
         text_max=forms.TEXT_MAX,
+        contact_ways=forms.ways_phrase(form.ways),
         uploaded=uploaded,
         attachments_hint=uploads.hint(agency) if form.accepts_files else None,
     )
@@ -230,7 +274,9 @@ def form(kind: str, agency_id: str):
             current_app.config["SECRET_KEY"], agency.id, form.topic.data, token.nonce
         )
         metrics.submission("honeypot")
-        return redirect(done_url(agency, kind, decoy, form.topic.data, token), 303)
+        return redirect(
+            done_url(agency, kind, decoy, form.topic.data, token, form.ways_given()), 303
+        )
 
     consent = None
     if form.contact():
@@ -261,14 +307,23 @@ def form(kind: str, agency_id: str):
         metrics.submission("unavailable")
         return render_form(agency, kind, form, 503, UNAVAILABLE_MESSAGE)
     metrics.submission("accepted" if accepted.new else "duplicate")
-    return redirect(done_url(agency, kind, accepted.receipt, accepted.topic_id, token), 303)
+    ways = form.ways_given() if accepted.new else events.ways_in(accepted.event)  # as stored
+    return redirect(done_url(agency, kind, accepted.receipt, accepted.topic_id, token, ways), 303)
 
 
-def done_url(agency: Agency, kind: str, receipt: str, topic_id: str, token: tokens.Token) -> str:
+def done_url(
+    agency: Agency,
+    kind: str,
+    receipt: str,
+    topic_id: str,
+    token: tokens.Token,
+    ways: tuple[str, ...] | None,
+) -> str:
     """The done page of a receipt, with its contents sealed in the URL: any instance can
     show it, whichever outbox holds the message. Its day is the form token's, the same
-    for a stored message and for a decoy however late the token is posted again."""
-    seal = tokens.seal_done(agency.id, receipt, topic_id, token.issued_at)
+    for a stored message and for a decoy however late the token is posted again; its
+    ``ways`` the kinds of contact given (never their values)."""
+    seal = tokens.seal_done(agency.id, receipt, topic_id, token.issued_at, ways)
     return page_url(".done", agency, kind=kind, receipt=receipt, at=seal)
 
 
@@ -280,8 +335,9 @@ def done(kind: str, agency_id: str, receipt: str):
         abort(404)
     sealed = tokens.open_done(request.args.get("at", ""), agency.id, number)
     found = outbox.find_receipt(outbox.get_db(), agency.id, number) if sealed is None else None
+    ways = None  # unknown: the page cannot say how the answer will come
     if sealed is not None:  # whichever instance holds the message (docs/scaling.md)
-        topic_id, received_on = sealed
+        topic_id, received_on, ways = sealed.topic_id, sealed.received_on, sealed.ways
     elif found is not None:  # a URL without its seal, on the instance that holds it
         topic_id = found.topic_id
         received_on = datetime.fromtimestamp(found.created_at, UTC).date()
@@ -306,9 +362,43 @@ def done(kind: str, agency_id: str, receipt: str):
         topic_title=topic.title_in(g.lang) if topic else None,
         days=days,
         answer_by=format_date(answer_by, "long"),
+        reply=reply_sentence(ways, format_date(answer_by, "long")),
         success_text=agency.text(g.lang, "success"),
         again=page_url(".form", agency, kind=kind),
         seal=request.args.get("at") if sealed else None,
+    )
+
+
+REPLY_WAYS = {
+    "email": _l("на почту"),
+    "phone": _l("по телефону"),
+    "address": _l("письмом на адрес"),
+}
+
+
+def reply_sentence(ways: tuple[str, ...] | None, date: str) -> str:
+    """What the done page promises: how the answer will come, by ``date``, given the
+    kinds of contact the citizen left (None: not known, as in an old seal)."""
+    if ways is None:
+        return _(
+            "Организация ответит до %(date)s, если вы указали почту, телефон или адрес.", date=date
+        )
+    if not ways:
+        return _(
+            "Организация рассмотрит сообщение до %(date)s, но не сможет ответить вам лично: "
+            "вы не указали почту, телефон или адрес.",
+            date=date,
+        )
+    if ways == ("email",):
+        return _("Организация ответит до %(date)s на почту, которую вы указали.", date=date)
+    if ways == ("phone",):
+        return _("Организация ответит до %(date)s по телефону, который вы указали.", date=date)
+    if ways == ("address",):
+        return _("Организация ответит до %(date)s письмом на адрес, который вы указали.", date=date)
+    return _(
+        "Организация ответит до %(date)s одним из способов, которые вы указали: %(ways)s.",
+        date=date,
+        ways=format_list([str(REPLY_WAYS[w]) for w in ways], style="or", locale=get_locale()),
     )
 
 
