@@ -69,12 +69,14 @@ PAGES = {
 # What a 413 on a form says, by what was sent: which limit was passed, and what to do.
 # Werkzeug refuses a body over max_content_length before reading any of it, so the
 # citizen's text cannot be given back, and the page says so.
+TOO_LARGE_FILES_TITLE = _l("Файлы слишком большие")
 TOO_LARGE_FILES = _l(
     "Мы принимаем за один раз не больше %(mb)s МБ — текст и все файлы вместе. %(rules)s "
     "Вернитесь к форме, прикрепите меньше файлов или уменьшите фотографии и отправьте "
     "сообщение ещё раз. Если текста в форме не окажется, напишите его снова: прочитать его "
     "мы не смогли."
 )
+TOO_MANY_FILES_TITLE = _l("Слишком много файлов")
 TOO_MANY_FILES = _l(
     "В форме слишком много файлов или слишком длинный текст. %(rules)s Вернитесь к форме, "
     "уберите лишние файлы и отправьте сообщение ещё раз. Если текста в форме не окажется, "
@@ -101,18 +103,19 @@ def page_agency() -> agencies.Agency | None:
     return agency
 
 
-def too_large_message(agency: agencies.Agency) -> str:
-    """The 413 page's words for a form posted to ``agency``."""
-    if request.mimetype != "multipart/form-data":
-        return str(TOO_LONG_TEXT % {"max": forms.TEXT_MAX})
-    rules = uploads.hint(agency) if agency.attachments.max_files else ""
+def too_large_page(agency: agencies.Agency) -> tuple[str, str]:
+    """The 413 page's title and words for a form posted to ``agency``."""
+    if request.mimetype != "multipart/form-data" or not agency.attachments.max_files:
+        return str(PAGES[413][0]), str(TOO_LONG_TEXT % {"max": forms.TEXT_MAX})
+    rules = uploads.hint(agency)
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if limit and (request.content_length is None or request.content_length > limit):
         # rounded down: "up to 20 MB" stays true of 20 MiB (20,971,520 bytes)
+        title = TOO_LARGE_FILES_TITLE
         message = TOO_LARGE_FILES % {"mb": limit // 1_000_000, "rules": rules}
     else:  # over werkzeug's MAX_FORM_PARTS, or a text part over MAX_TEXT_PART_BYTES
-        message = TOO_MANY_FILES % {"rules": rules}
-    return " ".join(message.split())  # no double space where there are no rules to state
+        title, message = TOO_MANY_FILES_TITLE, TOO_MANY_FILES % {"rules": rules}
+    return str(title), str(message)
 
 
 def render_error(status: int, headers=None):
@@ -122,7 +125,7 @@ def render_error(status: int, headers=None):
     layout = "embed" if embedded_agency() else "page"
     agency = page_agency()
     if status == 413 and agency is not None and request.method == "POST":
-        message = too_large_message(agency)
+        title, message = too_large_page(agency)
     back = None
     if kind and agency is not None and status != 404:
         values = {"lang": g.lang} if g.lang != agency.language else {}
