@@ -15,6 +15,9 @@ from tests.browser.test_embed import FRAME
 pytestmark = pytest.mark.browser
 
 AGENCY = "browser-city"
+# Sending megabytes and re-encoding 12-megapixel photos takes seconds on a loaded machine,
+# more than expect's 5 s by default.
+SENT = 30_000
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +57,7 @@ def test_a_citizen_sends_phone_photos_from_inside_the_agencys_page(no_js, sites,
     attach(form, ("IMG_2041.jpg", files.photo(3_800_000)), ("Screenshot.png", files.screenshot()))
     form.get_by_role("button", name="Отправить").click()
 
-    expect(form.locator(".receipt")).to_be_visible()
+    expect(form.locator(".receipt")).to_be_visible(timeout=SENT)
     shoot(page, "done")
     (row,) = sites.widget.messages(text)
     sent = json.loads(row["event"])["data"]["attachments"]
@@ -73,13 +76,13 @@ def test_a_photo_over_the_agencys_size_is_named_and_the_text_kept(no_js, sites, 
     form.get_by_role("button", name="Отправить").click()
 
     summary = form.get_by_role("alert")
-    expect(summary).to_contain_text("Файл «IMG_2041.jpg» больше 5 МБ")
+    expect(summary).to_contain_text("Файл «IMG_2041.jpg» больше 5 МБ", timeout=SENT)
     shoot(page, "error")
     expect(form.get_by_label("Ваше сообщение")).to_have_value(text)
     expect(form.get_by_text("Прикреплено: IMG_2042.jpg")).to_be_visible()
     assert sites.widget.messages(text) == []
     form.get_by_role("button", name="Отправить").click()
-    expect(form.locator(".receipt")).to_be_visible()
+    expect(form.locator(".receipt")).to_be_visible(timeout=SENT)
     (row,) = sites.widget.messages(text)
     assert [a["name"] for a in json.loads(row["event"])["data"]["attachments"]] == ["IMG_2042.jpg"]
 
@@ -93,7 +96,9 @@ def test_a_body_over_the_service_limit_shows_the_413_page_in_the_frame(no_js, si
     sites.widget.app.config["MAX_CONTENT_LENGTH"] = 5_000_000
     try:
         form.get_by_role("button", name="Отправить").click()
-        expect(form.get_by_role("heading", name="Файлы слишком большие")).to_be_visible()
+        expect(form.get_by_role("heading", name="Файлы слишком большие")).to_be_visible(
+            timeout=SENT
+        )
     finally:
         sites.widget.app.config["MAX_CONTENT_LENGTH"] = 200 * 1024 * 1024
     shoot(page, "413")
