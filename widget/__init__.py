@@ -13,7 +13,7 @@ from flask import Flask
 from jinja2 import StrictUndefined
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import agencies, cli, i18n, metrics, outbox, settings, web
+from . import agencies, cli, forms, i18n, metrics, outbox, settings, web
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +52,7 @@ def create_app(
         static_folder=str(ROOT / "static"),
     )
     app.config.update(settings.load(instance, config))
-    app.config["MAX_FORM_MEMORY_SIZE"] = 64 * 1024  # one text field of 5,000 characters fits
+    app.config["MAX_FORM_MEMORY_SIZE"] = forms.MAX_TEXT_PART_BYTES  # see forms.py for why
     app.config["MAX_FORM_PARTS"] = 100
     init_proxies(app)
     init_jinja(app)

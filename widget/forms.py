@@ -82,9 +82,21 @@ BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 # Werkzeug caps each multipart text part (MAX_FORM_MEMORY_SIZE) and the number of parts
 # (MAX_FORM_PARTS), but reads a url-encoded body whole, bounded only by max_content_length
-# (which leaves room for attachments). These two caps close that gap.
-MAX_URLENCODED_BYTES = 128 * 1024  # 5,000 Cyrillic characters percent-encoded take 30 KiB
-MAX_FIELDS = 40  # the form has a dozen fields and at most 10 attachments
+# (which leaves room for attachments). MAX_URLENCODED_BYTES and MAX_FIELDS close that gap.
+#
+# Werkzeug reads a multipart body in chunks of 64 KiB and refuses it (413) when what it
+# holds of the current part plus the next chunk is over MAX_FORM_MEMORY_SIZE, in a file
+# part too: between two chunks it holds back the bytes from a CR or LF near a chunk's end,
+# in case they begin the boundary. So the cap must exceed a chunk by more than a boundary
+# line (at 64 KiB, the chunk size, a photo, whose bytes are random, was refused for a CR
+# or LF in the last 40 bytes of any of its chunks). Beyond that it bounds the text parts
+# only, which werkzeug keeps in memory. Both caps are far above what a message may be
+# (TEXT_MAX: 5,000 characters, at most 20 KB of UTF-8, 60 KB percent-encoded), so that a
+# citizen who pasted a long document is told so on the field, with the text kept, and
+# only a body no form could produce gets the 413 page.
+MAX_TEXT_PART_BYTES = 1024 * 1024  # MAX_FORM_MEMORY_SIZE: 16 chunks, 500,000 letters
+MAX_URLENCODED_BYTES = 1024 * 1024  # 170,000 Cyrillic letters percent-encoded
+MAX_FIELDS = 40  # text fields: the form has a dozen (files are counted against max_files)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -107,10 +119,10 @@ def too_large(request) -> bool:
 
 
 def too_many_fields(request) -> bool:
-    """True when the body holds more fields (and files) than any form of ours has."""
-    count = sum(1 for _ in request.form.items(multi=True))
-    count += sum(1 for _ in request.files.items(multi=True))
-    return count > MAX_FIELDS
+    """True when the body holds more fields than any form of ours has. Files are not
+    counted: a citizen who picked too many is told so on the field (uploads.take), and
+    werkzeug's MAX_FORM_PARTS bounds them."""
+    return sum(1 for _ in request.form.items(multi=True)) > MAX_FIELDS
 
 
 def undecodable(request) -> bool:

@@ -73,7 +73,9 @@ SETTINGS = [
     Setting("trusted_proxies", 0, "How many X-Forwarded-For hops to trust.", int),
     Setting(
         "max_content_length",
-        20 * 1024 * 1024,
+        # 10 files of 20 MB, the most an agency's [attachments] may allow, and the text:
+        # a citizen who keeps to the count and the size per file is never refused unread
+        200 * 1024 * 1024,
         "The largest request body in bytes; larger ones get a 413 page.",
         int,
     ),

@@ -9,7 +9,8 @@ from flask import current_app, g, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from .. import agencies, i18n
+from .. import agencies, forms, i18n
+from . import uploads
 from .security import embedded_agency
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,28 @@ BROKEN_AGENCY = (
 )
 
 
+# What a 413 on a form says, by what was sent: which limit was passed, and what to do.
+# Werkzeug refuses a body over max_content_length before reading any of it, so the
+# citizen's text cannot be given back, and the page says so.
+TOO_LARGE_FILES_TITLE = _l("Файлы слишком большие")
+TOO_LARGE_FILES = _l(
+    "Мы принимаем за один раз не больше %(mb)s МБ — текст и все файлы вместе. %(rules)s "
+    "Вернитесь к форме, прикрепите меньше файлов или уменьшите фотографии и отправьте "
+    "сообщение ещё раз. Если текста в форме не окажется, напишите его снова: прочитать его "
+    "мы не смогли."
+)
+TOO_MANY_FILES_TITLE = _l("Слишком много файлов")
+TOO_MANY_FILES = _l(
+    "В форме слишком много файлов или слишком длинный текст. %(rules)s Вернитесь к форме, "
+    "уберите лишние файлы и отправьте сообщение ещё раз. Если текста в форме не окажется, "
+    "напишите его снова: прочитать его мы не смогли."
+)
+TOO_LONG_TEXT = _l(
+    "Текст слишком длинный: в сообщении может быть не больше %(max)s символов. Вернитесь к "
+    "форме, сократите его и отправьте ещё раз."
+)
+
+
 def page_agency() -> agencies.Agency | None:
     """The agency whose page failed, when it can be loaded: its name, colours and
     language dress the error page as they dress the form."""
@@ -88,6 +111,21 @@ def page_agency() -> agencies.Agency | None:
     return agency
 
 
+def too_large_page(agency: agencies.Agency) -> tuple[str, str]:
+    """The 413 page's title and words for a form posted to ``agency``."""
+    if request.mimetype != "multipart/form-data" or not agency.attachments.max_files:
+        return str(PAGES[413][0]), str(TOO_LONG_TEXT % {"max": forms.TEXT_MAX})
+    rules = uploads.hint(agency)
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if limit and (request.content_length is None or request.content_length > limit):
+        # rounded down: "up to 20 MB" stays true of 20 MiB (20,971,520 bytes)
+        title = TOO_LARGE_FILES_TITLE
+        message = TOO_LARGE_FILES % {"mb": limit // 1_000_000, "rules": rules}
+    else:  # over werkzeug's MAX_FORM_PARTS, or a text part over MAX_TEXT_PART_BYTES
+        title, message = TOO_MANY_FILES_TITLE, TOO_MANY_FILES % {"rules": rules}
+    return str(title), str(message)
+
+
 def render_error(status: int, headers=None, page: tuple | None = None, portal: bool = False):
     """The error page of ``status``; ``page`` gives its own (title, message) instead,
     ``portal`` adds the link to the national portal."""
@@ -96,6 +134,8 @@ def render_error(status: int, headers=None, page: tuple | None = None, portal: b
     kind = args.get("kind")
     layout = "embed" if embedded_agency() else "page"
     agency = page_agency()
+    if status == 413 and agency is not None and request.method == "POST":
+        title, message = too_large_page(agency)
     back = None
     if kind and agency is not None and status != 404:
         values = {"lang": g.lang} if g.lang != agency.language else {}

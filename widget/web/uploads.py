@@ -20,6 +20,7 @@ ATTACHMENT_PROBLEMS = {
         "PDF «%(name)s» содержит скрипты или вложенные файлы, такой файл принять нельзя"
     ),
 }
+NAMES_SHOWN = 5  # of the files left out for being too many
 TYPE_NAMES = {
     "image/jpeg": "JPEG",
     "image/png": "PNG",
@@ -54,18 +55,24 @@ def take(agency: Agency, nonce: str) -> tuple[list[outbox.Upload], list[str]]:
     if removed:
         outbox.remove_uploads(db, nonce, removed)
     kept = outbox.uploads_for(db, nonce)
-    errors = []
+    errors, left_out = [], []
     for file in request.files.getlist("attachments"):
         if not file or not file.filename:
             continue  # the browser sends an empty part when nothing was chosen
         name = attachments.clean_name(file.filename)
+        if len(kept) >= rules.max_files:
+            left_out.append(name)  # not even read: werkzeug's MAX_FORM_PARTS bounds them
+            continue
         data = file.read(rules.max_mb * 1_000_000 + 1)
         if len(data) > rules.max_mb * 1_000_000:
-            errors.append(_l("Файл «%(name)s» больше %(mb)s МБ", name=name, mb=rules.max_mb))
+            errors.append(
+                _l(
+                    "Файл «%(name)s» больше %(mb)s МБ: уменьшите его или выберите другой файл",
+                    name=name,
+                    mb=rules.max_mb,
+                )
+            )
             continue
-        if len(kept) >= rules.max_files:
-            errors.append(_l("Можно прикрепить не больше %(count)s файлов", count=rules.max_files))
-            break
         try:
             checked = attachments.check(name, data, set(rules.types))
         except attachments.Refused as refused:
@@ -86,7 +93,23 @@ def take(agency: Agency, nonce: str) -> tuple[list[outbox.Upload], list[str]]:
             keep_seconds=current_app.config["TOKEN_MAX_AGE"],
         )
         kept = outbox.uploads_for(db, nonce)
+    if left_out:
+        errors.append(too_many(rules.max_files, left_out))
     return kept, [str(e) for e in errors]
+
+
+def too_many(count: int, names: list[str]) -> str:
+    """The files left out for being over the agency's count, named (the first few)."""
+    shown = ", ".join(f"«{name}»" for name in names[:NAMES_SHOWN])
+    if len(names) > NAMES_SHOWN:
+        shown = str(_l("%(names)s и ещё %(more)s", names=shown, more=len(names) - NAMES_SHOWN))
+    return str(
+        _l(
+            "Можно прикрепить не больше %(count)s файлов. Не прикреплены: %(names)s",
+            count=count,
+            names=shown,
+        )
+    )
 
 
 def file_size(size: int) -> str:
