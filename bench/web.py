@@ -69,7 +69,8 @@ def make_instance(folder: Path) -> Path:
     )
     agency_file = instance / "agencies" / f"{AGENCY}.toml"
     agency_file.write_text(
-        agency_file.read_text(encoding="utf-8") + '\n[limits]\nper_ip = "100000000 per hour"\n',
+        agency_file.read_text(encoding="utf-8") + '\n[limits]\nper_ip = "100000000 per hour"\n'
+        'attempts_per_ip = "100000000 per hour"\n',
         encoding="utf-8",
     )
     return instance

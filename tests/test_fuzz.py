@@ -52,7 +52,11 @@ def app(tmp_path_factory):
     instance = tmp_path_factory.mktemp("fuzz") / "instance"
     shutil.copytree(DEMO_AGENCIES, instance / "agencies")
     base = instance / "agencies" / "_bases" / "orel.toml"
-    base.write_text(base.read_text().replace('per_ip = "5 per hour"', 'per_ip = "100000/hour"'))
+    base.write_text(
+        base.read_text().replace(
+            'per_ip = "5 per hour"', 'per_ip = "100000/hour"\nattempts_per_ip = "100000/hour"'
+        )
+    )
     app = create_app(
         {
             "secret_key": "fuzz",

@@ -19,27 +19,31 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from flask import g
+from flask_babel import refresh
 from limits.storage import storage_from_string
 
-from tests.conftest import CheckedClient, token_of, write_agency
+from tests.conftest import CheckedClient, receipt_in, token_of, write_agency
 from tests.server import Gunicorn
 from tests.services import free_port, require
+from tests.test_form import rows
 from tests.test_ops import metric
 from tests.test_server import opener
 from widget import create_app
 from widget.settings import SettingsError
-from widget.web import limits
+from widget.web import errors, limits
 
 SCHOOL = "/embed/orel-school-57"
 FAILURES = "otklik_ratelimit_store_failures_total"
 SCHOOL_ANCESTORS = "frame-ancestors 'self' https://school57.example.ru"
 
 
-def limit_school(instance, per_ip: str) -> None:
+def limit_school(instance, per_ip: str, attempts: str | None = None) -> None:
     path = instance / "agencies" / "orel-school-57.toml"
-    write_agency(
-        instance, "orel-school-57", path.read_text() + f'\n[limits]\nper_ip = "{per_ip}"\n'
-    )
+    limits = f'\n[limits]\nper_ip = "{per_ip}"\n'
+    if attempts:
+        limits += f'attempts_per_ip = "{attempts}"\n'
+    write_agency(instance, "orel-school-57", path.read_text() + limits)
 
 
 def post(client, path=SCHOOL, address="198.51.100.1", headers=None, **fields):
@@ -184,10 +188,218 @@ def test_a_malformed_limit_setting_stops_the_start_naming_it(instance, name, val
         create_app({"secret_key": "k", name: value}, instance_path=instance)
 
 
+# --- the citizen of issue 16: tries, mistakes and language switches are not messages --
+
+CITIZEN = "198.51.100.23"
+TYPED = (
+    "Здравствуйте! В столовой опять холодный суп 🍲, дети жалуются уже неделю. "
+    "Разберитесь пожалуста."
+)
+
+
+def try_once(client, page_html: str | None = None, path=SCHOOL, **fields):
+    """One press of a button on the citizen's form: Send with what ``fields`` say, or a
+    language switch (``switch_language``). Returns the response; its page is the next form."""
+    environ = {"REMOTE_ADDR": CITIZEN}
+    if page_html is None:
+        page_html = client.get(path, environ_base=environ).get_data(as_text=True)
+    data = {"topic": "food", "website": "", "token": token_of(page_html), **fields}
+    if "switch_language" in fields:
+        path = f"{path}?lang={fields['switch_language']}"
+    return client.post(path, data=data, environ_base=environ)
+
+
+def error_summary(html: str) -> str:
+    return re.search(r'<div class="error-summary".*?</div>', html, re.S).group(0)
+
+
+def good_message(client, page_html: str | None = None, **fields):
+    data = {"text": TYPED, "email": "mama.dimy@example.ru", "consent": "y", **fields}
+    return try_once(client, page_html, **data)
+
+
+def test_five_empty_tries_then_a_good_message_is_accepted(client, app):
+    """The default per_ip is 5 an hour: five forms sent back with errors are not five
+    messages."""
+    for _ in range(5):
+        assert try_once(client, text="").status_code == 422
+    accepted = good_message(client)
+    assert accepted.status_code == 303 and "/done/" in accepted.headers["Location"]
+    assert len(rows(app)) == 1
+
+
+def test_three_mistakes_and_two_language_switches_then_the_message_is_accepted(client, app):
+    page = client.get(SCHOOL, environ_base={"REMOTE_ADDR": CITIZEN}).get_data(as_text=True)
+    for text, email in [("", ""), (TYPED, "mama.dimy@example"), (TYPED, "")]:
+        response = try_once(client, page, text=text, email=email, consent="y" if email else "")
+        assert response.status_code == 422
+        page = response.get_data(as_text=True)
+    for lang in ("en", "ru"):
+        response = try_once(client, page, text=TYPED, switch_language=lang)
+        assert response.status_code == 200 and TYPED in response.get_data(as_text=True)
+        page = response.get_data(as_text=True)
+    assert good_message(client, page).status_code == 303
+    assert len(rows(app)) == 1
+
+
+def test_a_language_switch_or_a_mistake_never_counts_as_a_message(client, instance, app):
+    limit_school(instance, "1 per hour")
+    for _ in range(4):
+        assert try_once(client, text=TYPED, switch_language="en").status_code == 200
+        assert try_once(client, text="").status_code == 422
+        assert try_once(client, text=TYPED, token="forged").status_code == 422
+    assert good_message(client).status_code == 303
+    assert good_message(client).status_code == 429  # the one message of the hour was this
+    assert len(rows(app)) == 1
+
+
+def test_a_double_click_is_one_message(client, instance, app):
+    limit_school(instance, "2 per hour")
+    page = client.get(SCHOOL, environ_base={"REMOTE_ADDR": CITIZEN}).get_data(as_text=True)
+    first, again = good_message(client, page), good_message(client, page)
+    assert first.status_code == again.status_code == 303
+    assert receipt_in(first.headers["Location"]) == receipt_in(again.headers["Location"])
+    assert good_message(client).status_code == 303  # the second message
+    page = client.get(SCHOOL, environ_base={"REMOTE_ADDR": CITIZEN}).get_data(as_text=True)
+    assert good_message(client, page).status_code == 429
+    assert len(rows(app)) == 2
+
+
+def test_the_sixth_message_of_the_hour_is_refused_with_everything_typed_kept(client, app):
+    for n in range(5):
+        assert good_message(client, text=f"{TYPED} ({n + 1})").status_code == 303
+    refused = good_message(client, name="Анна Петровна", phone="+7 900 123-45-67")
+    assert refused.status_code == 429
+    html = refused.get_data(as_text=True)
+    assert TYPED in html  # the form again, with what was typed
+    for kept in ('value="mama.dimy@example.ru"', 'value="Анна Петровна"', "+7 900 123-45-67"):
+        assert kept in html
+    assert 'name="token"' in html and "Сообщение не отправлено" in html
+    assert "С этого адреса уже отправлено сообщений за час: 5" in html
+    assert "Подождите около часа и отправьте его снова" in html
+    assert "Исправьте ошибки" not in html
+    assert 3590 <= int(refused.headers["Retry-After"]) <= 3600
+    assert refused.headers["Content-Security-Policy"].endswith(SCHOOL_ANCESTORS)
+    assert len(rows(app)) == 5  # the sixth was not stored
+    # Another citizen, and this one at another agency, are not affected.
+    assert post(client, address="198.51.100.99").status_code == 303
+    assert post(client, "/f/orel-city-admin", address=CITIZEN).status_code == 303
+
+
+def test_a_refused_message_keeps_its_token_so_it_can_be_sent_later(client, instance, app):
+    limit_school(instance, "1 per hour")
+    assert good_message(client).status_code == 303
+    refused = good_message(client)
+    assert refused.status_code == 429
+    later = good_message(client, refused.get_data(as_text=True))  # the same token
+    assert later.status_code == 429  # still within the hour; and never a token error
+    assert "Не получилось отправить форму" not in later.get_data(as_text=True)
+
+
+def test_a_refused_message_in_english(client, instance):
+    limit_school(instance, "1 per hour")
+    english = SCHOOL + "?lang=en"
+    assert good_message(client, path=english).status_code == 303
+    refused = good_message(client, path=english)
+    assert refused.status_code == 429
+    html = refused.get_data(as_text=True)
+    assert '<html lang="en">' in html and TYPED in html
+    assert "Messages already sent from this address in an hour: 1" in html
+    assert "Please wait about an hour and send it again" in html
+
+
+def test_a_flood_of_attempts_is_stopped_without_being_called_messages(client, app):
+    """The default of attempts_per_ip, 60 an hour, stops a script that posts the form
+    over and over; its 429 does not say that anybody sent messages."""
+    statuses = [try_once(client, text="").status_code for _ in range(60)]
+    assert statuses == [422] * 60
+    flooded = good_message(client)  # even a good one, until the hour is over
+    assert flooded.status_code == 429
+    html = flooded.get_data(as_text=True)
+    assert TYPED in html and 'value="mama.dimy@example.ru"' in html
+    summary = error_summary(html)
+    assert "Форму с этого адреса отправляли очень много раз подряд" in summary
+    assert "сообщений" not in summary and "слишком много сообщений" not in html.lower()
+    assert 3590 <= int(flooded.headers["Retry-After"]) <= 3600
+    assert rows(app) == []
+    switch = try_once(client, text=TYPED, switch_language="en")  # switches are attempts too
+    assert switch.status_code == 429 and TYPED in switch.get_data(as_text=True)
+    assert post(client, address="198.51.100.99").status_code == 303  # another address
+
+
+def test_the_attempts_limit_is_set_in_the_agency_file(client, instance):
+    limit_school(instance, "5 per hour", attempts="3 per 10 minutes")
+    assert [try_once(client, text="").status_code for _ in range(3)] == [422] * 3
+    flooded = try_once(client, text=TYPED)
+    assert flooded.status_code == 429
+    assert 590 <= int(flooded.headers["Retry-After"]) <= 600
+    assert "Подождите примерно 10 минут" in flooded.get_data(as_text=True)
+
+
+def test_a_malformed_attempts_limit_breaks_that_agency_alone(client, instance):
+    limit_school(instance, "5 per hour", attempts="lots")
+    assert client.get(SCHOOL).status_code == 503
+    assert client.get("/embed/orel-city-admin").status_code == 200
+
+
+def test_honeypot_decoys_count_like_messages(client, instance, app):
+    """A bot that fills the trap meets the message limit as a citizen would, so the limit
+    does not tell it that its messages are not stored."""
+    limit_school(instance, "2 per hour")
+    decoys = [good_message(client, website="http://spam.example") for _ in range(3)]
+    assert [d.status_code for d in decoys] == [303, 303, 429]
+    assert rows(app) == []
+
+
+def test_a_limited_page_view_says_how_long_and_nothing_of_messages(instance):
+    app = create_app(
+        {"secret_key": "k", "demo": True, "ratelimit_pages": "2 per minute"},
+        instance_path=instance,
+    )
+    client = client_of(app)
+    assert [client.get(SCHOOL).status_code for _ in range(2)] == [200, 200]
+    limited = client.get(SCHOOL)
+    assert limited.status_code == 429
+    html = limited.get_data(as_text=True)
+    assert "Подождите меньше минуты" in html or "Подождите несколько минут" in html
+    assert "сообщени" not in html.lower()
+    assert 0 < int(limited.headers["Retry-After"]) <= 60
+
+
+@pytest.mark.parametrize(
+    "seconds, ru, en",
+    [
+        (1, "меньше минуты", "less than a minute"),
+        (59, "меньше минуты", "less than a minute"),
+        (60, "несколько минут", "a few minutes"),
+        (299, "несколько минут", "a few minutes"),
+        (301, "примерно 10 минут", "about 10 minutes"),
+        (600, "примерно 10 минут", "about 10 minutes"),
+        (1440, "примерно 25 минут", "about 25 minutes"),
+        (2999, "примерно 50 минут", "about 50 minutes"),
+        (3000, "около часа", "about an hour"),
+        (3426, "около часа", "about an hour"),
+        (3600, "около часа", "about an hour"),
+        (5400, "примерно 2 часа", "about 2 hours"),
+        (4 * 3600 + 100, "примерно 4 часа", "about 4 hours"),
+        (21 * 3600, "примерно 21 час", "about 21 hours"),
+        (86400, "около суток", "about a day"),
+        (3 * 86400 - 500, "примерно 3 дня", "about 3 days"),
+        (30 * 86400, "примерно 30 дней", "about 30 days"),
+    ],
+)
+def test_the_wait_in_words(app, seconds, ru, en):
+    with app.test_request_context():
+        for lang, words in (("ru", ru), ("en", en)):
+            g.lang = lang
+            refresh()
+            assert str(errors.wait_in_words(seconds)) == words
+
+
 # --- what the citizen sees -----------------------------------------------------
 
 
-def test_a_limited_citizen_gets_the_429_page_in_the_iframe_and_the_form_stays_readable(
+def test_a_limited_citizen_gets_the_form_back_in_the_iframe_and_the_form_stays_readable(
     client, instance
 ):
     limit_school(instance, "1 per hour")
@@ -195,11 +407,11 @@ def test_a_limited_citizen_gets_the_429_page_in_the_iframe_and_the_form_stays_re
     limited = post(client)
     assert limited.status_code == 429
     html = limited.get_data(as_text=True)
-    assert "Слишком много сообщений" in html and 'lang="ru"' in html
-    assert "Traceback" not in html
+    assert "Сообщение не отправлено" in html and 'lang="ru"' in html
+    assert "Traceback" not in html and "Слишком много сообщений" not in html
     assert 0 < int(limited.headers["Retry-After"]) <= 3600
     assert limited.headers["Content-Security-Policy"].endswith(SCHOOL_ANCESTORS)
-    assert re.search(r'href="/embed/orel-school-57"', html)  # back to the form
+    assert 'action="/embed/orel-school-57"' in html  # the iframe's form, to send it later
     form = client.get(SCHOOL, environ_base={"REMOTE_ADDR": "198.51.100.1"})
     assert form.status_code == 200 and 'name="text"' in form.get_data(as_text=True)
 
@@ -235,7 +447,10 @@ def test_the_store_failures_series_exists_at_0_before_any_failure(client):
     assert re.search(rf'^{FAILURES}{{store="mmap"}} \d', scraped, re.M)
 
 
-def test_a_store_that_is_down_does_not_take_the_forms_down(instance, caplog):
+def test_a_store_that_is_down_does_not_take_the_forms_down(instance, caplog, monkeypatch):
+    # A pause longer than the test, however slow a busy machine makes it: a submission
+    # counts several times (page view, attempt, message), and the first pause is 1 s.
+    monkeypatch.setattr(limits, "RETRY_STORE_AFTER", (600,))
     port = free_port()
     app = create_app(
         {

@@ -33,7 +33,10 @@ def get(url: str) -> bytes:
 
 def test_one_metrics_view_over_workers_and_forwarder_and_no_personal_data_in_any_log(instance):
     school = instance / "agencies" / "orel-school-57.toml"
-    school.write_text(school.read_text() + '\n[limits]\nper_ip = "1000 per hour"\n')
+    school.write_text(
+        school.read_text()
+        + '\n[limits]\nper_ip = "1000 per hour"\nattempts_per_ip = "1000 per hour"\n'
+    )
     env = {"OTKLIK_TOKEN_MIN_SECONDS": "0", "OTKLIK_DEMO": "true"}
     server = Gunicorn(instance, workers=3, env=env)
     forwarder_log = instance / "forwarder.log"

@@ -54,7 +54,10 @@ def server(instance):
     # The many citizens of these tests all come from 127.0.0.1: lift the school's own
     # per-address limit (tests/test_limits.py shows the limits themselves hold).
     school = instance / "agencies" / "orel-school-57.toml"
-    school.write_text(school.read_text() + '\n[limits]\nper_ip = "1000 per hour"\n')
+    school.write_text(
+        school.read_text()
+        + '\n[limits]\nper_ip = "1000 per hour"\nattempts_per_ip = "1000 per hour"\n'
+    )
     server = Gunicorn(
         instance, workers=3, env={"OTKLIK_TOKEN_MIN_SECONDS": "0", "OTKLIK_DEMO": "true"}
     )

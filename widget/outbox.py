@@ -156,11 +156,15 @@ def enqueue(
     lang: str,
     routing_key: str,
     make_event: Callable[[str, str, float, list[dict]], dict],
+    admit: Callable[[], None] = lambda: None,
 ) -> Accepted:
     """Commit one message, with the files uploaded under its token, and return its receipt.
 
     ``make_event(event_id, receipt, received_at, attachments)`` builds the message to
     forward. A nonce seen before returns the receipt it was given then and stores nothing.
+    ``admit()`` is called last before the commit, only for a new nonce and while this
+    process holds the outbox's write lock: it may raise to refuse the message (the rate
+    limits do), and then nothing is stored and the uploads stay.
     """
     for _ in range(5):
         event_id, receipt, now = str(uuid.uuid4()), receipts.new(), time.time()
@@ -200,6 +204,7 @@ def enqueue(
                     ],
                 )
                 db.execute("DELETE FROM uploads WHERE token_nonce = ?", [nonce])
+                admit()
             return Accepted(receipt, True, topic_id)
         except sqlite3.IntegrityError as e:
             if "messages.receipt" not in str(e):

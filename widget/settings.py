@@ -63,7 +63,7 @@ SETTINGS = [
     Setting(
         "ratelimit_per_agency",
         "60 per minute; 600 per hour",
-        "The most submissions one agency accepts from everybody together.",
+        "The most messages one agency accepts from everybody together.",
     ),
     Setting(
         "ratelimit_pages",

@@ -153,8 +153,8 @@ def write_test_agency(instance: Path, host_origin: str) -> None:
     )
     assert host_origin in body, "the demo school's embed_origins line changed: update sites.py"
     body = body.replace("orel-school-57", TEST_AGENCY)
-    # Every test of a worker submits from 127.0.0.1: lift the limit for the test agency.
-    limits = '\n[limits]\nper_ip = "{}"\n'
+    # Every test of a worker submits from 127.0.0.1: lift the limits for the test agency.
+    limits = '\n[limits]\nper_ip = "{}"\nattempts_per_ip = "10000 per hour"\n'
     (instance / "agencies" / f"{TEST_AGENCY}.toml").write_text(
         body + limits.format("10000 per hour"), encoding="utf-8"
     )

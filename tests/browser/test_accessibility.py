@@ -33,7 +33,7 @@ LABELS = {
         "text": "Ваше сообщение",
         "consent": "Даю согласие",
         "done": "Сообщение отправлено",
-        "flood": "Слишком много сообщений",
+        "flood": "Сообщение не отправлено",
     },
     "en": {
         "send": "Send",
@@ -42,7 +42,7 @@ LABELS = {
         "text": "Your message",
         "consent": "I consent",
         "done": "Message sent",
-        "flood": "Too many messages",
+        "flood": "Your message was not sent",
     },
 }
 
@@ -50,37 +50,42 @@ LABELS = {
 def reach(page, url: str, state: str, form=None, lang: str = "ru"):
     """Open ``url`` and bring the form (``form``: the page or the iframe) to ``state``.
 
-    For "429", ``url`` must show an agency that takes one submission an hour: the
-    form is sent twice and the second meets the real rate limiter."""
+    For "429", ``url`` must show an agency that takes one message an hour: a message is
+    sent twice and the second meets the real rate limiter (only accepted messages count,
+    so the first may already be the second of the hour on this worker)."""
     words = LABELS[lang]
     page.goto(url)
     form = form(page) if form else page
     button = form.get_by_role("button", name=words["send"], exact=True)
     expect(button).to_be_visible()
     if state == "429":
-        # An empty form: a 422 that uses the one submission of the hour (unless an
-        # earlier test on this worker used it already), then the limiter's 429.
-        button.click()
+        send_a_message(form, words)
         flood = form.get_by_role("heading", name=words["flood"])
-        expect(flood.or_(form.get_by_role("alert"))).to_be_visible()
+        expect(flood.or_(form.get_by_role("heading", name=words["done"]))).to_be_visible()
         if not flood.count():
-            form.get_by_role("button", name=words["send"], exact=True).click()
+            page.goto(url)
+            send_a_message(form, words)
         expect(flood).to_be_visible()
     elif state == "error":
         form.get_by_label(words["email"]).fill("not-an-email")
         button.click()
         expect(form.get_by_role("alert")).to_be_visible()
     elif state == "done":
-        form.locator("input[name=topic]").first.check()
-        form.get_by_label(words["text"]).fill("Проверка доступности.")
-        if form.get_by_label(words["consent"]).count():
-            form.get_by_label(words["email"]).fill("a11y@example.ru")
-            phone = form.get_by_label(words["phone"])
-            if phone.count():
-                phone.fill("+7 900 123-45-67")
-            form.get_by_label(words["consent"]).check()
-        button.click()
+        send_a_message(form, words)
         expect(form.get_by_role("heading", name=words["done"])).to_be_visible()
+
+
+def send_a_message(form, words: dict) -> None:
+    """Fill the form as a citizen would, and press Send."""
+    form.locator("input[name=topic]").first.check()
+    form.get_by_label(words["text"]).fill("Проверка доступности.")
+    if form.get_by_label(words["consent"]).count():
+        form.get_by_label(words["email"]).fill("a11y@example.ru")
+        phone = form.get_by_label(words["phone"])
+        if phone.count():
+            phone.fill("+7 900 123-45-67")
+        form.get_by_label(words["consent"]).check()
+    form.get_by_role("button", name=words["send"], exact=True).click()
 
 
 @pytest.mark.parametrize("lang", ["ru", "en"])

@@ -1,18 +1,25 @@
 """Rate limits on the widget's pages, counted where every worker sees them.
 
-Three limits, each in the notation of the ``limits`` library (``"5 per hour; 20 per day"``,
+Four limits, each in the notation of the ``limits`` library (``"5 per hour; 20 per day"``,
 the notation flask-limiter documents):
 
 - page views (GET/HEAD) per client address, across all agencies: ``ratelimit_pages``;
-- submissions (POST) per client address to one agency: that agency's ``[limits] per_ip``;
-- submissions (POST) to one agency from everybody together: ``ratelimit_per_agency``,
-  checked only once the per-address limit has let the submission through, so one address
-  cannot use up an agency's ceiling.
+- attempts (every POST of the form: a message, a form sent back with errors, a language
+  switch) per client address to one agency: that agency's ``[limits] attempts_per_ip``;
+- accepted messages per client address to one agency: that agency's ``[limits] per_ip``;
+- accepted messages to one agency from everybody together: ``ratelimit_per_agency``,
+  counted only once the per-address limit has taken the message, so one address cannot
+  use up an agency's ceiling.
 
 The pages call ``page_view(app, req)`` (a blueprint hook, ``count_page_view``) and
-``submission(agency)``; each counts one hit against every window of its limit, shortest
-first, and raises ``LimitReached`` (the 429 page, with ``Retry-After``) at the first one
-used up.
+``attempt(agency)``, each of which counts one hit against every window of its limit,
+shortest first, and raises ``LimitReached`` (with ``Retry-After``) at the first one used
+up; and ``message(agency)`` for a message about to be committed, which first checks
+every window of both message limits without counting, and counts only when all have
+room. The outbox calls it inside its write transaction, once it knows the form's token
+is new (a double click is one message): the transaction is one writer at a time across
+the instance's workers, so no two messages are checked against the same count, and a
+refused message is rolled back, never stored.
 
 The client address is ``request.remote_addr`` after ProxyFix (``trusted_proxies``), an
 IPv6 client counted by its /64 network (one subscriber gets a whole /64). The counters
@@ -37,6 +44,7 @@ import logging
 import math
 import os
 import time
+from operator import methodcaller
 
 from flask import current_app, request
 from limits import RateLimitItem
@@ -54,10 +62,15 @@ RETRY_STORE_AFTER = (1, 2, 5, 10, 30, 60)  # seconds, while the store stays down
 
 
 class LimitReached(TooManyRequests):
-    """A limit is used up: the 429 page, with ``Retry-After`` (kept by errors.py)."""
+    """A limit is used up: the 429 page, with ``Retry-After`` (kept by errors.py).
 
-    def __init__(self, retry_after: int):
+    ``counter`` says which limit (``pages``, ``attempts``, ``per-ip``: the address's
+    messages, ``agency``: the agency's ceiling) and ``window`` which of its windows, so
+    that the page can say what happened in words."""
+
+    def __init__(self, retry_after: int, counter: str, window: RateLimitItem):
         super().__init__(retry_after=retry_after)
+        self.counter, self.window = counter, window
 
 
 class Counters:
@@ -90,24 +103,39 @@ class Counters:
 
     def hit(self, limit: str, *key: str) -> None:
         """Count one hit against each window of ``limit``; raise LimitReached at the first
-        window used up (the longer windows are then not counted)."""
+        window used up (the longer windows are then not counted). ``key[0]`` names the
+        limit (LimitReached.counter)."""
+        for item, counted, seconds in _windows(limit, self.prefix, *key):
+            counter, count = self._ask(methodcaller("incr", counted, seconds))
+            if count > item.amount:
+                raise LimitReached(self._retry_after(counter, item, counted), key[0], item)
+
+    def check(self, limit: str, *key: str) -> None:
+        """Raise LimitReached if a window of ``limit`` has no room for one more hit;
+        count nothing (``limits``' ``test``, written out as ``hit`` is)."""
+        for item, counted, _seconds in _windows(limit, self.prefix, *key):
+            counter, count = self._ask(methodcaller("get", counted))
+            if count >= item.amount:
+                raise LimitReached(self._retry_after(counter, item, counted), key[0], item)
+
+    def _ask(self, call: methodcaller) -> tuple[Storage, int]:
+        """``call(counter)`` on the store, or on this process's memory while the store is
+        failing; returns the counter asked and its answer."""
         if self.reported_in != _process:  # a new worker (gunicorn forks after loading)
             metrics.ratelimit_store_used(self.kind)
             self.reported_in = _process
-        for item, counted, seconds in _windows(limit, self.prefix, *key):
-            counter = self.memory if self.failures and self.pausing() else self.store
-            try:
-                count = counter.incr(counted, seconds)
-            except StorageError as e:
-                self._store_failed(e)
-                counter = self.memory
-                count = counter.incr(counted, seconds)
-            else:
-                if counter is self.store and self.failures:
-                    log.info("rate limit store is back: counting there again")
-                    self.failures = 0
-            if count > item.amount:
-                raise LimitReached(self._retry_after(counter, item, counted))
+        counter = self.memory if self.failures and self.pausing() else self.store
+        try:
+            answer = call(counter)
+        except StorageError as e:
+            self._store_failed(e)
+            counter = self.memory
+            answer = call(counter)
+        else:
+            if counter is self.store and self.failures:
+                log.info("rate limit store is back: counting there again")
+                self.failures = 0
+        return counter, answer
 
     def pausing(self) -> bool:
         """True while the store failed last and its pause has not passed."""
@@ -198,14 +226,38 @@ def count_page_view() -> None:
         page_view(current_app._get_current_object(), req)
 
 
-def submission(agency: agencies.Agency) -> None:
-    """Count a submission to ``agency``: this client's limit there, then the agency's
-    ceiling. Raises LimitReached (and counts the outcome) when either is used up."""
+def attempt(agency: agencies.Agency) -> None:
+    """Count a POST of ``agency``'s form, whatever it turns out to be (a message, a form
+    with errors, a language switch). Raises LimitReached (and counts the outcome) when
+    this client's attempts there are used up."""
+    app = current_app._get_current_object()
+    try:
+        extension(app).hit(
+            agency.limits.attempts_per_ip, "attempts", client_key(app, request), agency.id
+        )
+    except LimitReached:
+        metrics.submission("limit")
+        raise
+
+
+def message(agency: agencies.Agency) -> None:
+    """Count a message to ``agency`` that is about to be accepted: this client's limit
+    there, then the agency's ceiling. When either has no room, raises LimitReached (and
+    counts the outcome) having counted nothing.
+
+    Checked before counting, so that a refused message costs nothing. Called by the
+    outbox inside its write transaction, so the workers of one instance take their turns
+    (docs/abuse.md); across instances sharing Redis, the per-address count is still one
+    atomic increment, and a message that loses a race for the last place is refused."""
     app = current_app._get_current_object()
     counted = extension(app)
+    per_ip = (agency.limits.per_ip, "per-ip", client_key(app, request), agency.id)
+    ceiling = (app.config["RATELIMIT_PER_AGENCY"], "agency", agency.id)
     try:
-        counted.hit(agency.limits.per_ip, "per-ip", client_key(app, request), agency.id)
-        counted.hit(app.config["RATELIMIT_PER_AGENCY"], "agency", agency.id)
+        counted.check(*per_ip)
+        counted.check(*ceiling)
+        counted.hit(*per_ip)
+        counted.hit(*ceiling)
     except LimitReached:
         metrics.submission("limit")
         raise

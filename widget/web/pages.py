@@ -39,7 +39,7 @@ from .. import (
     tokens,
 )
 from ..agencies import Agency
-from . import limits, security, theme, uploads
+from . import errors, limits, security, theme, uploads
 
 log = logging.getLogger(__name__)
 bp = Blueprint("widget", __name__)
@@ -146,7 +146,15 @@ def _fill_consent(template: str, agency: Agency, catalogue: Translations, lang: 
     return template.replace("{data}", data).replace("{operator}", agency.name)
 
 
-def render_form(agency: Agency, kind: str, form, status: int = 200, problem=None, uploaded=()):
+def render_form(
+    agency: Agency,
+    kind: str,
+    form,
+    status: int = 200,
+    problem=None,
+    uploaded=(),
+    problem_title=None,
+):
     lang = g.lang
     consent, _version = consent_text(agency, lang)
     body = render_template(
@@ -158,6 +166,7 @@ def render_form(agency: Agency, kind: str, form, status: int = 200, problem=None
         lang=lang,
         consent_text=consent,
         problem=problem,
+        problem_title=problem_title,
         action=page_url("widget.form", agency, kind=kind),
         switch_to=[lang for lang in agency.languages if lang != g.lang],
         text_max=forms.TEXT_MAX,
@@ -166,6 +175,16 @@ def render_form(agency: Agency, kind: str, form, status: int = 200, problem=None
         attachments_hint=uploads.hint(agency) if form.accepts_files else None,
     )
     return body, status
+
+
+def render_limited(agency: Agency, kind: str, form, limited: limits.LimitReached, uploaded=()):
+    """The form again with everything typed, saying which limit was reached and how long
+    to wait: status 429, with Retry-After."""
+    words = errors.limited_words(limited)
+    body, status = render_form(
+        agency, kind, form, 429, words, uploaded, problem_title=errors.LIMITED_TITLE
+    )
+    return body, status, {"Retry-After": str(limited.retry_after)}
 
 
 def _render_blank_form(agency: Agency, lang: str, kind: str, *_where) -> bytes:
@@ -230,7 +249,11 @@ def form(kind: str, agency_id: str):
         token = tokens.issue(agency.id, embedding_origin(agency, req.referrer))
         return blank_form(agency, kind).replace(TOKEN_SLOT_BYTES, token.encode(), 1)
 
-    limits.submission(agency)
+    try:  # every POST is an attempt; only an accepted message counts as one (below)
+        limits.attempt(agency)
+        flooded = None
+    except limits.LimitReached as e:
+        flooded = e
 
     form_class = forms.for_agency(agency, g.lang)
 
@@ -244,6 +267,8 @@ def form(kind: str, agency_id: str):
             metrics.submission("malformed")
             abort(status)
     form = form_class()
+    if flooded:  # not a word about messages: the citizen may have sent none
+        return render_limited(agency, kind, form, flooded)
     token, problem = None, None
     try:
         token = tokens.verify(form.token.data or "", agency.id)
@@ -273,6 +298,10 @@ def form(kind: str, agency_id: str):
         decoy = receipts.decoy(
             current_app.config["SECRET_KEY"], agency.id, form.topic.data, token.nonce
         )
+        try:  # counted as the message it pretends to be, so the limit gives nothing away
+            limits.message(agency)
+        except limits.LimitReached as e:
+            return render_limited(agency, kind, form, e, uploaded)
         metrics.submission("honeypot")
         return redirect(
             done_url(agency, kind, decoy, form.topic.data, token, form.ways_given()), 303
@@ -301,7 +330,10 @@ def form(kind: str, agency_id: str):
             lang=g.lang,
             routing_key=agency.routing_key,
             make_event=lambda *args: events.build(submission, *args),
+            admit=lambda: limits.message(agency),  # a new token: is there room for it?
         )
+    except limits.LimitReached as e:  # rolled back: nothing stored, the files kept
+        return render_limited(agency, kind, form, e, uploaded)
     except sqlite3.Error as e:  # disk full, read-only, locked too long, I/O error
         log.error("outbox write failed: %s", e)
         metrics.submission("unavailable")
