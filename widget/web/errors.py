@@ -240,7 +240,7 @@ def handle_http(e: HTTPException):
     if e.code is None or e.code < 400:
         return e
     kept = {k: v for k, v in e.get_headers() if k in ("Allow", "Retry-After")}
-    return render_error(e.code, kept, e if isinstance(e, LimitReached) else None)
+    return render_error(e.code, kept, limited=e if isinstance(e, LimitReached) else None)
 
 
 def handle_broken_agency(_e: agencies.AgencyError):
