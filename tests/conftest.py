@@ -18,6 +18,11 @@ from widget import create_app
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_AGENCIES = ROOT / "instance" / "agencies"
 
+# public_url is required outside demo mode. Every app the tests build, in this process or
+# in a server they start (which inherits the environment), gets the test client's own
+# address unless a test says otherwise.
+os.environ["OTKLIK_PUBLIC_URL"] = "http://localhost"
+
 
 class CheckedClient(FlaskClient):
     """A test client that checks every response it gets."""
@@ -43,7 +48,11 @@ def instance(tmp_path) -> Path:
 @pytest.fixture
 def config() -> dict:
     """Settings for the test app; tests change them before asking for ``app``."""
-    return {"secret_key": "test-secret", "token_min_seconds": 0, "demo": True}
+    return {
+        "secret_key": "test-secret",
+        "token_min_seconds": 0,
+        "demo": True,
+    }
 
 
 @pytest.fixture
