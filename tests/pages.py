@@ -109,7 +109,7 @@ class NuChecker:
                 "the page checker needs Java for vnu.jar: apt-get install default-jre-headless"
             )
         self.port = free_port()
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (open while vnu runs)
         self.process = subprocess.Popen(
             [
                 java,
@@ -144,12 +144,15 @@ class NuChecker:
         raise RuntimeError(f"vnu.jar did not start on port {self.port}: {output}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        self.log.close()
         self.process = None
 
 
