@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from flask.testing import FlaskClient
 
-from tests.pages import check_response
+from tests.pages import NU, check_response
 from widget import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +34,12 @@ class CheckedClient(FlaskClient):
         response.request.input_stream.close()  # werkzeug leaves it open without redirects
         check_response(response)
         return response
+
+
+@pytest.fixture(scope="session", autouse=True)
+def page_checker():
+    """The HTML validator behind check_response, started before the first test."""
+    NU.start()
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ html5lib for what a validator does not judge: unique ids, no script, links to id
 page, forms that post to our own paths. html5lib alone accepts pages that are not valid
 HTML (a ``<meta name>`` without ``content`` parses without a murmur); vnu does not.
 
-vnu runs as a local HTTP service, one per test process, started at the first page
-(``java -cp vnu.jar nu.validator.servlet.Main``, bound to 127.0.0.1). Its cost, measured on
+vnu runs as a local HTTP service, one per test process, started before the first test
+(``java -cp vnu.jar nu.validator.servlet.Main``, bound to 127.0.0.1): in a fixture's
+set-up, so that its start never falls inside a test's timed steps. Its cost, measured on
 the 2-core machine while other suites ran: 6-10 s to start (in each xdist worker), then
 10-40 ms a page, about 300 MB of memory. A page is sent once: results are kept by the
 page's text without its form token, and the suite renders some 600 pages, 130 distinct.
@@ -83,8 +84,7 @@ class NuChecker:
         return self.known[digest]
 
     def _check(self, html: str) -> list[str]:
-        if self.process is None:
-            self._start()
+        self.start()
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         try:
             connection.request(
@@ -102,7 +102,10 @@ class NuChecker:
             if m["type"] in ("error", "non-document-error")
         ]
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start the service, once, and wait until it answers."""
+        if self.process is not None:
+            return
         java = shutil.which("java")
         if java is None:
             raise RuntimeError(
