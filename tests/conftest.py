@@ -12,11 +12,16 @@ from urllib.parse import urlsplit
 import pytest
 from flask.testing import FlaskClient
 
-from tests.pages import check_response
+from tests.pages import NU, check_response
 from widget import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_AGENCIES = ROOT / "instance" / "agencies"
+
+# public_url is required outside demo mode. Every app the tests build, in this process or
+# in a server they start (which inherits the environment), gets the test client's own
+# address unless a test says otherwise.
+os.environ["OTKLIK_PUBLIC_URL"] = "http://localhost"
 
 
 class CheckedClient(FlaskClient):
@@ -31,6 +36,12 @@ class CheckedClient(FlaskClient):
         return response
 
 
+@pytest.fixture(scope="session", autouse=True)
+def page_checker():
+    """The HTML validator behind check_response, started before the first test."""
+    NU.start()
+
+
 @pytest.fixture
 def instance(tmp_path) -> Path:
     """A fresh instance folder holding a copy of the demo agencies and their logos."""
@@ -43,7 +54,11 @@ def instance(tmp_path) -> Path:
 @pytest.fixture
 def config() -> dict:
     """Settings for the test app; tests change them before asking for ``app``."""
-    return {"secret_key": "test-secret", "token_min_seconds": 0, "demo": True}
+    return {
+        "secret_key": "test-secret",
+        "token_min_seconds": 0,
+        "demo": True,
+    }
 
 
 @pytest.fixture

@@ -34,7 +34,11 @@ def test_the_file_overrides_defaults_and_the_environment_overrides_the_file(tmp_
 def test_list_settings_come_from_the_environment_as_json(tmp_path):
     values = load(
         tmp_path,
-        environ={"OTKLIK_SECRET_KEY": "new", "OTKLIK_SECRET_KEY_FALLBACKS": '["old"]'},
+        environ={
+            "OTKLIK_SECRET_KEY": "new",
+            "OTKLIK_SECRET_KEY_FALLBACKS": '["old"]',
+            "OTKLIK_PUBLIC_URL": "https://otklik.example.ru",
+        },
     )
     assert values["SECRET_KEY_FALLBACKS"] == ["old"]
 

@@ -210,10 +210,12 @@ def test_a_malformed_public_url_is_refused_at_start(instance, config, bad):
         create_app(config, instance_path=instance)
 
 
-def test_the_command_needs_a_public_address(runner):
+def test_the_command_links_to_public_url_unless_told_otherwise(runner):
     result = runner.invoke(args=["agencies", "snippet", SCHOOL])
-    assert result.exit_code == 2
-    assert "public_url" in result.output
+    assert result.exit_code == 0, result.output
+    assert "http://localhost/f/orel-school-57" in result.output.splitlines()
+    result = runner.invoke(args=["agencies", "snippet", SCHOOL, "--base-url", "https://o.ru/w"])
+    assert "https://o.ru/w/f/orel-school-57" in result.output.splitlines()
 
 
 def test_the_command_names_an_unknown_agency(runner):

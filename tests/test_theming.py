@@ -101,15 +101,6 @@ def test_an_agency_without_a_logo_has_no_logo_route(client):
     assert client.get("/logo/orel-school-57").status_code == 404
 
 
-def test_only_the_iframe_page_opts_in_to_content_sized_frames(client):
-    assert '<meta name="responsive-embedded-sizing">' in client.get(
-        "/embed/orel-school-57"
-    ).get_data(as_text=True)
-    assert "responsive-embedded-sizing" not in client.get("/f/orel-school-57").get_data(
-        as_text=True
-    )
-
-
 def test_the_check_command_names_a_refused_logo(runner, instance, logos):
     (logos / "bad.svg").write_text(GOOD_SVG.replace("<svg ", '<svg onload="alert(1)" '))
     with_logo(instance, "bad.svg")

@@ -148,11 +148,6 @@ def agencies_snippet(agency_id: str, base_url: str | None, qr_path: str | None) 
         base = settings.public_url(base_url, "--base-url") if base_url else app.config["PUBLIC_URL"]
     except settings.SettingsError as e:
         raise click.BadParameter(str(e)) from None
-    if not base:
-        raise click.UsageError(
-            "links need the widget's public address: set public_url in settings.toml "
-            "(or OTKLIK_PUBLIC_URL), or pass --base-url https://…"
-        )
     agency = _agency(agency_id)
     found = snippet.snippet_for(app, agency, base)
     click.echo("# the code for the agency's site:", err=True)

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 SOURCE_LANGUAGE = "ru"
 # Each language's name in that language, for the language switch.
 NAMES = {"ru": "Русский", "en": "English", "tt": "Татарча", "ba": "Башҡортса"}
+# Each language's Open Graph locale (language_TERRITORY, as link previews expect). English
+# is British: the catalogue is written in British spelling ("organisation").
+OG_LOCALES = {"ru": "ru_RU", "en": "en_GB", "tt": "tt_RU", "ba": "ba_RU"}
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
@@ -63,8 +66,13 @@ def name(code: str) -> str:
     return NAMES.get(code, code)
 
 
+def og_locale(code: str) -> str:
+    return OG_LOCALES.get(code, code)
+
+
 def init_app(app) -> None:
     app.jinja_env.globals["language_name"] = name
+    app.jinja_env.globals["og_locale"] = og_locale
     Babel(
         app,
         locale_selector=current,

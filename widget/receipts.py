@@ -13,6 +13,9 @@ import hmac
 import secrets
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# What a person may type for a character of a receipt: O for 0, I and L for 1, and the
+# Cyrillic letters that look like Latin ones (a receipt copied on a Russian keyboard).
+TYPED_AS = str.maketrans("OILАВЕКМНОРСТХ", "011ABEKMH0PCTX")
 
 
 def _format(chars: str) -> str:
@@ -25,9 +28,8 @@ def new() -> str:
 
 def normalize(text: str) -> str | None:
     """A receipt as a person may type it (any case, with or without the dash or spaces,
-    O for 0, I or L for 1), or None."""
-    chars = "".join(text.split()).upper().replace("-", "")
-    chars = chars.replace("O", "0").replace("I", "1").replace("L", "1")
+    O for 0, I or L for 1, Cyrillic look-alikes for Latin letters), or None."""
+    chars = "".join(text.split()).upper().replace("-", "").translate(TYPED_AS)
     if len(chars) != 8 or any(c not in ALPHABET for c in chars):
         return None
     return _format(chars)

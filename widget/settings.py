@@ -27,6 +27,8 @@ class Setting:
     kind: type = str
 
 
+DEMO_PUBLIC_URL = "http://127.0.0.1:8000"  # gunicorn.conf.py's bind
+
 SETTINGS = [
     Setting("secret_key", None, "Signs the form tokens. Required unless demo = true."),
     Setting(
@@ -101,9 +103,10 @@ SETTINGS = [
     Setting(
         "public_url",
         None,
-        "The address citizens reach the widget at, such as https://otklik.example.ru; the "
-        "snippet page and `flask agencies snippet` build every link from it. Unset: the "
-        "snippet page uses the address it was opened at, and the command needs --base-url.",
+        "The address citizens reach the widget at, such as https://otklik.example.ru: every "
+        "absolute link (og:url, og:image, the snippet's code, link and QR code) is built from "
+        "it, never from the request's Host header. Required unless demo = true; a demo "
+        f"without it uses {DEMO_PUBLIC_URL} (where `make run` serves).",
     ),
 ]
 
@@ -162,8 +165,13 @@ def load(
         )
     if not values["secret_key"]:
         values["secret_key"] = "otklik-demo-only-not-secret"
-    if values["public_url"] is not None:
-        values["public_url"] = public_url(values["public_url"], "public_url")
+    if not values["public_url"] and not values["demo"]:
+        raise SettingsError(
+            "public_url: required unless demo = true: the address citizens reach the widget "
+            f"at, such as https://otklik.example.ru (set it in {source} or as "
+            f"{ENV_PREFIX}PUBLIC_URL)"
+        )
+    values["public_url"] = public_url(values["public_url"] or DEMO_PUBLIC_URL, "public_url")
     values["outbox_path"] = str(instance / values["outbox_path"])
     storage = values["ratelimit_storage_uri"]
     if storage.startswith("mmap:") and not storage.startswith("mmap:/"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from werkzeug.routing import BaseConverter
 
 from ..agencies import AGENCY_ID
-from . import demo, errors, limits, ops, pages, security, snippet, theme
+from . import demo, errors, limits, links, ops, pages, security, snippet, theme
 
 
 class AgencyConverter(BaseConverter):
@@ -17,6 +17,7 @@ class AgencyConverter(BaseConverter):
 def init_app(app) -> None:
     app.url_map.converters["agency"] = AgencyConverter
     limits.init_app(app)
+    links.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(theme.bp)
     app.register_blueprint(ops.bp)

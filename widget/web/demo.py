@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, url_
 
 from .. import agencies
 from .security import allow_own_frames
+from .snippet import recommended_height
 
 bp = Blueprint("demo", __name__)
 DEMO_LISTED = 20
@@ -30,4 +31,12 @@ def page(agency_id: str | None):
         abort(404)
     agency = registry.get(agency_id) if agency_id else listed[0]
     allow_own_frames()
-    return render_template("demo.html", agency=agency, others=listed, lang="ru", layout="page")
+    return render_template(
+        "demo.html",
+        agency=agency,
+        others=listed,
+        lang="ru",
+        layout="page",
+        wide=True,
+        frame_height=recommended_height(agency),  # what the snippet page tells agencies
+    )

@@ -74,7 +74,7 @@ TOKEN_MESSAGE = _l("Не получилось отправить форму. П�
 # Stands in for the form token in a cached blank form (URL-safe, so never escaped).
 TOKEN_SLOT = "otklik-token-slot-5e0c7d1a"
 TOKEN_SLOT_BYTES = TOKEN_SLOT.encode()
-BLANK_FORMS_CACHED = 1024  # (agency, language, layout, host) pages kept per worker
+BLANK_FORMS_CACHED = 1024  # (agency, language, layout, logo, prefix) pages kept per worker
 UNAVAILABLE_MESSAGE = _l(
     "Сейчас мы не можем принять сообщение. Ваш текст остался в форме: попробуйте отправить "
     "его ещё раз через несколько минут."
@@ -201,22 +201,14 @@ def blank_form(agency: Agency, kind: str) -> bytes:
 
     Rendering it (macros, translations) was most of a form page's time, yet it only
     changes with the agency (a changed file is a new Agency object, so a new key),
-    the language, the layout, the logo file's version and where it is served (its
-    og:url is absolute: the scheme, host and prefix as the request names them, raw, since
-    a key only needs to tell them apart). With template auto-reload on (debug), it is
-    rendered every time so edits show at once.
+    the language, the layout, the logo file's version and the prefix its relative links
+    start with (SCRIPT_NAME, the server's). Never the Host header, which the client
+    chooses: absolute links (og:url, og:image) come from ``public_url``. With template
+    auto-reload on (debug), it is rendered every time so edits show at once.
     """
     app = current_app._get_current_object()
     environ = request._get_current_object().environ
-    key = (
-        agency,
-        g.lang,
-        kind,
-        theme.logo_version(agency),
-        environ["wsgi.url_scheme"],
-        environ.get("HTTP_HOST"),
-        environ.get("SCRIPT_NAME"),
-    )
+    key = (agency, g.lang, kind, theme.logo_version(agency), environ.get("SCRIPT_NAME"))
     if app.jinja_env.auto_reload:
         return _render_blank_form(*key)
     return app.extensions["otklik.blank_forms"](*key)

@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import segno
-from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Flask, Response, current_app, render_template, url_for
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from markupsafe import escape
 
 from .. import agencies
 from ..agencies import Agency
+from . import links
 from .pages import consent_text, load_agency
 from .security import allow_own_frames
 
@@ -72,14 +73,11 @@ def _qr(url: str) -> segno.QRCode:
 
 
 def snippet_for(app: Flask, agency: Agency, base_url: str) -> Snippet:
-    """The snippet of ``agency`` served from ``base_url`` (``public_url``, or the address
-    the page was opened at). The one place where the widget's public links are built."""
-    parts = urlsplit(base_url)
-    adapter = app.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
+    """The snippet of ``agency`` served from ``base_url`` (``public_url``, or the
+    command's ``--base-url``)."""
 
     def link(kind: str) -> str:
-        values = {"kind": kind, "agency_id": agency.id}
-        return adapter.build("widget.form", values, force_external=True)
+        return links.external(app, base_url, "widget.form", kind=kind, agency_id=agency.id)
 
     embed_url, page_url = link("embed"), link("f")
     height = recommended_height(agency)
@@ -148,15 +146,10 @@ def _lines(text: str, per_line: int = CHARS_PER_LINE) -> int:
     return sum(max(1, math.ceil(len(part) / per_line)) for part in str(text).split("\n"))
 
 
-def base_url() -> str:
-    """Where links point: ``public_url`` if set, else the address this page was opened at."""
-    return current_app.config["PUBLIC_URL"] or request.url_root
-
-
 @bp.get("/snippet/<agency:agency_id>")
 def page(agency_id: str):
     agency = load_agency(agency_id)
-    snippet = snippet_for(current_app, agency, base_url())
+    snippet = snippet_for(current_app, agency, current_app.config["PUBLIC_URL"])
     allow_own_frames()  # the live preview
     return render_template(
         "snippet.html",
@@ -171,7 +164,7 @@ def page(agency_id: str):
 @bp.get("/snippet/<agency:agency_id>/qr.svg")
 def qr(agency_id: str):
     agency = agencies.extension(current_app).get(agency_id)
-    snippet = snippet_for(current_app, agency, base_url())
+    snippet = snippet_for(current_app, agency, current_app.config["PUBLIC_URL"])
     return Response(
         snippet.qr_file(),
         mimetype="image/svg+xml",

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from .. import agencies, logos
 from ..agencies import Agency
-from . import limits
+from . import limits, links
 
 log = logging.getLogger(__name__)
 bp = Blueprint("theme", __name__)
@@ -73,6 +73,18 @@ def logo_url(agency: Agency) -> str | None:
     return url_for("theme.logo", agency_id=agency.id, v=found.version) if found else None
 
 
+def share_logo_url(agency: Agency) -> str | None:
+    """The absolute URL of the agency's logo for link previews (og:image), when it is a
+    PNG or JPEG: social sites show no SVG. None otherwise."""
+    try:
+        found = load_logo(agency)
+    except logos.LogoError:
+        return None
+    if found is None or found.mimetype not in ("image/png", "image/jpeg"):
+        return None
+    return links.public("theme.logo", agency_id=agency.id, v=found.version)
+
+
 @bp.get("/logo/<agency:agency_id>")
 def logo(agency_id: str):
     try:
@@ -86,4 +98,8 @@ def logo(agency_id: str):
 
 @bp.app_context_processor
 def template_helpers():
-    return {"theme_version": theme_version, "logo_url": logo_url}
+    return {
+        "theme_version": theme_version,
+        "logo_url": logo_url,
+        "share_logo_url": share_logo_url,
+    }
