@@ -61,18 +61,23 @@ def test_a_leased_row_goes_to_no_one_else_until_its_lease_runs_out(app, db):
     assert {r["lease_owner"] for r in rows(app).values()} == {"c"}
 
 
-def test_settling_records_each_outcome_and_drops_the_personal_data_of_delivered_rows(app, db):
-    delivered, retried, dead, waiting = fill(app, 4)
-    now = time.time()
-    claim(db, "a", now)
+def settle_each_way(db, owner: str, now: float, delivered, retried, dead, waiting) -> None:
+    """One row delivered, one to retry in 10 s, one dead, one to wait 30 s for the queue."""
     delivery.settle(
         db,
-        "a",
+        owner,
         delivered=[(delivered, now + 1)],
         retry=[(retried, "HTTP 503 Service Unavailable", now + 10)],
         dead=[(dead, "HTTP 400 Bad Request", now)],
         wait=[(waiting, "cannot reach the queue", now + 30)],
     )
+
+
+def test_settling_records_each_outcome_and_drops_the_personal_data_of_delivered_rows(app, db):
+    delivered, retried, dead, waiting = fill(app, 4)
+    now = time.time()
+    claim(db, "a", now)
+    settle_each_way(db, "a", now, delivered, retried, dead, waiting)
     found = rows(app)
     assert found[delivered]["status"] == "delivered" and found[delivered]["event"] is None
     assert found[delivered]["delivered_at"] == now + 1 and found[delivered]["attempts"] == 1
@@ -92,14 +97,7 @@ def test_a_forwarder_that_lost_its_lease_changes_nothing_but_a_delivery(app, db)
     now = time.time()
     claim(db, "slow", now)
     claim(db, "fresh", now + LEASE)  # took them all over
-    delivery.settle(
-        db,
-        "slow",
-        delivered=[(delivered, now + 5)],
-        retry=[(retried, "HTTP 503 Service Unavailable", now + 10)],
-        dead=[(dead, "HTTP 400 Bad Request", now)],
-        wait=[(waiting, "cannot reach the queue", now + 30)],
-    )
+    settle_each_way(db, "slow", now, delivered, retried, dead, waiting)
     found = rows(app)
     assert found[delivered]["status"] == "delivered" and found[delivered]["event"] is None
     for id in (retried, dead, waiting):
