@@ -24,6 +24,7 @@ from . import (
     settings,
     transports,
 )
+from .outbox import delivery, repairs
 from .web import snippet
 
 agencies_cli = AppGroup("agencies", help="Check and manage agency configuration files.")
@@ -277,7 +278,7 @@ def outbox_list(status: str, limit: int) -> None:
     when received, and the last error (never the message itself)."""
     db = _outbox_db()
     try:
-        rows = forwarder.listing(db, status, limit)
+        rows = repairs.listing(db, status, limit)
     finally:
         db.close()
     for row in rows:
@@ -309,10 +310,10 @@ def outbox_retry(ident: str | None, all_dead: bool) -> None:
     db = _outbox_db()
     try:
         if all_dead:
-            click.echo(f"{forwarder.requeue_dead(db)} dead message(s) queued again")
+            click.echo(f"{repairs.requeue_dead(db)} dead message(s) queued again")
         else:
-            click.echo(f"{forwarder.requeue(db, ident)} queued again")
-    except (forwarder.NotFound, forwarder.NotRetryable) as e:
+            click.echo(f"{repairs.requeue(db, ident)} queued again")
+    except (repairs.NotFound, repairs.NotRetryable) as e:
         raise click.ClickException(str(e)) from None
     finally:
         db.close()
@@ -324,7 +325,7 @@ def outbox_purge() -> None:
     days = current_app.config["RETENTION_DAYS"]
     db = _outbox_db()
     try:
-        purged = forwarder.purge(db, days)
+        purged = delivery.purge(db, days)
     finally:
         db.close()
     click.echo(f"{purged} delivered message(s) older than {days} days purged")

@@ -12,7 +12,8 @@ A row is marked delivered only after the transport has confirmed it, so a forwar
 killed at any moment loses nothing: its leases run out and the rows go again (a
 consumer drops the duplicates by event id).
 
-No Flask here: the CLI builds a ``Forwarder`` from the app's settings.
+No Flask and no SQL here: the CLI builds a ``Forwarder`` from the app's settings, and
+the statements on the outbox are in ``outbox.delivery``.
 """
 
 from __future__ import annotations
@@ -32,12 +33,11 @@ from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from . import metrics, outbox, receipts
+from . import metrics, outbox
+from .outbox import delivery
 from .transports import DELIVERED, RETRY, UNSENT, Outcome, Outgoing, Transport
 
 log = logging.getLogger(__name__)
-
-DAY = 86400.0
 
 
 @dataclass
@@ -102,33 +102,17 @@ class Forwarder:
 
     # -- one batch ---------------------------------------------------------------------
 
-    def claim(
-        self, now: float, due_by: float | None = None
-    ) -> list[tuple[str, str, str | None, int]]:
-        """Lease up to ``batch_size`` rows due by ``due_by`` (default: now):
-        (id, routing_key, event, attempts)."""
-        with self.db.atomic():
-            rows = self.db.execute(
-                """
-                UPDATE messages SET lease_until = :until, lease_owner = :owner
-                WHERE id IN (
-                    SELECT id FROM messages
-                    WHERE status = 'pending' AND next_attempt_at <= :due
-                      AND (lease_until IS NULL OR lease_until <= :now)
-                    ORDER BY next_attempt_at LIMIT :limit
-                )
-                RETURNING id, routing_key, event, attempts, next_attempt_at
-                """,
-                {
-                    "until": now + self.lease_seconds,
-                    "owner": self.owner,
-                    "now": now,
-                    "due": now if due_by is None else due_by,
-                    "limit": self.batch_size,
-                },
-            ).fetchall()
-        rows.sort(key=lambda row: row[4])
-        return [row[:4] for row in rows]
+    def claim(self, now: float, due_by: float | None = None) -> list[delivery.Claimed]:
+        """Lease up to ``batch_size`` rows due by ``due_by`` (default: now) for
+        ``lease_seconds``."""
+        return delivery.claim(
+            self.db,
+            owner=self.owner,
+            now=now,
+            due_by=now if due_by is None else due_by,
+            lease_until=now + self.lease_seconds,
+            limit=self.batch_size,
+        )
 
     def forward_batch(self, now: float | None = None, due_by: float | None = None) -> Totals:
         """Claim one batch, send it, record what happened."""
@@ -137,9 +121,9 @@ class Forwarder:
         totals = Totals(claimed=len(rows))
         if not rows:
             return totals
-        sendable = [r for r in rows if r[2] is not None]
+        sendable = [r for r in rows if r.event is not None]
         outcomes = dict.fromkeys(
-            (r[0] for r in rows if r[2] is None), Outcome.dead("no event stored for this row")
+            (r.id for r in rows if r.event is None), Outcome.dead("no event stored for this row")
         )
         batch = [Outgoing(id, key, event.encode()) for id, key, event, _ in sendable]
         started = time.perf_counter()
@@ -157,66 +141,40 @@ class Forwarder:
 
     def record(
         self,
-        rows: list[tuple[str, str, str | None, int]],
+        rows: list[delivery.Claimed],
         outcomes: dict[str, Outcome],
         now: float,
         totals: Totals,
     ) -> None:
         done = max(now, self.clock())
-        delivered, failed, unsent = [], [], []
+        delivered, retry, dead, unsent = [], [], [], []
         for id, _key, _event, attempts in rows:
             outcome = outcomes[id]
             if outcome.status == DELIVERED:
-                delivered.append((done, id))
+                delivered.append((id, done))
                 continue
             totals.reasons[outcome.reason] = totals.reasons.get(outcome.reason, 0) + 1
             if outcome.status == UNSENT:
-                unsent.append(
-                    (outcome.reason, now + self._unavailable_delay(outcome), id, self.owner)
-                )
+                unsent.append((id, outcome.reason, now + self._unavailable_delay(outcome)))
                 totals.unsent += 1
                 totals.problem = totals.problem or outcome.reason
                 continue
             tries = attempts + 1
             if outcome.status == RETRY and tries < self.max_attempts:
                 delay = self.backoff(tries, outcome.after)
-                failed.append(("pending", outcome.reason, now + delay, id, self.owner))
+                retry.append((id, outcome.reason, now + delay))
                 totals.retried += 1
             else:
                 reason = outcome.reason
                 if outcome.status == RETRY:
                     reason = f"{reason} (gave up after {tries} attempts)"
-                failed.append(("dead", reason, now, id, self.owner))
+                dead.append((id, reason, now))
                 totals.dead += 1
         totals.delivered = len(delivered)
         self._unavailable = self._unavailable + 1 if unsent and not delivered else 0
-        with self.db.atomic():
-            # Delivered is good news whoever holds the lease now; the personal data goes.
-            self.db.conn.executemany(
-                """
-                UPDATE messages SET status = 'delivered', event = NULL, delivered_at = ?,
-                    attempts = attempts + 1, last_error = NULL,
-                    lease_until = NULL, lease_owner = NULL
-                WHERE id = ? AND status = 'pending'
-                """,
-                delivered,
-            )
-            self.db.conn.executemany(
-                """
-                UPDATE messages SET status = ?, last_error = ?, next_attempt_at = ?,
-                    attempts = attempts + 1, lease_until = NULL, lease_owner = NULL
-                WHERE id = ? AND status = 'pending' AND lease_owner = ?
-                """,
-                failed,
-            )
-            self.db.conn.executemany(
-                """
-                UPDATE messages SET last_error = ?, next_attempt_at = ?,
-                    lease_until = NULL, lease_owner = NULL
-                WHERE id = ? AND status = 'pending' AND lease_owner = ?
-                """,
-                unsent,
-            )
+        delivery.settle(
+            self.db, self.owner, delivered=delivered, retry=retry, dead=dead, wait=unsent
+        )
         metrics.dead_letters(self.kind, totals.dead)
         if totals.dead:
             log.warning("%d message(s) moved to dead", totals.dead)
@@ -321,7 +279,7 @@ class Forwarder:
     # -- retention ---------------------------------------------------------------------
 
     def purge(self, now: float | None = None) -> int:
-        return purge(self.db, self.retention_days, self.clock() if now is None else now)
+        return delivery.purge(self.db, self.retention_days, self.clock() if now is None else now)
 
 
 def passing(error: sqlite3.OperationalError) -> bool:
@@ -332,90 +290,3 @@ def passing(error: sqlite3.OperationalError) -> bool:
 
 def _jittered(delay: float) -> float:
     return random.uniform(delay / 2, delay)
-
-
-def purge(db: Database, retention_days: int, now: float | None = None) -> int:
-    """Delete delivered rows older than ``retention_days``; dead rows stay until an
-    operator retries them (they are undelivered messages, not history)."""
-    now = time.time() if now is None else now
-    with db.atomic():
-        return db.execute(
-            "DELETE FROM messages WHERE status = 'delivered' AND delivered_at < ?",
-            [now - retention_days * DAY],
-        ).rowcount
-
-
-# -- operator tools -------------------------------------------------------------------
-
-
-class NotFound(LookupError):
-    pass
-
-
-class NotRetryable(ValueError):
-    pass
-
-
-LISTED = (
-    "id",
-    "receipt",
-    "agency_id",
-    "topic_id",
-    "status",
-    "attempts",
-    "created_at",
-    "next_attempt_at",
-    "last_error",
-)
-
-
-def listing(db: Database, status: str, limit: int = 100) -> list[dict]:
-    """Rows with ``status``, oldest first, without the event (no personal data)."""
-    cursor = db.execute(
-        f"SELECT {', '.join(LISTED)} FROM messages WHERE status = ? ORDER BY created_at LIMIT ?",
-        [status, limit],
-    )
-    return [dict(zip(LISTED, row, strict=True)) for row in cursor.fetchall()]
-
-
-def requeue(db: Database, ident: str, now: float | None = None) -> str:
-    """Make one message (by event id or receipt) due now, with a fresh set of attempts.
-    Returns its id."""
-    now = time.time() if now is None else now
-    receipt = receipts.normalize(ident) or ident
-    with db.atomic():
-        row = db.execute(
-            "SELECT id, status, delivered_at FROM messages WHERE id = ? OR receipt = ?",
-            [ident, receipt],
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"no message with id or receipt {ident!r}")
-        id, status, delivered_at = row
-        if status == "delivered":
-            raise NotRetryable(
-                f"{id} was delivered at {_iso(delivered_at)}; its content is gone from the"
-                " outbox, so there is nothing to send again"
-            )
-        db.execute(
-            "UPDATE messages SET status = 'pending', attempts = 0, next_attempt_at = ?,"
-            " lease_until = NULL, lease_owner = NULL WHERE id = ?",
-            [now, id],
-        )
-    return id
-
-
-def requeue_dead(db: Database, now: float | None = None) -> int:
-    """Give every dead message a fresh set of attempts; returns how many."""
-    now = time.time() if now is None else now
-    with db.atomic():
-        return db.execute(
-            "UPDATE messages SET status = 'pending', attempts = 0, next_attempt_at = ?,"
-            " lease_until = NULL, lease_owner = NULL WHERE status = 'dead'",
-            [now],
-        ).rowcount
-
-
-def _iso(timestamp: float | None) -> str:
-    if timestamp is None:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import time
 
@@ -17,32 +16,6 @@ bp = Blueprint("ops", __name__)
 @bp.get("/healthz")
 def healthz():
     return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
-
-
-def outbox_writable(db) -> None:
-    """Raise sqlite3.Error unless the outbox takes a write now: take its write lock
-    (BEGIN IMMEDIATE), change a row of a real table, roll back. That fails on a
-    read-only file or file system and on a lock held too long. A rolled-back write
-    reaches no disk, so a full disk is checked apart: the folder must have room for
-    the largest message the widget accepts (max_content_length)."""
-    if db.conn.in_transaction:
-        db.conn.rollback()
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        db.execute(
-            "INSERT INTO messages (id, receipt, token_nonce, agency_id, topic_id, lang,"
-            " routing_key, next_attempt_at, created_at)"
-            " VALUES ('readyz', 'readyz', 'readyz', '', '', '', '', 0, 0)"
-        )
-    finally:
-        db.conn.rollback()
-    folder = os.path.dirname(current_app.config["OUTBOX_PATH"])
-    free = shutil.disk_usage(folder).free
-    needed = current_app.config["MAX_CONTENT_LENGTH"]
-    if free < needed:
-        raise sqlite3.OperationalError(
-            f"database or disk is full: {free} bytes free, {needed} needed"
-        )
 
 
 def broken_agency_files(registry: agencies.Registry) -> dict:
@@ -71,7 +44,9 @@ def readyz():
     try:
         db = outbox.get_db()
         body["outbox"] = outbox.depth(db)
-        outbox_writable(db)
+        # Room on the disk for the largest message the widget accepts.
+        room = current_app.config["MAX_CONTENT_LENGTH"]
+        outbox.check_writable(db, current_app.config["OUTBOX_PATH"], room)
         checks["outbox"] = "ok"
     except (sqlite3.Error, OSError) as e:
         checks["outbox"] = f"error: {e}"

@@ -3,6 +3,10 @@ sees a receipt, and the forwarder delivers it from here.
 
 WAL mode with ``synchronous=FULL``: a commit is on disk when it returns. The schema
 changes only by appending a migration to ``MIGRATIONS``.
+
+Every statement on the outbox's tables is in this package: here the schema, the
+connections and what the web tier reads and writes; ``delivery`` what the forwarder
+claims, settles and purges; ``repairs`` what operators list and queue again.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -22,7 +27,7 @@ from flask import current_app
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from . import receipts
+from .. import receipts
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -291,6 +296,30 @@ def depth(db: Database, now: float | None = None) -> dict:
         "dead": dead,
         "oldest_pending_age": round(now - oldest, 3) if oldest is not None else 0,
     }
+
+
+def check_writable(db: Database, path: str, room: int) -> None:
+    """Raise sqlite3.Error unless the outbox takes a write now: take its write lock
+    (BEGIN IMMEDIATE), change a row of a real table, roll back. That fails on a
+    read-only file or file system and on a lock held too long. A rolled-back write
+    reaches no disk, so a full disk is checked apart: the folder of ``path`` must have
+    ``room`` bytes free (the largest message the widget accepts)."""
+    if db.conn.in_transaction:
+        db.conn.rollback()
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute(
+            "INSERT INTO messages (id, receipt, token_nonce, agency_id, topic_id, lang,"
+            " routing_key, next_attempt_at, created_at)"
+            " VALUES ('readyz', 'readyz', 'readyz', '', '', '', '', 0, 0)"
+        )
+    finally:
+        db.conn.rollback()
+    free = shutil.disk_usage(os.path.dirname(path)).free
+    if free < room:
+        raise sqlite3.OperationalError(
+            f"database or disk is full: {free} bytes free, {room} needed"
+        )
 
 
 def backup(path: str, target: str) -> int:
