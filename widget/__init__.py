@@ -4,48 +4,27 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from types import FunctionType
 from typing import Any
 
 from flask import Flask
 from jinja2 import StrictUndefined
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import agencies, cli, forms, i18n, metrics, outbox, settings, web
-
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class Otklik(Flask):
-    """Flask, asking once per view or hook whether it is a coroutine function.
-
-    Flask passes every view and hook through ``ensure_sync`` on every request, and each
-    call asks ``inspect`` anew: about 4.5 thousand instructions a call, five or more calls
-    a page. The answer never changes for a function. Any other callable (a bound method,
-    made afresh each time) is asked every time, as in Flask.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._sync: dict[Callable, Callable] = {}
-
-    def ensure_sync(self, func: Callable) -> Callable:
-        sync = self._sync.get(func)
-        if sync is None:
-            sync = super().ensure_sync(func)
-            if type(func) is FunctionType:
-                self._sync[func] = sync
-        return sync
 
 
 def create_app(
     config: Mapping[str, Any] | None = None, instance_path: str | os.PathLike | None = None
 ) -> Flask:
     """Build the app. ``config`` overrides settings by their settings.toml names."""
+    # Imported here, not above: importing one module of the package (the forwarder's
+    # outbox, gunicorn.conf.py's logs and metrics) brings only what that module needs.
+    from . import agencies, cli, forms, i18n, metrics, outbox, settings, web
+
     instance = settings.instance_path(instance_path)
-    app = Otklik(
+    app = Flask(
         __name__,
         instance_path=str(instance),
         template_folder=str(ROOT / "embed_templates"),

@@ -144,7 +144,7 @@ def agencies_import(registry: Path, extends: str, verbose: bool) -> None:
 def agencies_snippet(agency_id: str, base_url: str | None, qr_path: str | None) -> None:
     """Print the <iframe> code to paste and the link for social pages of AGENCY_ID
     (the same as the /snippet/<id> page shows). Warnings go to stderr."""
-    app = current_app._get_current_object()
+    app = current_app
     try:
         base = settings.public_url(base_url, "--base-url") if base_url else app.config["PUBLIC_URL"]
     except settings.SettingsError as e:

@@ -10,8 +10,8 @@ instance folder.
 
 Every page view is counted, so a count must be cheap: here it is a lock of a few bytes
 of the file (``fcntl.lockf``, which the kernel releases when a process dies), a read and
-a write of the mapped memory, and the unlock. The SQLite table this replaces cost five
-times as much, most of a form page's rate-limit cost (docs/design.md).
+a write of the mapped memory, and the unlock, where a database would take a write
+transaction a page view.
 
 The file is a table of ``BUCKETS`` buckets of ``WAYS`` slots; a slot holds a counter: a
 64-bit fingerprint of its key, when its window ends, and its count. A key's bucket comes

@@ -195,8 +195,8 @@ def _wtforms_catalogue(locale: str) -> Translations:
 
 class WTFormsMessages:
     """WTForms' own messages in the request's language, each catalogue read once per
-    process. flask-wtf reads and parses the .mo file again on every request that
-    builds a form: a fifth of a submission's time."""
+    process: flask-wtf would read and parse the .mo file again on every request that
+    builds a form, and the file changes only with a release."""
 
     def gettext(self, string: str) -> str:
         return _wtforms_catalogue(i18n.current()).gettext(string)

@@ -54,7 +54,7 @@ def choose(agency: Agency, req: Request) -> str:
 @functools.lru_cache(maxsize=1024)
 def _browser_choice(accept_language: str, languages: tuple[str, ...]) -> str | None:
     """The browser's preference among ``languages``: remembered, since browsers send a
-    handful of distinct headers and parsing one is a tenth of a form page's time."""
+    handful of distinct headers and the answer for one never changes."""
     return parse_accept_header(accept_language, LanguageAccept).best_match(languages)
 
 

@@ -8,7 +8,6 @@ exactly the file the agency's staff can see and fix.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -35,23 +34,20 @@ def folder(instance: Path) -> Path:
     return instance / "logos"
 
 
-def load(directory: str | Path, name: str) -> Logo:
-    """The logo file, checked; raises LogoError. A form page asks for its logo's version
-    on every request: one ``stat``, and string paths (building Path objects cost more
-    than the ``stat``)."""
+def load(directory: Path, name: str) -> Logo:
+    """The logo file, checked; raises LogoError. Read again only when the file changes."""
     if not NAME.fullmatch(name):
         raise LogoError("a logo is a file name such as logo.svg, logo.png or logo.jpg")
-    path = os.path.join(directory, name)
+    path = directory / name
     try:
-        stat = os.stat(path)
+        stat = path.stat()
     except OSError:
         raise LogoError(f"no file {name} in the logos folder") from None
     return _load(path, stat.st_mtime_ns, stat.st_size)
 
 
 @functools.lru_cache(maxsize=1024)
-def _load(file: str, mtime_ns: int, size: int) -> Logo:
-    path = Path(file)
+def _load(path: Path, mtime_ns: int, size: int) -> Logo:
     if size > MAX_BYTES:
         raise LogoError(f"the file is larger than {MAX_BYTES // 1000} KB")
     data = path.read_bytes()

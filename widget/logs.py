@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
-import random
 import re
+import secrets
 import time
 
 from flask import has_request_context, request
@@ -107,9 +107,8 @@ def request_id(environ: dict) -> str:
     """The request's id: the client's (or proxy's) X-Request-Id when it is a sane token,
     else a fresh one."""
     given = environ.get(REQUEST_ID_ENVIRON, "")
-    # An id needs to be unique, not secret: 128 bits of the random module (reseeded from
-    # the system in every forked worker) save a system call per request.
-    return given if SANE_REQUEST_ID.fullmatch(given) else random.randbytes(16).hex()
+    # 128 bits from the system: unique across forked workers and machines
+    return given if SANE_REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
 
 
 def current_request_id() -> str | None:

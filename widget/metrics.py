@@ -244,7 +244,6 @@ def init_app(app) -> None:
 
     @app.after_request
     def count_request(response):
-        req = request._get_current_object()  # one proxy lookup, not two
-        rule = req.url_rule
-        request_answered(rule.rule if rule else "(unmatched)", req.method, response.status_code)
+        rule = request.url_rule
+        request_answered(rule.rule if rule else "(unmatched)", request.method, response.status_code)
         return response

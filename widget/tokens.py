@@ -9,11 +9,8 @@ unique there, so the same token posted twice yields the same receipt.
 
 from __future__ import annotations
 
-import binascii
 import functools
-import hmac
-import json
-import os
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -26,16 +23,6 @@ from .agencies import WAYS
 SALT = "otklik.form-token.v1"
 DONE_SALT = "otklik.done-page.v1"
 MAX_LENGTH = 1000
-# itsdangerous's compact JSON, with the encoder made once (json.dumps makes one per call
-# when given options)
-_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
-def _base64(data: bytes) -> bytes:
-    """URL-safe base64 without padding: itsdangerous's ``base64_encode``, in one C call
-    and two methods rather than four Python functions."""
-    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
 
 
 class TokenError(Exception):
@@ -61,63 +48,27 @@ class Token:
 
 
 def _serializer(salt: str = SALT) -> URLSafeSerializer:
-    config = current_app._get_current_object().config
+    config = current_app.config
     return _serializer_for((*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]), salt)
-
-
-class _Serializer(URLSafeSerializer):
-    """URLSafeSerializer that signs in one call, and never tries zlib on a payload.
-
-    Every form page signs a token. itsdangerous builds a signer and derives its key
-    from the secret for each one, and tries to compress the payload (a token's 60 bytes
-    rarely shrink): together most of a page's token cost. This class derives the key
-    once, with itsdangerous's own ``derive_key``, keyed into an HMAC whose state is copied
-    for each token (OpenSSL 3 looks the hash up by name on every one-shot ``hmac.digest``,
-    which cost twice as much). Its tokens are URLSafeSerializer's, byte for byte, but for
-    the compression it never tries (itsdangerous compresses a payload zlib shortens, such
-    as one with a long origin that repeats the agency id). They are read with
-    itsdangerous's ``loads``, which takes both forms, tries the fallback keys, and reads
-    the compressed tokens of earlier versions."""
-
-    def __init__(self, secret_keys, salt: str):
-        super().__init__(secret_keys, salt=salt)
-        signer = self.make_signer()
-        self._hmac = hmac.new(signer.derive_key(), digestmod=signer.digest_method().name)
-        self._sep = signer.sep
-
-    def dumps(self, obj) -> str:
-        return self.sign_json(_to_json(obj))
-
-    def sign_json(self, text: str) -> str:
-        """The token of a payload already written as compact JSON."""
-        payload = _base64(text.encode())
-        mac = self._hmac.copy()
-        mac.update(payload)
-        signature = _base64(mac.digest())
-        return (payload + self._sep + signature).decode("ascii")
 
 
 @functools.lru_cache(maxsize=8)
 def _serializer_for(keys: tuple[str, ...], salt: str) -> URLSafeSerializer:
-    """Built once per set of keys (the last one signs) and salt: every form page needs one."""
-    return _Serializer(list(keys), salt)
+    """One serializer per set of keys (the last one signs, the others still verify) and
+    salt, rather than one per form page; a changed key in the config still takes effect."""
+    return URLSafeSerializer(list(keys), salt=salt)
 
 
 def new_nonce() -> str:
-    """96 random bits from the system, as 16 URL-safe characters (``secrets.token_urlsafe(12)``)."""
-    return _base64(os.urandom(12)).decode("ascii")
+    """What makes a token single-use (the outbox keeps it unique), and what the files
+    sent with a form are kept under until it is sent."""
+    return secrets.token_urlsafe(12)
 
 
 def issue(agency_id: str, origin: str | None = None, nonce: str | None = None) -> str:
-    """A token for a form of ``agency_id``, framed by ``origin`` when it is known.
-
-    Its payload is ``[agency_id, issued_ms, nonce, origin]`` as compact JSON, written
-    out here (every form page signs one; the JSON encoder cost as much as the HMAC):
-    agency ids (``agencies.AGENCY_ID``) and nonces (URL-safe base64) never need escaping;
-    an origin goes through the encoder."""
-    origin_json = "null" if origin is None else _to_json(origin)
-    ms = int(time.time() * 1000)
-    return _serializer().sign_json(f'["{agency_id}",{ms},"{nonce or new_nonce()}",{origin_json}]')
+    """A token for a form of ``agency_id``, framed by ``origin`` when it is known."""
+    payload = [agency_id, int(time.time() * 1000), nonce or new_nonce(), origin]
+    return _serializer().dumps(payload)
 
 
 def verify(token: str, agency_id: str, now: float | None = None) -> Token:

@@ -48,14 +48,13 @@ OURS_HTML = OURS | {NO_STORE[0].lower()}
 
 def refuse_cross_site_posts() -> None:
     """A POST from another site's page is refused: 403 before any form parsing."""
-    req = request._get_current_object()  # one proxy lookup for the whole check
-    if req.method != "POST":
+    if request.method != "POST":
         return
-    site = req.headers.get("Sec-Fetch-Site")
+    site = request.headers.get("Sec-Fetch-Site")
     if site is not None and site != "same-origin":
         abort(403)
-    origin = req.headers.get("Origin")
-    if origin is not None and origin != f"{req.scheme}://{req.host}":
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != f"{request.scheme}://{request.host}":
         abort(403)
 
 
@@ -93,9 +92,9 @@ class Edge:
     """WSGI middleware around the app: gives each request its id (logs.request_id), and
     adds every response header of ours to the list the server sends.
 
-    Werkzeug's response object checks and copies each header it holds twice: setting
-    ours there was a fifth of a form page's time (docs/performance.md). The page's own
-    part (which agency's sites may frame it, whether it frames ours) comes from what the
+    Headers that are the same for every response need no checking on werkzeug's
+    response object, which checks and copies each one it holds. The page's own part
+    (which agency's sites may frame it, whether it frames ours) comes from what the
     view recorded in the WSGI environ: ``shows_agency``, ``allow_own_frames``.
     """
 
@@ -146,9 +145,9 @@ def _is_html(headers: list[tuple[str, str]]) -> bool:
 
 
 class NoSessions(SessionInterface):
-    """The widget sets no cookie (promise 2), so it never opens a session. Flask's
-    default interface would build a signing serializer on every request only to
-    find no cookie: a sixth of a form page's time. Writing to ``session`` raises."""
+    """The widget sets no cookie (promise 2), so it never opens a session: writing to
+    ``session`` raises instead of setting a cookie, and no request builds Flask's
+    session-signing serializer only to find no cookie."""
 
     def open_session(self, app, request):
         return None  # Flask then uses make_null_session

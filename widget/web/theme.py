@@ -3,7 +3,6 @@ browsers for a year under a versioned URL."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 from pathlib import Path
@@ -43,14 +42,7 @@ def load_logo(agency: Agency) -> logos.Logo | None:
     """The agency's logo, None when it has none; LogoError when its file is refused."""
     if not agency.theme.logo:
         return None
-    return logos.load(
-        _logos_folder(current_app._get_current_object().instance_path), agency.theme.logo
-    )
-
-
-@functools.lru_cache(maxsize=8)
-def _logos_folder(instance_path: str) -> str:
-    return str(logos.folder(Path(instance_path)))
+    return logos.load(logos.folder(Path(current_app.instance_path)), agency.theme.logo)
 
 
 def logo_version(agency: Agency) -> str | None:
