@@ -20,6 +20,7 @@ from .schema import AGENCY_ID, BASE_REF, Agency
 
 Stamp = tuple[int, int, int] | None  # (mtime_ns, size, inode) of a file; None: no such file
 
+
 class AgencyError(Exception):
     """An agency file cannot be used. ``problems`` are ``path: field: message`` lines.
 

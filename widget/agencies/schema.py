@@ -73,9 +73,11 @@ class Theme(Strict):
 
 
 class Limits(Strict):
-    per_ip: str = "5 per hour"
+    per_ip: str = "5 per hour"  # accepted messages from one address
+    # every POST of the form from one address: messages, forms with errors, language switches
+    attempts_per_ip: str = "60 per hour"
 
-    @field_validator("per_ip")
+    @field_validator("per_ip", "attempts_per_ip")
     @classmethod
     def _parses(cls, value: str) -> str:
         parse_limit(value)  # its ValueError says what is wrong
