@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
-from tests.conftest import DEMO_AGENCIES, write_agency
+from tests.conftest import DEMO_AGENCIES, ROOT, write_agency
 from widget import agencies
 from widget.agencies import AgencyError, AgencyNotFound, Registry
 
@@ -153,3 +156,36 @@ def test_the_check_command_names_file_and_field_and_fails(runner, instance):
     assert named.exit_code == 0
     missing = runner.invoke(args=["agencies", "check", "no-such-agency"])
     assert missing.exit_code == 1 and "no such agency file" in missing.output
+
+
+def test_two_readings_of_unchanged_files_are_one_agency_and_an_edit_is_another(instance):
+    """The caches of form classes and blank forms key on an agency: equal agencies must
+    hash alike (a set, a dict, an lru_cache), and an edited one must be a new key."""
+    folder = instance / "agencies"
+    write_agency(instance, "minimal", MINIMAL)
+    first, _ = agencies.read(folder, "minimal")
+    again, _ = agencies.read(folder, "minimal")
+    assert again == first and hash(again) == hash(first) and len({first, again}) == 1
+    write_agency(instance, "minimal", MINIMAL.replace("Тестовая школа", "Тестовая школа № 2"))
+    edited, _ = agencies.read(folder, "minimal")
+    assert edited != first and len({first, again, edited}) == 2
+
+
+def test_the_schema_imports_neither_flask_nor_babel():
+    """The model of an agency file is for tools and for other modules' types too: it must
+    not bring the web framework with it. Only the schema and what it imports are run
+    here, not the packages' __init__ files: widget's builds the app, and the agencies'
+    serves requests (``load``)."""
+    code = textwrap.dedent(
+        f"""
+        import sys, types
+        for name in ("widget", "widget.agencies"):
+            package = types.ModuleType(name)
+            package.__path__ = [{str(ROOT)!r} + "/" + name.replace(".", "/")]
+            sys.modules[name] = package
+        import widget.agencies.schema
+        print(sorted({{m.partition(".")[0] for m in sys.modules}} & {{"flask", "flask_babel"}}))
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"

@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import write_agency
 from widget import agencies
+from widget.agencies import lint, schema
 
 GOOD = """extends = "_bases/orel"
 name = "МБОУ «Школа № 1»"
@@ -60,7 +61,7 @@ def test_files_that_would_never_be_served_are_named(instance, name):
     path.write_text(GOOD, encoding="utf-8")
     found = check(instance)
     assert found == [
-        f"{path}: file: never served, the name is not <agency-id>.toml ({agencies.ID_RULE})"
+        f"{path}: file: never served, the name is not <agency-id>.toml ({schema.ID_RULE})"
     ]
 
 
@@ -109,7 +110,7 @@ def test_a_missing_base_is_named(instance):
 def test_texts_and_titles_must_exist_in_every_listed_language(instance):
     body = GOOD.replace('languages = ["ru"]', 'languages = ["ru", "de"]')
     found = problem_for(instance, body)
-    for key in agencies.TEXT_KEYS:  # the base gives ru and en texts, not de
+    for key in lint.TEXT_KEYS:  # the base gives ru and en texts, not de
         assert any(p.startswith(f"texts.de.{key}: missing, but given for ru") for p in found)
     assert any(
         p.startswith("topics.0.title: topic 'food' has one title for 2 languages") for p in found

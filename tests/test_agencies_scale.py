@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import CheckedClient, write_agency
 from widget import agencies, create_app
+from widget.agencies import reading
 
 MANY = 3000
 TEMPLATE = """extends = "_bases/orel"
@@ -157,7 +158,7 @@ def test_a_base_that_appears_later_heals_the_agencies_that_name_it(crowded, conf
 
 
 def test_a_shared_base_is_parsed_once_until_it_changes(crowded):
-    bases = agencies.BaseCache()
+    bases = reading.BaseCache()
     base = crowded / "agencies" / "_bases" / "orel.toml"
     first, _stamp = bases.load(base)
     assert bases.load(base)[0] is first

@@ -14,8 +14,6 @@ from flask.cli import AppGroup, with_appcontext
 
 from . import (
     agencies,
-    agency_errors,
-    agency_files,
     forwarder,
     logs,
     metrics,
@@ -24,6 +22,8 @@ from . import (
     settings,
     transports,
 )
+from .agencies import files as agency_files
+from .agencies.lines import is_warning
 from .outbox import delivery, repairs
 from .web import snippet
 
@@ -46,7 +46,7 @@ def agencies_check(ids: tuple[str, ...], workers: int | None) -> None:
     found = agencies.check(folder, list(ids) or None, workers=workers)
     for line in found:
         click.echo(line)
-    warnings = sum(1 for line in found if agency_errors.is_warning(line))
+    warnings = sum(1 for line in found if is_warning(line))
     problems = len(found) - warnings
     checked = len(ids) if ids else len(agencies.all_ids(folder))
     also = f", {warnings} warning(s)" if warnings else ""
@@ -164,7 +164,7 @@ def agencies_snippet(agency_id: str, base_url: str | None, qr_path: str | None) 
 
 def _agency(agency_id: str) -> agencies.Agency:
     try:
-        return agencies.extension(current_app).get(agency_id)
+        return agencies.load(agency_id)
     except agencies.AgencyNotFound:
         raise click.ClickException(f"no agency {agency_id!r}") from None
     except agencies.AgencyError as e:

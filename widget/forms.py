@@ -42,7 +42,7 @@ from . import i18n
 from .agencies import WAYS, Agency
 
 TEXT_MAX = 5000
-CLASSES_CACHED = 256  # no more than agencies.CACHE_SIZE: each holds its agency
+CLASSES_CACHED = 256  # no more than agencies.registry.CACHE_SIZE: each holds its agency
 CONTACT_MAX = {"name": 200, "email": 254, "phone": 40, "address": 500}
 # C0 controls other than tab and newlines, DEL and the C1 controls, U+FFFD (what
 # undecodable bytes become), and Unicode's noncharacters (U+FDD0-U+FDEF and the last two

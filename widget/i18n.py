@@ -19,7 +19,7 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 if TYPE_CHECKING:
-    from .agencies import Agency
+    from .agencies.schema import Agency
 
 SOURCE_LANGUAGE = "ru"
 # Each language's name in that language, for the language switch.

@@ -24,12 +24,12 @@ def page(agency_id: str | None):
     listed = []
     for other in agencies.all_ids(registry.folder)[:DEMO_LISTED]:  # a demo lists a few
         try:
-            listed.append(registry.get(other))
+            listed.append(agencies.load(other))
         except agencies.AgencyError:
             continue
     if not listed:
         abort(404)
-    agency = registry.get(agency_id) if agency_id else listed[0]
+    agency = agencies.load(agency_id) if agency_id else listed[0]
     allow_own_frames()
     return render_template(
         "demo.html",

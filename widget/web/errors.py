@@ -175,7 +175,7 @@ def page_agency() -> agencies.Agency | None:
     if not agency_id:
         return None
     try:
-        agency = agencies.extension(current_app).get(agency_id)
+        agency = agencies.load(agency_id)
     except (agencies.AgencyNotFound, agencies.AgencyError):
         return None
     if "lang" not in g:

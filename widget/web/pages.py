@@ -87,7 +87,7 @@ def load_agency(agency_id: str) -> Agency:
     On the form page's path each of Flask's context proxies (``request``, ``current_app``,
     ``g``) is resolved once with ``_get_current_object()``: every attribute read through
     a proxy costs a microsecond, and the page made twenty such reads."""
-    agency = agencies.extension(current_app._get_current_object()).get(agency_id)
+    agency = agencies.load(agency_id)
     req = request._get_current_object()
     security.shows_agency(req.environ, agency)
     g.lang = i18n.choose(agency, req)

@@ -163,7 +163,7 @@ def page(agency_id: str):
 
 @bp.get("/snippet/<agency:agency_id>/qr.svg")
 def qr(agency_id: str):
-    agency = agencies.extension(current_app).get(agency_id)
+    agency = agencies.load(agency_id)
     snippet = snippet_for(current_app, agency, current_app.config["PUBLIC_URL"])
     return Response(
         snippet.qr_file(),

@@ -33,7 +33,7 @@ def cached(response: Response, version: str) -> Response:
 
 @bp.get("/theme/<agency:agency_id>.css")
 def stylesheet(agency_id: str):
-    agency = agencies.extension(current_app).get(agency_id)
+    agency = agencies.load(agency_id)
     css = render_template("theme.css", accent=agency.theme.accent)
     return cached(Response(css, mimetype="text/css"), theme_version(agency))
 
@@ -80,7 +80,7 @@ def share_logo_url(agency: Agency) -> str | None:
 @bp.get("/logo/<agency:agency_id>")
 def logo(agency_id: str):
     try:
-        found = load_logo(agencies.extension(current_app).get(agency_id))
+        found = load_logo(agencies.load(agency_id))
     except logos.LogoError:
         found = None
     if found is None:

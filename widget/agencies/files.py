@@ -20,7 +20,10 @@ from urllib.parse import urlsplit
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from . import agencies, routing
+from .. import routing
+from .lint import problems_of
+from .reading import AgencyError, over_bases
+from .schema import AGENCY_ID, BASE_REF, ID_RULE
 
 REGISTRY_COLUMNS = ("id", "name", "short_name", "region", "site_origin", "routing_key", "sector")
 REQUIRED_COLUMNS = ("id", "name", "region")  # and routing_key or sector
@@ -60,10 +63,8 @@ def new(
     Raises AgencyFileError, naming every problem, and then writes nothing.
     """
     path = folder / f"{agency_id}.toml"
-    if not agencies.AGENCY_ID.fullmatch(agency_id):
-        raise AgencyFileError(
-            [f"{path}: file: {agency_id!r} is not an agency id ({agencies.ID_RULE})"]
-        )
+    if not AGENCY_ID.fullmatch(agency_id):
+        raise AgencyFileError([f"{path}: file: {agency_id!r} is not an agency id ({ID_RULE})"])
     if path.exists():
         raise AgencyFileError([f"{path}: file: exists already; edit it instead"])
     base = _base_data(folder, extends, path)
@@ -154,7 +155,7 @@ def template(
 
 def _base_data(folder: Path, extends: str, path: Path) -> dict:
     """The merged data of base ``extends`` (it must exist and be sound)."""
-    if not agencies.BASE_REF.fullmatch(extends):
+    if not BASE_REF.fullmatch(extends):
         raise AgencyFileError(
             [f'{path}: extends: must name a base such as "_bases/schools", got {extends!r}']
         )
@@ -162,8 +163,8 @@ def _base_data(folder: Path, extends: str, path: Path) -> dict:
     if not base_path.is_file():
         raise AgencyFileError([f"{path}: extends: no such base {base_path}"])
     try:
-        return agencies.over_bases(folder, path, {"extends": extends}, [], agencies.BaseCache(), [])
-    except agencies.AgencyError as e:
+        return over_bases(folder, path, {"extends": extends})
+    except AgencyError as e:
         raise AgencyFileError(e.problems) from None
 
 
@@ -193,7 +194,7 @@ def _write_checked(
     """Write ``doc`` if it makes a servable agency (and, with ``lint``, one that passes
     the whole check)."""
     text = tomlkit.dumps(doc)
-    problems = agencies.problems_of(folder, agency_id, text, lint=lint)
+    problems = problems_of(folder, agency_id, text, lint=lint)
     if problems:
         raise AgencyFileError(problems)
     _write_atomically(folder / f"{agency_id}.toml", text)
@@ -289,10 +290,8 @@ def import_registry(folder: Path, csv_path: Path, extends: str) -> ImportReport:
         if empty:
             report.problems.append(f"{where}: {empty[0]}: empty")
             continue
-        if not agencies.AGENCY_ID.fullmatch(agency_id):
-            report.problems.append(
-                f"{where}: id: {agency_id!r} is not an agency id ({agencies.ID_RULE})"
-            )
+        if not AGENCY_ID.fullmatch(agency_id):
+            report.problems.append(f"{where}: id: {agency_id!r} is not an agency id ({ID_RULE})")
             continue
         if agency_id in seen:
             report.problems.append(f"{where}: id: {agency_id!r} is on line {seen[agency_id]} too")
@@ -352,8 +351,8 @@ def _update(folder: Path, agency_id: str, row: dict[str, str]) -> list[str]:
             [f"{path}: toml: cannot update this file ({e}); fix it first"]
         ) from None
     try:  # what the agency has now, its bases included
-        effective = agencies.over_bases(folder, path, doc.unwrap(), [], agencies.BaseCache(), [])
-    except agencies.AgencyError as e:
+        effective = over_bases(folder, path, doc.unwrap())
+    except AgencyError as e:
         raise AgencyFileError(e.problems) from None
     changed = []
     for key in ("name", "short_name", "region", "routing_key"):
