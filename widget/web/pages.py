@@ -331,7 +331,10 @@ def form(kind: str, agency_id: str):
         metrics.submission("unavailable")
         return render_form(agency, kind, form, 503, UNAVAILABLE_MESSAGE)
     metrics.submission("accepted" if accepted.new else "duplicate")
-    ways = form.ways_given() if accepted.new else events.ways_in(accepted.event)  # as stored
+    # A repeat shows what was stored; once delivered, the stored copy keeps no contact
+    # data, and what was posted again is the best word left.
+    stored = None if accepted.new else events.ways_in(accepted.event)
+    ways = form.ways_given() if stored is None else stored
     return redirect(done_url(agency, kind, accepted.receipt, accepted.topic_id, token, ways), 303)
 
 
