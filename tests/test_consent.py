@@ -124,6 +124,35 @@ def test_the_recorded_version_is_that_of_the_words_shown(client, app, instance, 
 def test_the_english_page_records_the_russian_version_of_the_russian_words(client, app, instance):
     write_agency(instance, "library-3", LIBRARY + RUSSIAN_ONLY)
     send(client, "/f/library-3?lang=en", topic="books", email="a@example.ru", consent="y")
+    version = json.loads(rows(app)[0]["event"])["data"]["consent"]["version"]
+    assert version.startswith("lib-ru-1-")  # the Russian wording, as filled in for this agency
+
+
+def test_one_wording_filled_in_for_two_agencies_records_two_versions(client, app, instance):
+    """A base's wording with {data} and {operator} reads differently in each agency that
+    extends it: the same consent_version must not name both readings."""
+    write_agency(instance, "library-3", LIBRARY + RUSSIAN_ONLY)
+    other = LIBRARY.replace("library-3", "library-4").replace("№ 3", "№ 4")
+    write_agency(
+        instance,
+        "library-4",
+        other.replace('address = "optional"', 'phone = "optional"') + RUSSIAN_ONLY,
+    )
+    versions = {}
+    for agency_id in ("library-3", "library-4"):
+        words = consent_shown(client.get(f"/f/{agency_id}").get_data(as_text=True))
+        before = len(rows(app))
+        send(client, f"/f/{agency_id}", topic="books", email="a@example.ru", consent="y")
+        record = json.loads(rows(app)[before]["event"])["data"]["consent"]
+        assert record["text_sha256"] == hashlib.sha256(words.encode()).hexdigest()
+        versions[words] = record["version"]
+    assert len(versions) == 2 and len(set(versions.values())) == 2
+
+
+def test_a_wording_without_blanks_keeps_the_version_written_beside_it(client, app, instance):
+    plain = RUSSIAN_ONLY.replace("({data}) оператором {operator}", "моих данных библиотекой")
+    write_agency(instance, "library-3", LIBRARY + plain)
+    send(client, "/f/library-3", topic="books", email="a@example.ru", consent="y")
     assert json.loads(rows(app)[0]["event"])["data"]["consent"]["version"] == "lib-ru-1"
 
 

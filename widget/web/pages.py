@@ -123,14 +123,22 @@ def consent_text(agency: Agency, lang: str) -> tuple[str, str]:
     recorded is always that of the words shown.
 
     The agency's wording in ``lang``, else in its first language, with the version
-    given beside that wording (else a hash of the words); else the default wording in
+    given beside that wording (followed by a hash of the words once {data} or {operator}
+    are filled in; a hash alone when no version is given); else the default wording in
     ``lang``, whose version changes whenever the default words do.
     """
     for words_lang in dict.fromkeys((lang, agency.language)):
         texts = agency.texts.get(words_lang)
         if texts is not None and texts.consent:
             text = _fill_consent(texts.consent, agency, _catalogue(words_lang), words_lang)
-            return text, texts.consent_version or hashlib.sha256(text.encode()).hexdigest()[:12]
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            if texts.consent_version is None:
+                return text, digest[:12]
+            if text == texts.consent:
+                return text, texts.consent_version
+            # Filled in with this agency's fields and name, one wording (often a base's)
+            # reads differently in each agency: each reading needs its own version.
+            return text, f"{texts.consent_version}-{digest[:10]}"
     words_lang = lang if lang in i18n.catalogued() else i18n.SOURCE_LANGUAGE
     catalogue = _catalogue(words_lang)
     template = catalogue.gettext(DEFAULT_CONSENT)
