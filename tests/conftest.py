@@ -1,11 +1,13 @@
-"""Fixtures: a throw-away instance, the app, and a client whose every page goes
-through one checker (valid HTML, unique ids, no script, CSP, no cookie)."""
+"""Fixtures: a throw-away instance, the app, a client whose every page goes through one
+checker (valid HTML, unique ids, no script, CSP, no cookie), and a tiny disk to fill."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -94,3 +96,36 @@ def write_agency(instance: Path, agency_id: str, body: str) -> Path:
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     return path
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MB tmpfs, mounted for the test: a disk that really fills up."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs the tests as root)")
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        message = f"cannot mount a tmpfs: {mounted.stderr.strip()}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def fill_disk(folder) -> None:
+    """Write zeros until the disk has not one byte left."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        for size in (65536, 4096, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"\0" * size)
+    finally:
+        os.close(fd)

@@ -3,38 +3,12 @@ as `path: field: message`, and any of them makes the command fail."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 
+from tests.agency_files import GOOD, check, problem_for
 from tests.conftest import write_agency
 from widget import agencies
 from widget.agencies import lint, schema
-
-GOOD = """extends = "_bases/orel"
-name = "МБОУ «Школа № 1»"
-routing_key = "57.education.school-1"
-embed_origins = ["https://school1.example.ru"]
-languages = ["ru"]
-
-[[topics]]
-id = "food"
-title = "Питание"
-"""
-
-
-def check(instance: Path, *args: str) -> list[str]:
-    return agencies.check(instance / "agencies", *args)
-
-
-def problem_for(instance: Path, body: str, agency_id: str = "school-1") -> list[str]:
-    """The problems of ``body`` as the agency's file, without the file and line."""
-    path = write_agency(instance, agency_id, body)
-    found = check(instance, [agency_id])
-    where = re.compile(re.escape(str(path)) + r"(:\d+)?: ")
-    assert all(where.match(line) for line in found), found
-    return [where.sub("", line, count=1) for line in found]
 
 
 def test_a_pale_accent_colour_is_refused_with_its_contrast(instance):

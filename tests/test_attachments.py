@@ -18,8 +18,7 @@ from pypdf import PdfReader, PdfWriter
 
 from tests import files
 from tests.conftest import token_of, write_agency
-from tests.test_form import rows
-from tests.test_outbox import disk_full_for
+from tests.outbox_db import disk_full_for, rows
 from widget import attachments, outbox
 
 CITY = "/f/orel-city-admin"  # allows 3 files of 5 MB, 10 MB in all

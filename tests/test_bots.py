@@ -14,9 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.agency_files import limit_school
 from tests.conftest import receipt_in, token_of
-from tests.test_form import SCHOOL, rows, send
-from tests.test_limits import limit_school
+from tests.forms import SCHOOL, send
+from tests.outbox_db import rows
 from widget import tokens
 
 TEXT = "Уникальный текст 5a1b: в классе холодно."

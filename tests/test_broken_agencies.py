@@ -8,7 +8,7 @@ import logging
 import re
 
 from tests.conftest import token_of, write_agency
-from tests.test_ops import metric
+from tests.prometheus import metric
 from widget import agencies, create_app, outbox
 
 SCHOOL = "orel-school-57"

@@ -11,9 +11,10 @@ import re
 
 import pytest
 
+from tests.agency_files import GOOD, problem_for
 from tests.conftest import write_agency
-from tests.test_agencies_check import GOOD, problem_for
-from tests.test_form import CITY, SCHOOL, rows, send
+from tests.forms import CITY, SCHOOL, send
+from tests.outbox_db import rows
 from widget.web import pages
 
 LABEL = "Даю согласие на обработку персональных данных"

@@ -9,7 +9,8 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 from tests.conftest import token_of
-from tests.test_form import CITY, SCHOOL, rows, send, summary_links
+from tests.forms import CITY, SCHOOL, send, summary_links
+from tests.outbox_db import rows
 from widget import forwarder, tokens
 from widget.transports import open_transport
 

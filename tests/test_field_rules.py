@@ -10,7 +10,8 @@ import pytest
 
 from tests.central import VALIDATOR
 from tests.conftest import token_of, write_agency
-from tests.test_form import CITY, rows, send, summary_links
+from tests.forms import CITY, send, summary_links
+from tests.outbox_db import rows
 
 POLYCLINIC = "/embed/orel-polyclinic-1"
 # Blank, as citizens and bots send it: spaces and newlines, a no-break space pasted from

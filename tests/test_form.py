@@ -12,32 +12,9 @@ import pytest
 from flask import g
 
 from tests.conftest import CheckedClient, receipt_in, token_of, write_agency
-from widget import create_app, forms, outbox
-
-SCHOOL = "/embed/orel-school-57"
-CITY = "/f/orel-city-admin"
-
-
-def rows(app) -> list[dict]:
-    db = outbox.connect(app.config["OUTBOX_PATH"])
-    try:
-        return list(db["messages"].rows)
-    finally:
-        db.close()
-
-
-def send(client, path=SCHOOL, token=None, **fields):
-    if token is None:
-        token = token_of(client.get(path).get_data(as_text=True))
-    data = {"topic": "food", "text": "В столовой холодный суп.", "token": token, "website": ""}
-    data.update(fields)
-    data = {k: v for k, v in data.items() if v is not None}
-    return client.post(path, data=data)
-
-
-def summary_links(html: str) -> list[str]:
-    block = re.search(r'<div class="error-summary".*?</div>', html, re.S)
-    return re.findall(r'href="#([^"]+)"', block.group(0)) if block else []
+from tests.forms import CITY, SCHOOL, send, summary_links
+from tests.outbox_db import rows
+from widget import create_app, forms
 
 
 def test_the_form_shows_the_agencys_topics_and_contact_fields(client):

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests import test_ops
 from tests.central import Intake, fill, rows, valid_event
-from tests.conftest import receipt_in
+from tests.conftest import fill_disk, receipt_in
+from tests.forms import send
 from tests.services import free_port
-from tests.test_form import send
 from widget import create_app, forwarder, outbox, transports
 from widget.transports import TransportError, open_transport
 
@@ -37,9 +36,6 @@ def spool_folder(app):
 def spooled(app) -> list[str]:
     folder = spool_folder(app)
     return os.listdir(folder) if os.path.isdir(folder) else []
-
-
-small_disk = test_ops.small_disk  # a fixture: a tiny tmpfs
 
 
 def test_an_unknown_queue_url_is_refused_with_what_to_fix():
@@ -347,7 +343,7 @@ def test_a_running_forwarder_waits_out_a_full_disk_and_delivers_once_there_is_ro
     sender = make(app, poll_seconds=0.05)
     # An empty write-ahead log: the next claim has to find room on the disk for it.
     assert sender.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone() == (0, 0, 0)
-    test_ops.fill(small_disk)
+    fill_disk(small_disk)
     totals = {}
     thread = threading.Thread(target=lambda: totals.update(vars(sender.run())))
     with caplog.at_level(logging.INFO, logger="widget.forwarder"):

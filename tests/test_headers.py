@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Response
 
-from tests.test_form import send
+from tests.forms import send
 from widget import create_app
 
 SCHOOL_ANCESTORS = "frame-ancestors 'self' https://school57.example.ru"

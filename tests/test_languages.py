@@ -11,7 +11,8 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from tests.conftest import ROOT, token_of, write_agency
-from tests.test_form import rows, send
+from tests.forms import send
+from tests.outbox_db import rows
 from widget import i18n
 
 SCHOOL = "/embed/orel-school-57"

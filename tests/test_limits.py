@@ -15,7 +15,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -23,12 +22,12 @@ from flask import g
 from flask_babel import refresh
 from limits.storage import storage_from_string
 
-from tests.conftest import CheckedClient, receipt_in, token_of, write_agency
-from tests.server import Gunicorn
+from tests.agency_files import limit_school
+from tests.conftest import CheckedClient, receipt_in, token_of
+from tests.outbox_db import rows
+from tests.prometheus import metric
+from tests.server import Gunicorn, http_submit, in_parallel
 from tests.services import free_port, require
-from tests.test_form import rows
-from tests.test_ops import metric
-from tests.test_server import opener
 from widget import create_app
 from widget.settings import SettingsError
 from widget.web import errors, limits
@@ -36,14 +35,6 @@ from widget.web import errors, limits
 SCHOOL = "/embed/orel-school-57"
 FAILURES = "otklik_ratelimit_store_failures_total"
 SCHOOL_ANCESTORS = "frame-ancestors 'self' https://school57.example.ru"
-
-
-def limit_school(instance, per_ip: str, attempts: str | None = None) -> None:
-    path = instance / "agencies" / "orel-school-57.toml"
-    limits = f'\n[limits]\nper_ip = "{per_ip}"\n'
-    if attempts:
-        limits += f'attempts_per_ip = "{attempts}"\n'
-    write_agency(instance, "orel-school-57", path.read_text() + limits)
 
 
 def post(client, path=SCHOOL, address="198.51.100.1", headers=None, **fields):
@@ -574,29 +565,6 @@ def test_two_apps_sharing_redis_share_the_limits(tmp_path, instance):
 
 
 # --- over real HTTP: 3 gunicorn workers, and two instances on one Redis ----------
-
-
-def http_post(url: str, data: dict) -> int:
-    request = urllib.request.Request(url, data=urllib.parse.urlencode(data).encode())
-    try:
-        with opener.open(request, timeout=20) as response:
-            return response.status
-    except urllib.error.HTTPError as e:
-        e.close()
-        return e.code
-
-
-def http_submit(base: str, token_from: str | None = None) -> int:
-    """GET the form (from ``token_from`` if given), then POST it to ``base``."""
-    with urllib.request.urlopen((token_from or base) + SCHOOL, timeout=20) as response:
-        token = token_of(response.read().decode())
-    data = {"topic": "food", "text": "Суп холодный.", "email": "a@example.ru", "consent": "y"}
-    return http_post(base + SCHOOL, {**data, "token": token})
-
-
-def in_parallel(calls) -> list:
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(lambda call: call(), calls))
 
 
 GUNICORN_ENV = {"OTKLIK_TOKEN_MIN_SECONDS": "0", "OTKLIK_SECRET_KEY": "shared-secret"}

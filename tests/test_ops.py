@@ -15,7 +15,8 @@ import subprocess
 import pytest
 
 from tests import central
-from tests.conftest import CheckedClient, token_of
+from tests.conftest import CheckedClient, fill_disk, token_of
+from tests.prometheus import metric
 from widget import create_app, logs, metrics, outbox
 
 SCHOOL = "/embed/orel-school-57"
@@ -29,20 +30,6 @@ def send(client, token=None, **fields):
     data.update(token=token, website="")
     data.update(fields)
     return client.post(SCHOOL, data=data)
-
-
-def metric(text: str, name: str, **labels) -> float:
-    """The value of one sample in the Prometheus text format (0 when absent)."""
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        match = re.fullmatch(r"(\w+)(?:\{(.*)\})? (\S+)", line)
-        if not match or match.group(1) != name:
-            continue
-        found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(2) or ""))
-        if found == {k: str(v) for k, v in labels.items()}:
-            return float(match.group(3))
-    return 0.0
 
 
 # -- /readyz ----------------------------------------------------------------------------
@@ -86,26 +73,6 @@ def test_readyz_is_503_while_another_process_holds_the_outbox_write_lock(app, cl
 
 
 @pytest.fixture
-def small_disk(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs the tests as root)")
-    folder = tmp_path / "disk"
-    folder.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        message = f"cannot mount a tmpfs: {mounted.stderr.strip()}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    yield folder
-    subprocess.run(["umount", "-l", str(folder)], check=True)
-
-
-@pytest.fixture
 def disk_app(instance, config, small_disk):
     config.update(outbox_path=str(small_disk / "outbox.sqlite3"), max_content_length=256 * 1024)
     app = create_app(config, instance_path=instance)
@@ -136,22 +103,10 @@ def json_log():
         logger.removeHandler(handler)
 
 
-def fill(folder) -> None:
-    """Write zeros until the disk has not one byte left."""
-    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
-    try:
-        for size in (65536, 4096, 1):
-            with contextlib.suppress(OSError):
-                while True:
-                    os.write(fd, b"\0" * size)
-    finally:
-        os.close(fd)
-
-
 def test_a_full_disk_gets_the_503_form_with_the_text_kept_and_readyz_503(disk_app, small_disk):
     client = disk_app.test_client()
     assert send(client).status_code == 303  # the outbox works on this disk
-    fill(small_disk)
+    fill_disk(small_disk)
     with pytest.raises(OSError) as full:
         (small_disk / "one-more").write_bytes(b"x" * 4096)
     assert full.value.errno == errno.ENOSPC

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import multiprocessing
 
-from tests.test_form import rows, send
+from tests.forms import send
+from tests.outbox_db import disk_full_for, rows
 from widget import outbox
 
 
@@ -90,24 +90,6 @@ def test_the_stored_event_holds_the_message(client, app):
     assert data["routing_key"] == "57.education.orel-school-57"
     assert data["language"] == "ru" and data["channel"] == "embed"
     assert row["next_attempt_at"] <= row["created_at"] + 1
-
-
-@contextlib.contextmanager
-def disk_full_for(app, table: str):
-    """Every insert into ``table`` fails inside SQLite, exactly where a full disk would
-    make it fail (a trigger stands in for the disk)."""
-    db = outbox.connect(app.config["OUTBOX_PATH"])
-    db.execute(
-        f"CREATE TRIGGER refuse BEFORE INSERT ON {table} "
-        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
-    )
-    db.conn.commit()
-    try:
-        yield
-    finally:
-        db.execute("DROP TRIGGER refuse")
-        db.conn.commit()
-        db.close()
 
 
 def test_an_outbox_that_cannot_take_writes_keeps_the_citizens_text(client, app):

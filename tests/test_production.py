@@ -13,9 +13,8 @@ import time
 import urllib.parse
 import urllib.request
 
-from tests.server import ROOT, Gunicorn
-from tests.test_ops import metric
-from tests.test_server import UNIQUE, submit
+from tests.prometheus import metric
+from tests.server import ROOT, UNIQUE, Gunicorn, submit
 from widget import outbox
 
 

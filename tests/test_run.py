@@ -11,12 +11,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from tests import test_ops
 from tests.central import ROOT, fill
+from tests.conftest import fill_disk
 from tests.services import free_port
 from widget import create_app, outbox
-
-small_disk = test_ops.small_disk  # a fixture: a tiny tmpfs
 
 
 def test_run_serves_forwards_and_stops_both_on_ctrl_c(app, instance):
@@ -123,7 +121,7 @@ def test_a_full_outbox_disk_stops_neither_the_forwarder_nor_the_web_server(insta
         db.conn.commit()
         wait_for(lambda: db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0)
         db.close()
-        test_ops.fill(small_disk)
+        fill_disk(small_disk)
         wait_for(lambda: log.read_text().count("database or disk is full") >= 2)
 
         assert answers() and process.poll() is None  # the web server is still up

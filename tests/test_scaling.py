@@ -15,9 +15,8 @@ import pytest
 import redis
 
 from tests.central import RABBIT, valid_event
-from tests.server import ROOT, Gunicorn
+from tests.server import ROOT, Gunicorn, http_submit, in_parallel
 from tests.services import require
-from tests.test_limits import http_submit, in_parallel
 from widget import outbox
 
 pytestmark = pytest.mark.services

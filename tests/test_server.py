@@ -18,35 +18,9 @@ import pytest
 
 from tests.conftest import DEMO_AGENCIES, receipt_in
 from tests.pages import check_html
-from tests.server import ROOT, Gunicorn
+from tests.server import ROOT, UNIQUE, Gunicorn, submit
 from tests.services import free_port
 from widget import outbox
-
-UNIQUE = {
-    "name": "Евлампия Тестовая-Уникальная",
-    "email": "evlampia.q7z@example.ru",
-    "phone": "+7 999 765-43-21",
-    "text": "Уникальный текст сообщения 9f3c1e: в подъезде не горит свет.",
-}
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-opener = urllib.request.build_opener(NoRedirect)
-
-
-def post(url: str, data: dict) -> tuple[int, dict]:
-    body = urllib.parse.urlencode(data).encode()
-    request = urllib.request.Request(url, data=body)
-    try:
-        with opener.open(request, timeout=20) as response:
-            return response.status, dict(response.headers)
-    except urllib.error.HTTPError as e:
-        e.close()
-        return e.code, dict(e.headers)
 
 
 @pytest.fixture
@@ -63,21 +37,6 @@ def server(instance):
     )
     yield server
     server.stop()
-
-
-def submit(server, i: int, results: list) -> None:
-    form_url = f"{server.url}/embed/orel-school-57"
-    with urllib.request.urlopen(form_url, timeout=20) as response:
-        html = response.read().decode()
-    token = re.search(r'name="token" value="([^"]+)"', html).group(1)
-    status, headers = post(form_url, {**UNIQUE, "topic": "food", "consent": "y", "token": token})
-    results.append((status, headers.get("Location", "")))
-    if i % 2 == 0:  # a double press of Submit
-        results.append(
-            post(form_url, {**UNIQUE, "topic": "food", "consent": "y", "token": token})[1].get(
-                "Location", ""
-            )
-        )
 
 
 def test_many_citizens_at_once_each_get_a_receipt_and_one_stored_message(server, instance):

@@ -10,8 +10,9 @@ import pytest
 
 from tests import files
 from tests.conftest import token_of
+from tests.forms import CITY, SCHOOL, send
+from tests.outbox_db import rows
 from tests.server import Gunicorn
-from tests.test_form import CITY, SCHOOL, rows, send
 from widget.agencies import Attachments
 from widget.forms import MAX_FIELDS, MAX_TEXT_PART_BYTES, MAX_URLENCODED_BYTES
 

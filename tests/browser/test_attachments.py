@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import files
-from tests.browser.test_embed import FRAME
+from tests.browser.widget_form import FRAME
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.sites import TEST_AGENCY
-from tests.browser.test_embed import FRAME, fill, unique_text, widget_frame
+from tests.browser.widget_form import FRAME, fill, unique_text, widget_frame
 from tests.conftest import write_agency
 
 pytestmark = pytest.mark.browser

@@ -4,17 +4,16 @@ JavaScript off, third-party cookies blocked (Chromium's default here) or allowed
 from __future__ import annotations
 
 import json
-import uuid
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.sites import TEST_AGENCY
+from tests.browser.widget_form import FRAME, fill, unique_text, widget_frame
 
 pytestmark = pytest.mark.browser
 
-FRAME = "iframe[title='Форма обратной связи']"
 # The fields the error summary links to: in the summary's order, and in the page's.
 SUMMARY_TARGETS = """() => {
   const links = [...document.querySelectorAll('.error-summary a')]
@@ -23,10 +22,6 @@ SUMMARY_TARGETS = """() => {
     .map(el => el.id).filter(id => links.includes(id));
   return {links, page_order};
 }"""
-
-
-def unique_text() -> str:
-    return f"В столовой холодный суп, проверка {uuid.uuid4().hex[:10]}."
 
 
 def third_party_cookies_allowed(context, sites) -> bool:
@@ -55,19 +50,6 @@ def citizen(request, sites):
     yield page
     page.close()
     context.clear_cookies()
-
-
-def fill(form, text: str, topic: str | None = "Питание", consent: bool = True) -> None:
-    if topic:
-        form.get_by_label(topic).check()
-    form.get_by_label("Ваше сообщение").fill(text)
-    form.get_by_label("Электронная почта").fill("parent@example.ru")
-    if consent:
-        form.get_by_label("Даю согласие").check()
-
-
-def widget_frame(page):
-    return next(f for f in page.frames if f.parent_frame is not None)
 
 
 def test_a_citizen_sends_a_message_from_inside_the_agencys_page(citizen, sites, shoot):
