@@ -210,15 +210,15 @@ def render_error(
     was reached and how long to wait."""
     title, message = page or PAGES.get(status, PAGES[500 if status >= 500 else 400])
     args = request.view_args or {}
-    kind = args.get("kind")
+    surface = args.get("surface")
     layout = "embed" if embedded_agency() else "page"
     agency = page_agency()
     if status == 413 and agency is not None and request.method == "POST":
         title, message = too_large_page(agency)
     back = None
-    if kind and agency is not None and status != 404:
+    if surface and agency is not None and status != 404:
         values = {"lang": g.lang} if g.lang != agency.language else {}
-        back = url_for("widget.form", kind=kind, agency_id=agency.id, **values)
+        back = url_for("widget.form", surface=surface, agency_id=agency.id, **values)
     context = {"agency": agency} if agency is not None else {}
     if limited is not None:
         message = limited_words(limited, WAIT_AND_OPEN)
