@@ -23,10 +23,10 @@ from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from .. import agencies, consent, forms, i18n, metrics, outbox, receipts, submissions, tokens
+from .. import consent, forms, metrics, outbox, receipts, submissions, tokens
 from ..agencies import Agency
 from ..submissions import EMBED, PAGE
-from . import errors, limits, security, theme, uploads
+from . import context, errors, limits, theme, uploads
 
 log = logging.getLogger(__name__)
 bp = Blueprint("widget", __name__)
@@ -47,14 +47,6 @@ UNAVAILABLE_MESSAGE = _l(
     "Сейчас мы не можем принять сообщение. Ваш текст остался в форме: попробуйте отправить "
     "его ещё раз через несколько минут."
 )
-
-
-def load_agency(agency_id: str) -> Agency:
-    """The agency, or the 404 / 503 page (raised, and mapped in errors.py)."""
-    agency = agencies.extension(current_app).get(agency_id)
-    security.shows_agency(request.environ, agency)
-    g.lang = i18n.choose(agency, request)
-    return agency
 
 
 def page_url(endpoint: str, agency: Agency, **values) -> str:
@@ -86,16 +78,11 @@ def render_form(
     consent_words, _version = consent.wording(agency, lang)
     body = render_template(
         "form.html",
-        agency=agency,
-        surface=surface,
-        layout=surface,
         form=form,
-        lang=lang,
         consent_text=consent_words,
         problem=problem,
         problem_title=problem_title,
         action=page_url("widget.form", agency, surface=surface),
-        switch_to=[lang for lang in agency.languages if lang != g.lang],
         text_max=forms.TEXT_MAX,
         contact_ways=forms.ways_phrase(form.ways),
         uploaded=uploaded,
@@ -178,7 +165,7 @@ MALFORMED = (
 
 @on_each_surface("/<agency:agency_id>", methods=["GET", "POST"])
 def form(surface: str, agency_id: str):
-    agency = load_agency(agency_id)
+    agency = context.agency()
     if request.method in ("GET", "HEAD"):  # werkzeug answers a HEAD with the GET's headers
         token = tokens.issue(agency.id, embedding_origin(agency, request.referrer))
         return blank_form(agency, surface).replace(TOKEN_SLOT_BYTES, token.encode(), 1)
@@ -224,7 +211,7 @@ def done_url(
 
 @on_each_surface("/<agency:agency_id>/done/<receipt>", methods=["GET"])
 def done(surface: str, agency_id: str, receipt: str):
-    agency = load_agency(agency_id)
+    agency = context.agency()
     number = receipts.normalize(receipt)
     if number is None:
         abort(404)
@@ -248,11 +235,6 @@ def done(surface: str, agency_id: str, receipt: str):
     answer_by = received_on + timedelta(days=days)
     return render_template(
         "done.html",
-        agency=agency,
-        surface=surface,
-        layout=surface,
-        lang=g.lang,
-        switch_to=[lang for lang in agency.languages if lang != g.lang],
         receipt=number,
         topic_title=topic.title_in(g.lang) if topic else None,
         days=days,
@@ -295,6 +277,9 @@ def reply_sentence(ways: tuple[str, ...] | None, date: str) -> str:
         date=date,
         ways=format_list([str(REPLY_WAYS[w]) for w in ways], style="or", locale=get_locale()),
     )
+
+
+bp.app_context_processor(context.template_values)
 
 
 @bp.app_context_processor

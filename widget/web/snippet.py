@@ -17,8 +17,7 @@ from markupsafe import escape
 
 from .. import agencies, consent
 from ..agencies import Agency
-from . import links
-from .pages import load_agency
+from . import context, links
 from .security import allow_own_frames
 
 bp = Blueprint("snippet", __name__)
@@ -150,7 +149,7 @@ def _lines(text: str, per_line: int = CHARS_PER_LINE) -> int:
 
 @bp.get("/snippet/<agency:agency_id>")
 def page(agency_id: str):
-    agency = load_agency(agency_id)
+    agency = context.agency()
     snippet = snippet_for(current_app, agency, current_app.config["PUBLIC_URL"])
     allow_own_frames()  # the live preview
     return render_template(
