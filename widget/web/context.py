@@ -4,7 +4,7 @@ pages, the templates and the response headers alike."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
 
 from flask import current_app, g, has_request_context, request
 from werkzeug.exceptions import MethodNotAllowed
@@ -14,12 +14,34 @@ from ..agencies import Agency
 from ..submissions import EMBED, PAGE
 
 
-@dataclass(frozen=True)
 class Page:
-    agency_id: str | None
-    surface: str | None  # EMBED or PAGE on the widget's pages, else None
-    agency: Agency | None  # None when there is none, or it could not be loaded
-    problem: Exception | None = None  # why it could not: AgencyNotFound, AgencyError
+    """The route's agency and surface; the agency is loaded on first use (a stylesheet's
+    or a health check's headers never need it)."""
+
+    def __init__(self, values: dict):
+        self.agency_id: str | None = values.get("agency_id")
+        self.surface: str | None = values.get("surface")  # EMBED or PAGE, on the widget's pages
+
+    @functools.cached_property
+    def _loaded(self) -> tuple[Agency | None, Exception | None]:
+        if self.agency_id is None:
+            return None, None
+        try:
+            agency = agencies.extension(current_app).get(self.agency_id)
+        except Exception as e:  # AgencyNotFound, AgencyError, or an unreadable file
+            return None, e
+        g.lang = i18n.choose(agency, request)
+        return agency, None
+
+    @property
+    def agency(self) -> Agency | None:
+        """None when the route names none, or it could not be loaded."""
+        return self._loaded[0]
+
+    @property
+    def problem(self) -> Exception | None:
+        """Why the agency could not be loaded: AgencyNotFound, AgencyError, ..."""
+        return self._loaded[1]
 
     @property
     def frame_ancestors(self) -> tuple[str, ...]:
@@ -37,7 +59,7 @@ class Page:
 def page() -> Page:
     """This request's page, loaded on first use and kept on ``g``."""
     if "page" not in g:
-        g.page = _load(_route_values())
+        g.page = Page(_route_values())
     return g.page
 
 
@@ -56,12 +78,13 @@ def template_values() -> dict:
     if not has_request_context():
         return {}
     shown = page()
+    agency = shown.agency  # loaded first: it chooses the language
     values = {"layout": shown.surface or PAGE, "lang": i18n.current()}
     if shown.surface is not None:
         values["surface"] = shown.surface
-    if shown.agency is not None:
-        values["agency"] = shown.agency
-        values["switch_to"] = [code for code in shown.agency.languages if code != values["lang"]]
+    if agency is not None:
+        values["agency"] = agency
+        values["switch_to"] = [code for code in agency.languages if code != values["lang"]]
     return values
 
 
@@ -77,15 +100,3 @@ def _route_values() -> dict:
         except Exception:
             return {}
     return {}
-
-
-def _load(values: dict) -> Page:
-    agency_id, surface = values.get("agency_id"), values.get("surface")
-    if agency_id is None:
-        return Page(None, surface, None)
-    try:
-        loaded = agencies.extension(current_app).get(agency_id)
-    except Exception as e:  # AgencyNotFound, AgencyError, or an unreadable file
-        return Page(agency_id, surface, None, e)
-    g.lang = i18n.choose(loaded, request)
-    return Page(agency_id, surface, loaded)

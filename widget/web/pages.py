@@ -179,9 +179,7 @@ def form(surface: str, agency_id: str):
 
     match outcome:
         case submissions.Accepted() | submissions.Repeat():
-            ways = outcome.ways
-            url = done_url(agency, surface, outcome.receipt, outcome.topic_id, outcome.token, ways)
-            return redirect(url, 303)
+            return redirect(done_url(agency, surface, outcome), 303)
         case submissions.GivenBack():
             problem = TOKEN_MESSAGE if outcome.token_refused else None
             return render_form(
@@ -194,18 +192,14 @@ def form(surface: str, agency_id: str):
 
 
 def done_url(
-    agency: Agency,
-    surface: str,
-    receipt: str,
-    topic_id: str,
-    token: tokens.Token,
-    ways: tuple[str, ...] | None,
+    agency: Agency, surface: str, accepted: submissions.Accepted | submissions.Repeat
 ) -> str:
     """The done page of a receipt, with its contents sealed in the URL: any instance can
     show it, whichever outbox holds the message. Its day is the form token's, the same
     for a stored message and for a decoy however late the token is posted again; its
     ``ways`` the kinds of contact given (never their values)."""
-    seal = tokens.seal_done(agency.id, receipt, topic_id, token.issued_at, ways)
+    receipt, token = accepted.receipt, accepted.token
+    seal = tokens.seal_done(agency.id, receipt, accepted.topic_id, token.issued_at, accepted.ways)
     return page_url(".done", agency, surface=surface, receipt=receipt, at=seal)
 
 
