@@ -11,7 +11,7 @@ takes parts of the page out, to show what each costs (docs/performance.md):
 
     count    the page-view count (limits.page_view)
     token    signing the form token (tokens.issue)
-    edge     the request id and the response headers (security.Edge)
+    edge     the request id and the response headers (security.add_headers)
     metrics  the request metrics (metrics' after_request hook)
     lang     choosing the language (i18n.choose)
 """
@@ -73,7 +73,8 @@ def take_out(app, without: list[str]) -> None:
         elif part == "lang":
             i18n.choose = lambda agency, req: agency.language
         elif part == "edge":
-            app.wsgi_app = app.wsgi_app.wsgi_app
+            funcs = app.after_request_funcs
+            funcs[None] = [f for f in funcs[None] if f.__name__ != "add_headers"]
         elif part == "metrics":
             funcs = app.after_request_funcs
             funcs[None] = [f for f in funcs[None] if f.__name__ != "count_request"]

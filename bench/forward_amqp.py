@@ -57,12 +57,8 @@ def fill(app, count: int) -> None:
             )
             outbox.enqueue(
                 db,
+                submission,
                 nonce=uuid.uuid4().hex,
-                agency_id=agency.id,
-                topic_id="food",
-                lang="ru",
-                routing_key=agency.routing_key,
-                make_event=lambda *args, s=submission: events.build(s, *args),
             )
     db.close()
 

@@ -70,12 +70,8 @@ def _enqueue(db, agency, consent, numbers) -> None:
         )
         outbox.enqueue(
             db,
+            submission,
             nonce=uuid.uuid4().hex,
-            agency_id=agency.id,
-            topic_id=submission.topic_id,
-            lang="ru",
-            routing_key=agency.routing_key,
-            make_event=lambda *args, s=submission: events.build(s, *args),
         )
 
 

@@ -15,7 +15,7 @@ from tests.agency_files import GOOD, problem_for
 from tests.conftest import write_agency
 from tests.forms import CITY, SCHOOL, send
 from tests.outbox_db import rows
-from widget.web import pages
+from widget import consent
 
 LABEL = "Даю согласие на обработку персональных данных"
 
@@ -163,11 +163,13 @@ def test_the_default_version_changes_with_the_default_wording(app, instance, mon
         from widget import agencies
 
         library = agencies.extension(app).get("library-3")
-        text, version = pages.consent_text(library, "ru")
+        text, version = consent.wording(library, "ru")
         assert version.startswith("otklik-default-")
-        assert pages.consent_text(library, "en")[1] != version  # other words, other version
-        monkeypatch.setattr(pages, "DEFAULT_CONSENT", pages.DEFAULT_CONSENT.replace("мне", "мне."))
-        changed_text, changed_version = pages.consent_text(library, "ru")
+        assert consent.wording(library, "en")[1] != version  # other words, other version
+        monkeypatch.setattr(
+            consent, "DEFAULT_CONSENT", consent.DEFAULT_CONSENT.replace("мне", "мне.")
+        )
+        changed_text, changed_version = consent.wording(library, "ru")
         assert changed_text != text and changed_version != version
 
 

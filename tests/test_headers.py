@@ -81,7 +81,7 @@ def test_the_demo_is_served_only_in_demo_mode(instance):
 
 
 def test_a_page_that_sets_our_headers_itself_still_sends_each_once(instance):
-    """security.Edge adds the headers: a view's own CSP or Cache-Control on an HTML page
+    """security.add_headers sets the headers: a view's own CSP or Cache-Control on an HTML page
     must not go out beside ours (a browser would enforce both, or cache the page)."""
     app = create_app({"secret_key": "k", "demo": True}, instance_path=instance)
     page = "<!doctype html><p>x</p>"

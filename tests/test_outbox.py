@@ -7,21 +7,31 @@ import multiprocessing
 
 from tests.forms import send
 from tests.outbox_db import disk_full_for, rows
-from widget import outbox
+from widget import agencies, events, outbox
 
 
-def enqueue_many(path: str, prefix: str, count: int) -> None:
+def a_message(agency, text: str = "Во дворе третий день не вывозят мусор 🙁") -> events.Submission:
+    return events.Submission(
+        agency=agency,
+        topic_id=agency.topics[0].id,
+        text=text,
+        contact={},
+        lang="ru",
+        channel="page",
+        origin=None,
+        consent=None,
+    )
+
+
+def school(app):
+    with app.app_context():
+        return agencies.extension(app).get("orel-school-57")
+
+
+def enqueue_many(path: str, agency, prefix: str, count: int) -> None:
     db = outbox.connect(path)
     for i in range(count):
-        outbox.enqueue(
-            db,
-            nonce=f"{prefix}-{i}",
-            agency_id="a",
-            topic_id="t",
-            lang="ru",
-            routing_key="r",
-            make_event=lambda event_id, receipt, at, files: {"id": event_id, "receipt": receipt},
-        )
+        outbox.enqueue(db, a_message(agency, f"Сообщение {i}"), nonce=f"{prefix}-{i}")
     db.close()
 
 
@@ -53,10 +63,11 @@ def run_together(target, arg_lists) -> None:
         assert p.exitcode == 0
 
 
-def test_several_processes_write_safely(tmp_path):
+def test_several_processes_write_safely(app, tmp_path):
     path = str(tmp_path / "outbox.sqlite3")
+    agency = school(app)
     run_together(outbox.migrate, [(path,)] * 3)  # workers starting at once
-    run_together(enqueue_many, [(path, f"w{n}", 40) for n in range(4)])
+    run_together(enqueue_many, [(path, agency, f"w{n}", 40) for n in range(4)])
     db = outbox.connect(path)
     assert db.execute("SELECT count(*), count(DISTINCT receipt) FROM messages").fetchone() == (
         160,
@@ -66,13 +77,9 @@ def test_several_processes_write_safely(tmp_path):
 
 def test_enqueue_returns_the_first_receipt_for_a_used_nonce(app):
     db = outbox.connect(app.config["OUTBOX_PATH"])
-    make = lambda event_id, receipt, at, files: {"id": event_id}  # noqa: E731
-    first = outbox.enqueue(
-        db, nonce="n", agency_id="a", topic_id="t", lang="ru", routing_key="r", make_event=make
-    )
-    again = outbox.enqueue(
-        db, nonce="n", agency_id="a", topic_id="t", lang="ru", routing_key="r", make_event=make
-    )
+    message = a_message(school(app))
+    first = outbox.enqueue(db, message, nonce="n")
+    again = outbox.enqueue(db, message, nonce="n")
     assert first.new and not again.new and first.receipt == again.receipt
     assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
 

@@ -100,5 +100,9 @@ def ways_in(event: str | None) -> tuple[str, ...] | None:
     when it is no longer known (a delivered message keeps no personal data)."""
     if event is None:
         return None
-    contact = json.loads(event)["data"]["contact"]
-    return tuple(way for way in WAYS if way in contact)
+    return ways_of(json.loads(event)["data"]["contact"])
+
+
+def ways_of(contact: dict[str, str]) -> tuple[str, ...]:
+    """The ways to answer (``agencies.WAYS``) a contact holds, in their order."""
+    return tuple(way for way in WAYS if contact.get(way))

@@ -112,5 +112,10 @@ def request_id(environ: dict) -> str:
 
 
 def current_request_id() -> str | None:
-    """The id of the request being served (given by security.Edge before Flask sees it)."""
-    return request.environ.get(REQUEST_ID_KEY) if has_request_context() else None
+    """The id of the request being served, given on first use and kept for the request."""
+    if not has_request_context():
+        return None
+    environ = request.environ
+    if REQUEST_ID_KEY not in environ:
+        environ[REQUEST_ID_KEY] = request_id(environ)
+    return environ[REQUEST_ID_KEY]

@@ -27,7 +27,7 @@ from flask import current_app
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from .. import receipts
+from .. import events, receipts
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -121,8 +121,9 @@ class Accepted:
     receipt: str
     new: bool  # False when the token had been used already
     topic_id: str  # as stored (the first time, for a token used again)
-    # For a token used again: the message stored then (JSON), or None once delivered.
-    event: str | None = None
+    # The ways to answer the stored message holds (events.ways_in): None when no longer
+    # known, for a token used again whose message was delivered since.
+    ways: tuple[str, ...] | None
 
 
 @dataclass(frozen=True)
@@ -154,23 +155,19 @@ def write_transaction(db: Database):
 
 def enqueue(
     db: Database,
+    submission: events.Submission,
     *,
     nonce: str,
-    agency_id: str,
-    topic_id: str,
-    lang: str,
-    routing_key: str,
-    make_event: Callable[[str, str, float, list[dict]], dict],
     admit: Callable[[], None] = lambda: None,
 ) -> Accepted:
     """Commit one message, with the files uploaded under its token, and return its receipt.
 
-    ``make_event(event_id, receipt, received_at, attachments)`` builds the message to
-    forward. A nonce seen before returns the receipt it was given then and stores nothing.
+    A nonce seen before returns the receipt it was given then and stores nothing.
     ``admit()`` is called last before the commit, only for a new nonce and while this
     process holds the outbox's write lock: it may raise to refuse the message (the rate
     limits do), and then nothing is stored and the uploads stay.
     """
+    agency = submission.agency
     for _ in range(5):
         event_id, receipt, now = str(uuid.uuid4()), receipts.new(), time.time()
         try:
@@ -179,7 +176,7 @@ def enqueue(
                     "SELECT receipt, topic_id, event FROM messages WHERE token_nonce = ?", [nonce]
                 ).fetchone()
                 if existing:
-                    return Accepted(existing[0], False, existing[1], existing[2])
+                    return Accepted(existing[0], False, existing[1], events.ways_in(existing[2]))
                 files = [
                     {"name": n, "type": t, "size": size, "sha256": digest, "content": content}
                     for n, t, size, digest, content in db.execute(
@@ -188,7 +185,7 @@ def enqueue(
                         [nonce],
                     )
                 ]
-                body = json.dumps(make_event(event_id, receipt, now, files), ensure_ascii=False)
+                event = events.build(submission, event_id, receipt, now, files)
                 db.execute(
                     """
                     INSERT INTO messages (id, receipt, token_nonce, agency_id, topic_id,
@@ -199,18 +196,18 @@ def enqueue(
                         event_id,
                         receipt,
                         nonce,
-                        agency_id,
-                        topic_id,
-                        lang,
-                        routing_key,
-                        body,
+                        agency.id,
+                        submission.topic_id,
+                        submission.lang,
+                        agency.routing_key,
+                        json.dumps(event, ensure_ascii=False),
                         now,
                         now,
                     ],
                 )
                 db.execute("DELETE FROM uploads WHERE token_nonce = ?", [nonce])
                 admit()
-            return Accepted(receipt, True, topic_id)
+            return Accepted(receipt, True, submission.topic_id, events.ways_of(submission.contact))
         except sqlite3.IntegrityError as e:
             if "messages.receipt" not in str(e):
                 raise

@@ -13,10 +13,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from .. import agencies, forms, i18n
-from . import uploads
+from .. import agencies, forms
+from . import context, uploads
 from .limits import LimitReached
-from .security import embedded_agency
 
 log = logging.getLogger(__name__)
 
@@ -168,21 +167,6 @@ def limited_words(e: LimitReached, then: str = WAIT_AND_SEND) -> str:
     return f"{what} {then % {'wait': wait_in_words(e.retry_after)}}"
 
 
-def page_agency() -> agencies.Agency | None:
-    """The agency whose page failed, when it can be loaded: its name, colours and
-    language dress the error page as they dress the form."""
-    agency_id = (request.view_args or {}).get("agency_id") or embedded_agency()
-    if not agency_id:
-        return None
-    try:
-        agency = agencies.load(agency_id)
-    except (agencies.AgencyNotFound, agencies.AgencyError):
-        return None
-    if "lang" not in g:
-        g.lang = i18n.choose(agency, request)
-    return agency
-
-
 def too_large_page(agency: agencies.Agency) -> tuple[str, str]:
     """The 413 page's title and words for a form posted to ``agency``."""
     if request.mimetype != "multipart/form-data" or not agency.attachments.max_files:
@@ -209,17 +193,14 @@ def render_error(
     ``portal`` adds the link to the national portal, ``limited`` says which rate limit
     was reached and how long to wait."""
     title, message = page or PAGES.get(status, PAGES[500 if status >= 500 else 400])
-    args = request.view_args or {}
-    kind = args.get("kind")
-    layout = "embed" if embedded_agency() else "page"
-    agency = page_agency()
+    shown = context.page()  # the agency's name, colours and language dress the page
+    surface, agency = shown.surface, shown.agency
     if status == 413 and agency is not None and request.method == "POST":
         title, message = too_large_page(agency)
     back = None
-    if kind and agency is not None and status != 404:
+    if surface and agency is not None and status != 404:
         values = {"lang": g.lang} if g.lang != agency.language else {}
-        back = url_for("widget.form", kind=kind, agency_id=agency.id, **values)
-    context = {"agency": agency} if agency is not None else {}
+        back = url_for("widget.form", surface=surface, agency_id=agency.id, **values)
     if limited is not None:
         message = limited_words(limited, WAIT_AND_OPEN)
     body = render_template(
@@ -227,11 +208,8 @@ def render_error(
         status=status,
         title=title,
         message=message,
-        layout=layout,
         back=back,
         portal=portal,
-        lang=i18n.current(),
-        **context,
     )
     return body, status, headers or {}
 

@@ -15,10 +15,9 @@ from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from markupsafe import escape
 
-from .. import agencies
+from .. import agencies, consent
 from ..agencies import Agency
-from . import links
-from .pages import consent_text, load_agency
+from . import context, links
 from .security import allow_own_frames
 
 bp = Blueprint("snippet", __name__)
@@ -76,10 +75,10 @@ def snippet_for(app: Flask, agency: Agency, base_url: str) -> Snippet:
     """The snippet of ``agency`` served from ``base_url`` (``public_url``, or the
     command's ``--base-url``)."""
 
-    def link(kind: str) -> str:
-        return links.external(app, base_url, "widget.form", kind=kind, agency_id=agency.id)
+    def link(surface: str) -> str:
+        return links.external(app, base_url, "widget.form", surface=surface, agency_id=agency.id)
 
-    embed_url, page_url = link("embed"), link("f")
+    embed_url, page_url = link("embed"), link("page")
     height = recommended_height(agency)
     with force_locale(agency.language):  # the same code whoever asks, in whatever language
         title = _("Форма обратной связи: %(name)s", name=agency.display_name)
@@ -135,8 +134,10 @@ def recommended_height(agency: Agency) -> int:
             if name == "phone":
                 height += LINE + 8  # its example hint
         height += FIELD_GAP
-        consent, _version = consent_text(agency, lang)
-        height += 2 * LINE + 8 + _lines(consent, SMALL_CHARS_PER_LINE) * SMALL_LINE + FIELD_GAP
+        consent_words, _version = consent.wording(agency, lang)
+        height += (
+            2 * LINE + 8 + _lines(consent_words, SMALL_CHARS_PER_LINE) * SMALL_LINE + FIELD_GAP
+        )
     height += 48  # the button and its shadow
     height = height * FUDGE + ERROR_ROOM
     return max(MIN_HEIGHT, min(MAX_HEIGHT, math.ceil(height / 10) * 10))
@@ -148,7 +149,7 @@ def _lines(text: str, per_line: int = CHARS_PER_LINE) -> int:
 
 @bp.get("/snippet/<agency:agency_id>")
 def page(agency_id: str):
-    agency = load_agency(agency_id)
+    agency = context.agency()
     snippet = snippet_for(current_app, agency, current_app.config["PUBLIC_URL"])
     allow_own_frames()  # the live preview
     return render_template(
@@ -157,7 +158,7 @@ def page(agency_id: str):
         snippet=snippet,
         lang=agency.language,
         layout="page",
-        preview=url_for("widget.form", kind="embed", agency_id=agency.id),
+        preview=url_for("widget.form", surface="embed", agency_id=agency.id),
     )
 
 

@@ -3,9 +3,10 @@ token in the outbox (so that a form given back with an error keeps them), remova
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app
 from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import MultiDict
 
 from .. import attachments, outbox
 from ..agencies import Agency
@@ -44,19 +45,20 @@ def hint(agency: Agency) -> str:
     )
 
 
-def take(agency: Agency, nonce: str) -> tuple[list[outbox.Upload], list[str]]:
-    """Check and keep the files sent with this post; drop the ones ticked "remove".
+def take(
+    agency: Agency, nonce: str, files: MultiDict, removed: list[str]
+) -> tuple[list[outbox.Upload], list[str]]:
+    """Check and keep the ``files`` sent with a post; drop the ones ticked "remove".
 
     Returns what is attached now, and the problems with the files just sent.
     """
     rules = agency.attachments
     db = outbox.get_db()
-    removed = request.form.getlist("remove_attachment")
     if removed:
         outbox.remove_uploads(db, nonce, removed)
     kept = outbox.uploads_for(db, nonce)
     errors, left_out = [], []
-    for file in request.files.getlist("attachments"):
+    for file in files.getlist("attachments"):
         if not file or not file.filename:
             continue  # the browser sends an empty part when nothing was chosen
         name = attachments.clean_name(file.filename)

@@ -1,0 +1,213 @@
+"""The one path every submission takes, from what was posted to its outcome: the form
+token, the rate limits, the form's rules, the files, the honeypot, the consent record
+and the outbox. Nothing here knows HTTP: the form's view (and any other intake) builds
+a ``Post``, calls ``Intake.take`` once and turns the outcome into its answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlite_utils import Database
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
+
+from . import consent, events, forms, metrics, outbox, receipts, tokens
+from .agencies import Agency
+
+log = logging.getLogger(__name__)
+
+# Where a form is shown: in an agency's iframe, or as a page of its own. The message's
+# channel (a public value of the event) and the template's layout are this word.
+EMBED, PAGE = "embed", "page"
+
+
+@dataclass(frozen=True)
+class Post:
+    """What was posted to an agency's form. ``fields`` hold the form's fields, the form
+    token (``token``) and the buttons pressed among them; ``files`` the files sent."""
+
+    agency: Agency
+    fields: MultiDict
+    files: MultiDict
+    surface: str  # EMBED or PAGE
+    lang: str  # the page's language
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """Stored in the outbox with a new receipt; or, for a bot that filled the honeypot,
+    a ``decoy`` receipt for a message stored nowhere, which looks the same."""
+
+    receipt: str
+    topic_id: str
+    token: tokens.Token
+    ways: tuple[str, ...]  # the kinds of contact given, never their values
+    decoy: bool = False
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """The token had been used by an accepted message: its receipt, nothing stored."""
+
+    receipt: str
+    topic_id: str
+    token: tokens.Token
+    ways: tuple[str, ...] | None  # None once the message is delivered and forgotten
+
+
+@dataclass(frozen=True)
+class GivenBack:
+    """The form again, with what was typed: its errors to show (422), or nothing wrong
+    when the citizen only switched the language (200). ``token_refused``: the form
+    token was not good (forged, too old, too young), and the form holds a fresh one."""
+
+    form: forms.FeedbackForm
+    uploaded: list[outbox.Upload]
+    status: int
+    token_refused: bool = False
+
+
+@dataclass(frozen=True)
+class Limited:
+    """A rate limit was reached (``reached``: the limits' exception, which says which
+    and for how long). Nothing stored; the files stay under the token."""
+
+    form: forms.FeedbackForm
+    reached: Exception
+    uploaded: list[outbox.Upload] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """The outbox could not be written (disk full, read-only, locked too long)."""
+
+    form: forms.FeedbackForm
+
+
+Outcome = Accepted | Repeat | GivenBack | Limited | Unavailable
+TakeFiles = Callable[[Agency, str, MultiDict, list[str]], tuple[list[outbox.Upload], list[str]]]
+
+
+class Intake:
+    """Built once per app with what the rules need. ``attempt(agency)`` and
+    ``message(agency)`` count one hit against a rate limit and raise ``limit_reached``
+    when there is no room; ``take_files(agency, nonce, files, removed)`` keeps the files
+    sent under the token and returns what is attached and the problems with the new ones.
+    """
+
+    def __init__(
+        self,
+        *,
+        secret_key: str,
+        outbox_db: Callable[[], Database],
+        attempt: Callable[[Agency], None],
+        message: Callable[[Agency], None],
+        limit_reached: type[Exception],
+        take_files: TakeFiles,
+    ):
+        self.secret_key = secret_key
+        self.outbox_db = outbox_db
+        self.attempt = attempt
+        self.message = message
+        self.limit_reached = limit_reached
+        self.take_files = take_files
+
+    def take(self, post: Post) -> Outcome:
+        agency = post.agency
+        try:  # every post is an attempt; only an accepted message counts as one (below)
+            self.attempt(agency)
+            flooded = None
+        except self.limit_reached as e:
+            flooded = e
+        form_class = forms.for_agency(agency, post.lang)
+        form = form_class(
+            formdata=CombinedMultiDict([post.files, post.fields]), meta={"csrf": False}
+        )
+        if flooded:  # not a word about messages: the citizen may have sent none
+            return Limited(form, flooded)
+
+        token = None
+        try:
+            token = tokens.verify(form.token.data or "", agency.id)
+            nonce = token.nonce
+        except tokens.TokenError as e:
+            nonce = tokens.new_nonce()  # files sent now are kept under the fresh token
+            form.token.data = tokens.issue(agency.id, e.origin, nonce=nonce)
+        uploaded, upload_errors = [], []
+        if form.accepts_files:
+            try:
+                removed = post.fields.getlist("remove_attachment")
+                uploaded, upload_errors = self.take_files(agency, nonce, post.files, removed)
+            except sqlite3.Error as e:
+                return self._unavailable(form, "upload", e)
+
+        if "switch_language" in post.fields:  # the same form, in another language
+            if upload_errors:
+                form.attachments.errors = upload_errors
+            return GivenBack(form, uploaded, 200)
+        valid = form.validate()
+        if upload_errors:
+            form.attachments.errors = upload_errors
+        if not valid or token is None or upload_errors:
+            metrics.submission("token" if token is None else "invalid")
+            return GivenBack(form, uploaded, 422, token_refused=token is None)
+
+        if form.honeypot_filled:
+            # Answered like a success, stored nowhere. Checked last, so that a bot meets
+            # every other check exactly as a citizen would and cannot tell which caught it.
+            decoy = receipts.decoy(self.secret_key, agency.id, form.topic.data, token.nonce)
+            try:  # counted as the message it pretends to be, so the limit gives nothing away
+                self.message(agency)
+            except self.limit_reached as e:
+                return Limited(form, e, uploaded)
+            metrics.submission("honeypot")
+            return Accepted(decoy, form.topic.data, token, form.ways_given(), decoy=True)
+
+        submission = events.Submission(
+            agency=agency,
+            topic_id=form.topic.data,
+            text=form.text.data,
+            contact=form.contact(),
+            lang=post.lang,
+            channel=post.surface,
+            origin=token.origin,
+            consent=self._consent(form, agency, post.lang),
+        )
+        try:
+            stored = outbox.enqueue(
+                self.outbox_db(),
+                submission,
+                nonce=token.nonce,
+                admit=lambda: self.message(agency),  # a new token: is there room for it?
+            )
+        except self.limit_reached as e:  # rolled back: nothing stored, the files kept
+            return Limited(form, e, uploaded)
+        except sqlite3.Error as e:
+            return self._unavailable(form, "message", e)
+        if not stored.new:
+            metrics.submission("duplicate")
+            # Once delivered, the stored copy keeps no contact data: what was posted
+            # again is then the best word on how the answer will come.
+            ways = form.ways_given() if stored.ways is None else stored.ways
+            return Repeat(stored.receipt, stored.topic_id, token, ways)
+        metrics.submission("accepted")
+        return Accepted(stored.receipt, stored.topic_id, token, stored.ways)
+
+    @staticmethod
+    def _consent(form: forms.FeedbackForm, agency: Agency, lang: str) -> events.Consent | None:
+        """The record of the consent given, with the words shown: only a message that
+        leaves personal data needs one."""
+        if not form.contact():
+            return None
+        words, version = consent.wording(agency, lang)
+        return events.Consent(words, version, time.time())
+
+    @staticmethod
+    def _unavailable(form: forms.FeedbackForm, what: str, error: sqlite3.Error) -> Unavailable:
+        log.error("outbox write failed (%s): %s", what, error)
+        metrics.submission("unavailable")
+        return Unavailable(form)
