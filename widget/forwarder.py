@@ -76,7 +76,8 @@ class Forwarder:
         poll_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.db: Database = outbox.connect(outbox_path)
+        self.outbox_path = outbox_path
+        self._db: Database | None = None
         self.transport = transport
         self.max_attempts = max(1, max_attempts)
         self.retention_days = retention_days
@@ -90,9 +91,19 @@ class Forwarder:
         self._unavailable = 0  # batches in a row the transport could not send at all
         self._stopping = threading.Event()
 
+    @property
+    def db(self) -> Database:
+        """The outbox, migrated and opened on first use: at start-up a full disk may not
+        let it open yet, and ``run`` waits that out like the same error later."""
+        if self._db is None:
+            outbox.migrate(self.outbox_path)
+            self._db = outbox.connect(self.outbox_path)
+        return self._db
+
     def close(self) -> None:
         self.transport.close()
-        self.db.close()
+        if self._db is not None:
+            self._db.close()
 
     def __enter__(self) -> Forwarder:
         return self
@@ -211,7 +222,7 @@ class Forwarder:
     def run(self) -> Totals:
         """Forward until SIGTERM or SIGINT (or ``stop()``); the batch in hand is finished
         first. A second signal stops at once (leases run out, nothing is lost). Outbox
-        errors that pass (``passing``) are logged and waited out, with backoff."""
+        errors that pass (``outbox.passing``) are logged and waited out, with backoff."""
         totals = Totals()
         next_purge = 0.0
         with self._signals():
@@ -227,7 +238,7 @@ class Forwarder:
                         next_purge = self.clock() + 3600
                     batch = self.forward_batch()
                 except sqlite3.OperationalError as e:
-                    if not passing(e):
+                    if not outbox.passing(e):
                         raise
                     # Nothing is lost: rows not claimed wait, a batch sent but not
                     # recorded goes again once its lease runs out.
@@ -280,12 +291,6 @@ class Forwarder:
 
     def purge(self, now: float | None = None) -> int:
         return delivery.purge(self.db, self.retention_days, self.clock() if now is None else now)
-
-
-def passing(error: sqlite3.OperationalError) -> bool:
-    """Whether the outbox may work again by itself: a full disk, a lock held too long,
-    an I/O error. A generic SQLITE_ERROR (no such table, bad SQL) is a bug: it stays."""
-    return error.sqlite_errorname != "SQLITE_ERROR"
 
 
 def _jittered(delay: float) -> float:
