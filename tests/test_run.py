@@ -15,7 +15,7 @@ import urllib.request
 from tests import test_ops
 from tests.central import ROOT, fill
 from tests.services import free_port
-from widget import create_app, outbox
+from widget import create_app
 
 small_disk = test_ops.small_disk  # a fixture: a tiny tmpfs
 
