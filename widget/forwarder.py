@@ -6,7 +6,8 @@ delivered rows lose their event (the personal data) but keep receipt, status and
 times; failed rows are retried with exponential backoff and jitter, and moved to
 ``dead`` after ``max_attempts`` or a permanent error. Rows the transport could not
 even try (the broker is down) wait without using up an attempt. An outbox that cannot
-be written for a while (a full disk, a lock held too long) is waited out the same way.
+be opened or written for a while (a full disk, a lock held too long) is waited out the
+same way, at the start as later.
 
 A row is marked delivered only after the transport has confirmed it, so a forwarder
 killed at any moment loses nothing: its leases run out and the rows go again (a
