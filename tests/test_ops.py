@@ -135,6 +135,36 @@ def test_a_full_disk_gets_the_503_form_with_the_text_kept_and_readyz_503(disk_ap
         assert outbox.depth(outbox.get_db())["pending"] == 2
 
 
+def test_an_app_started_on_a_full_disk_answers_503_and_migrates_once_there_is_room(
+    instance, config, small_disk, caplog
+):
+    """No outbox yet and no room to make one: the app starts all the same (one warning),
+    the form keeps the citizen's text under a 503, and the first request after room is
+    made creates the tables and takes the message."""
+    fill_disk(small_disk)
+    config.update(outbox_path=str(small_disk / "outbox.sqlite3"), max_content_length=256 * 1024)
+    with caplog.at_level(logging.WARNING, logger="widget.outbox"):
+        app = create_app(config, instance_path=instance)
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "the outbox cannot be opened now: database or disk is full" in caplog.text
+    app.test_client_class = CheckedClient
+    client = app.test_client()
+    try:
+        token = token_of(client.get(SCHOOL).get_data(as_text=True))
+        refused = send(client, token=token)
+        assert refused.status_code == 503
+        assert TEXT in refused.get_data(as_text=True)
+        assert client.get("/readyz").status_code == 503
+
+        (small_disk / "filler").unlink()
+        assert send(client, token=token).status_code == 303  # the same form, again
+        assert client.get("/readyz").status_code == 200
+        with app.app_context():
+            assert outbox.depth(outbox.get_db())["pending"] == 1
+    finally:
+        close_outbox(app)
+
+
 def test_a_read_only_outbox_gets_the_503_form_and_readyz_503(disk_app, small_disk):
     client = disk_app.test_client()
     assert send(client).status_code == 303

@@ -264,9 +264,16 @@ def test_a_settings_error_at_start_up_is_one_clear_line(instance, setting, env, 
     assert problems(done.stdout + done.stderr) == [line.format(settings=settings)]
 
 
-def test_an_instance_folder_that_is_not_there_is_one_clear_line(tmp_path):
+@pytest.mark.parametrize(
+    "command",
+    [(sys.executable, "-m", "gunicorn", "wsgi:app"), (sys.executable, "-m", "flask", "forward")],
+    ids=["gunicorn", "flask forward"],
+)
+def test_an_instance_folder_that_is_not_there_is_one_clear_line(tmp_path, command):
+    """Waiting will not make the folder: unlike a full disk, this stops the start."""
     nowhere = tmp_path / "instanse"  # a typo in OTKLIK_INSTANCE_PATH
-    done = start(nowhere, {"OTKLIK_DEMO": "true", "OTKLIK_BIND": f"127.0.0.1:{free_port()}"})
+    env = {"OTKLIK_DEMO": "true", "OTKLIK_BIND": f"127.0.0.1:{free_port()}", "FLASK_APP": "wsgi"}
+    done = start(nowhere, env, *command)
     assert done.returncode == 1
     assert problems(done.stdout + done.stderr) == [
         f"otklik: outbox_path: cannot open {nowhere}/outbox.sqlite3: unable to open database file"

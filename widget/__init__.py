@@ -40,7 +40,7 @@ def create_app(
     agencies.init_app(app)
     try:
         outbox.init_app(app)
-    except sqlite3.Error as e:  # a missing instance folder, no permission, a locked file
+    except sqlite3.Error as e:  # a missing folder, no permission: waiting will not mend it
         path = app.config["OUTBOX_PATH"]
         raise settings.SettingsError(f"outbox_path: cannot open {path}: {e}") from None
     web.init_app(app)

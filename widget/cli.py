@@ -195,8 +195,6 @@ def make_forwarder(app, batch_size: int | None = None, lease: float = 120.0):
         )
     except transports.TransportError as e:
         raise click.ClickException(str(e)) from None
-    except sqlite3.Error as e:
-        raise click.ClickException(f"cannot open the outbox {config['OUTBOX_PATH']}: {e}") from None
 
 
 @click.command("forward")

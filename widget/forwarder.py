@@ -6,7 +6,8 @@ delivered rows lose their event (the personal data) but keep receipt, status and
 times; failed rows are retried with exponential backoff and jitter, and moved to
 ``dead`` after ``max_attempts`` or a permanent error. Rows the transport could not
 even try (the broker is down) wait without using up an attempt. An outbox that cannot
-be written for a while (a full disk, a lock held too long) is waited out the same way.
+be opened or written for a while (a full disk, a lock held too long) is waited out the
+same way, at the start as later.
 
 A row is marked delivered only after the transport has confirmed it, so a forwarder
 killed at any moment loses nothing: its leases run out and the rows go again (a
@@ -76,7 +77,8 @@ class Forwarder:
         poll_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.db: Database = outbox.connect(outbox_path)
+        self.outbox_path = outbox_path
+        self._db: Database | None = None
         self.transport = transport
         self.max_attempts = max(1, max_attempts)
         self.retention_days = retention_days
@@ -90,9 +92,19 @@ class Forwarder:
         self._unavailable = 0  # batches in a row the transport could not send at all
         self._stopping = threading.Event()
 
+    @property
+    def db(self) -> Database:
+        """The outbox, migrated and opened on first use: at start-up a full disk may not
+        let it open yet, and ``run`` waits that out like the same error later."""
+        if self._db is None:
+            outbox.migrate(self.outbox_path)
+            self._db = outbox.connect(self.outbox_path)
+        return self._db
+
     def close(self) -> None:
         self.transport.close()
-        self.db.close()
+        if self._db is not None:
+            self._db.close()
 
     def __enter__(self) -> Forwarder:
         return self
@@ -211,7 +223,7 @@ class Forwarder:
     def run(self) -> Totals:
         """Forward until SIGTERM or SIGINT (or ``stop()``); the batch in hand is finished
         first. A second signal stops at once (leases run out, nothing is lost). Outbox
-        errors that pass (``passing``) are logged and waited out, with backoff."""
+        errors that pass (``outbox.passing``) are logged and waited out, with backoff."""
         totals = Totals()
         next_purge = 0.0
         with self._signals():
@@ -227,7 +239,7 @@ class Forwarder:
                         next_purge = self.clock() + 3600
                     batch = self.forward_batch()
                 except sqlite3.OperationalError as e:
-                    if not passing(e):
+                    if not outbox.passing(e):
                         raise
                     # Nothing is lost: rows not claimed wait, a batch sent but not
                     # recorded goes again once its lease runs out.
@@ -280,12 +292,6 @@ class Forwarder:
 
     def purge(self, now: float | None = None) -> int:
         return delivery.purge(self.db, self.retention_days, self.clock() if now is None else now)
-
-
-def passing(error: sqlite3.OperationalError) -> bool:
-    """Whether the outbox may work again by itself: a full disk, a lock held too long,
-    an I/O error. A generic SQLITE_ERROR (no such table, bad SQL) is a bug: it stays."""
-    return error.sqlite_errorname != "SQLITE_ERROR"
 
 
 def _jittered(delay: float) -> float:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -28,6 +29,8 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from .. import events, receipts
+
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -114,6 +117,14 @@ def migrate(path: str) -> None:
         db.commit()
     finally:
         db.close()
+
+
+def passing(error: sqlite3.Error) -> bool:
+    """Whether the outbox may work again by itself: a full disk, a lock held too long,
+    an I/O error (SQLite cannot grow its shared-memory file on a full disk either).
+    A folder that does not exist, no permission or a bug (no such table) stays."""
+    name = getattr(error, "sqlite_errorname", None) or ""
+    return name.startswith(("SQLITE_FULL", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR"))
 
 
 @dataclass(frozen=True)
@@ -361,11 +372,16 @@ def get_db() -> Database:
     Opening a connection costs a few milliseconds (the WAL pragmas), and closing the
     last one checkpoints the WAL and deletes it, with an fsync: per request, that was
     half of a submission's time. The connection is per process (a fork gets its own)
-    and per thread (sqlite3 connections are not shared between threads).
+    and per thread (sqlite3 connections are not shared between threads). Migrations
+    the start could not apply (``init_app``) are applied here first.
     """
     local: _Connections = current_app.extensions["otklik.outbox"]
     if local.db is None or local.pid != os.getpid():
-        local.db = connect(current_app.config["OUTBOX_PATH"])
+        path = current_app.config["OUTBOX_PATH"]
+        if not current_app.extensions["otklik.outbox.migrated"]:
+            migrate(path)  # safe when other workers and threads do the same at once
+            current_app.extensions["otklik.outbox.migrated"] = True
+        local.db = connect(path)
         local.pid = os.getpid()
     return local.db
 
@@ -378,6 +394,17 @@ def end_request(_exc: BaseException | None = None) -> None:
 
 
 def init_app(app) -> None:
-    migrate(app.config["OUTBOX_PATH"])
+    """Apply the migrations now, or, when the outbox cannot be opened for a reason that
+    passes (a full disk), on first use: the web tier starts and answers 503 meanwhile,
+    as it does when the disk fills while it runs. Other errors are raised."""
     app.extensions["otklik.outbox"] = _Connections()
     app.teardown_appcontext(end_request)
+    try:
+        migrate(app.config["OUTBOX_PATH"])
+    except sqlite3.OperationalError as e:
+        if not passing(e):
+            raise
+        log.warning("the outbox cannot be opened now: %s; starting anyway", e)
+        app.extensions["otklik.outbox.migrated"] = False
+    else:
+        app.extensions["otklik.outbox.migrated"] = True
