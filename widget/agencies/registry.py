@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tomli as toml
-from pydantic import ValidationError
 
 from .. import metrics
 from .reading import (
@@ -78,6 +77,7 @@ class Registry:
         self.folder = folder
         self.size = size
         self.last_good = last_good  # None: kept in this worker's memory only
+        self._unwritable = False  # warned that ``last_good`` cannot be written
         self._cache: OrderedDict[str, tuple[list[tuple[str, Stamp]], Agency | AgencyError]]
         self._cache = OrderedDict()
         # Outlives the cache's evictions, so that an evicted agency read again still
@@ -225,11 +225,9 @@ class Registry:
         path = self.last_good / f"{agency.id}.json"
         kept = {"version": agency.key[1], "agency": agency.model_dump(mode="json")}
         payload = json.dumps(kept, ensure_ascii=False, sort_keys=True).encode()
-        try:
+        with contextlib.suppress(OSError):
             if path.read_bytes() == payload:
                 return
-        except OSError:
-            pass
         try:
             self.last_good.mkdir(parents=True, exist_ok=True)
             fd, temporary = tempfile.mkstemp(dir=self.last_good, prefix=f".{agency.id}.")
@@ -243,8 +241,10 @@ class Registry:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
                 raise
-        except OSError as e:  # the form is served all the same; only a broken edit will tell
-            log.warning("agency %s: cannot keep its last good version: %s", agency.id, e)
+        except OSError as e:  # the form is served all the same; say it once, not per agency
+            if not self._unwritable:
+                self._unwritable = True
+                log.warning("cannot keep the agencies' last good versions: %s", e)
 
     def _read_last_good(self, agency_id: str) -> Agency | None:
         """The last good version a worker kept on disk, if it still fits the schema (an
@@ -254,7 +254,7 @@ class Registry:
         try:
             kept = json.loads((self.last_good / f"{agency_id}.json").read_bytes())
             agency = Agency.validated(kept["agency"], version=kept["version"])
-        except (OSError, ValueError, TypeError, KeyError, ValidationError):
+        except (OSError, ValueError, TypeError, KeyError):  # ValidationError is a ValueError
             return None
         return agency if agency.id == agency_id else None
 
