@@ -127,3 +127,16 @@ def http_submit(base: str, token_from: str | None = None) -> int:
 def in_parallel(calls) -> list:
     with ThreadPoolExecutor(max_workers=8) as pool:
         return list(pool.map(lambda call: call(), calls))
+
+
+# gunicorn for tests that post at once, several workers sharing one secret key
+GUNICORN_ENV = {"OTKLIK_TOKEN_MIN_SECONDS": "0", "OTKLIK_SECRET_KEY": "shared-secret"}
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=20) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        e.close()
+        return e.code

@@ -7,8 +7,11 @@ from __future__ import annotations
 import logging
 import re
 
+import pytest
+
 from tests.conftest import token_of, write_agency
 from tests.prometheus import metric
+from tests.server import GUNICORN_ENV, Gunicorn, http_status, http_submit
 from widget import agencies, create_app, outbox
 
 SCHOOL = "orel-school-57"
@@ -229,17 +232,108 @@ def test_a_broken_base_keeps_every_agency_that_extends_it_on_its_last_good_versi
     assert scraped(client, "last_good") == 0 and scraped(client, "error_page") == 0
 
 
-def test_each_worker_keeps_its_own_last_good_version(instance, config):
-    """Two workers, one of which never loaded the agency: the one that did keeps the
-    form up; the other can only show the 503 page, framed where the agency framed it."""
+def test_a_worker_that_never_loaded_the_agency_serves_the_last_good_version_too(instance, config):
+    """Two workers, one of which never loaded the agency: both keep the form up, a form
+    served by one is accepted by the other, and so after a restart."""
     loaded, fresh = (create_app(config, instance_path=instance).test_client() for _ in range(2))
-    assert loaded.get(f"/embed/{SCHOOL}").status_code == 200
+    form = loaded.get(f"/embed/{SCHOOL}")
+    assert form.status_code == 200
     good = school_file(instance)
     write_agency(instance, SCHOOL, good.replace("[[topics]]", "[[topics]]\nlabel = 1", 1))
     assert loaded.get(f"/embed/{SCHOOL}").status_code == 200
-    refused = fresh.get(f"/embed/{SCHOOL}")
-    assert refused.status_code == 503
-    assert frame_ancestors(refused) == ["'self'", "https://school57.example.ru"]
+    served = fresh.get(f"/embed/{SCHOOL}")
+    assert served.status_code == 200 and "Школа № 57" in served.get_data(as_text=True)
+    assert frame_ancestors(served) == ["'self'", "https://school57.example.ru"]
+    assert post(fresh, SCHOOL, token_of(form.get_data(as_text=True))).status_code == 303
+    (listed,) = broken_listed(fresh)
+    assert listed["agency"] == SCHOOL and listed["serving"] == "last good"
+    restarted = create_app(config, instance_path=instance).test_client()
+    assert restarted.get(f"/embed/{SCHOOL}").status_code == 200
+
+
+def last_good_file(instance, agency_id: str = SCHOOL):
+    return instance / "agencies-last-good" / f"{agency_id}.json"
+
+
+def test_the_last_good_version_is_written_once_per_version(instance):
+    """160,000 agencies, several workers: each good version is written once, by the first
+    worker to read it, not again by every worker or every cache miss."""
+    first = agencies.Registry(instance / "agencies", last_good=instance / "agencies-last-good")
+    first.get(SCHOOL)
+    written = last_good_file(instance).stat()
+    second = agencies.Registry(instance / "agencies", last_good=instance / "agencies-last-good")
+    second.get(SCHOOL)
+    assert last_good_file(instance).stat().st_mtime_ns == written.st_mtime_ns
+    assert list(last_good_file(instance).parent.iterdir()) == [last_good_file(instance)]
+    renamed = "Школа № 57 им. А. С. Пушкина"
+    write_agency(instance, SCHOOL, school_file(instance).replace("Школа № 57", renamed))
+    assert second.get(SCHOOL).short_name == renamed
+    assert renamed in last_good_file(instance).read_text(encoding="utf-8")
+
+
+def test_a_last_good_version_that_no_longer_fits_the_schema_is_ignored(instance):
+    """After an upgrade that changed the schema, an old last good file must not be served
+    as if it were an agency: the 503 page is."""
+    folder = instance / "agencies-last-good"
+    agencies.Registry(instance / "agencies", last_good=folder).get(SCHOOL)
+    stored = last_good_file(instance).read_text(encoding="utf-8")
+    last_good_file(instance).write_text(stored.replace('"topics"', '"topic"'), encoding="utf-8")
+    write_agency(instance, SCHOOL, school_file(instance).replace('"#1d6f42"', '"#1d6f4"'))
+    registry = agencies.Registry(instance / "agencies", last_good=folder)
+    with pytest.raises(agencies.AgencyError) as raised:
+        registry.get(SCHOOL)
+    assert raised.value.origins == ("https://school57.example.ru",)
+    assert [b.last_good for b in registry.broken()] == [None]
+
+
+def test_a_deleted_agency_leaves_no_last_good_version_behind(instance):
+    folder = instance / "agencies-last-good"
+    registry = agencies.Registry(instance / "agencies", last_good=folder)
+    registry.get(SCHOOL)
+    good = school_file(instance)
+    (instance / "agencies" / f"{SCHOOL}.toml").unlink()
+    with pytest.raises(agencies.AgencyNotFound):
+        registry.get(SCHOOL)
+    write_agency(instance, SCHOOL, good.replace('"#1d6f42"', '"#1d6f4"'))
+    with pytest.raises(agencies.AgencyError):
+        agencies.Registry(instance / "agencies", last_good=folder).get(SCHOOL)
+
+
+def test_the_503_page_of_a_broken_agency_speaks_the_language_asked(client, instance):
+    write_agency(
+        instance,
+        "orel-museum-2",
+        'name = "Краеведческий музей"\n'
+        'region = "57"\n'
+        'languages = ["ru", "en"]\n'
+        'embed_origins = ["https://museum.example.ru"]\n'
+        'routing_key = "57.culture.museum"\n',  # no topics
+    )
+    english = client.get("/embed/orel-museum-2?lang=en")
+    assert english.status_code == 503
+    html = english.get_data(as_text=True)
+    assert '<html lang="en"' in html
+    assert "The form is not working at the moment" in html
+    assert "there is an error in its settings" in html
+    assert "Форма временно не работает" not in html
+    russian = client.get("/embed/orel-museum-2?lang=xx").get_data(as_text=True)
+    assert '<html lang="ru"' in russian and "Форма временно не работает" in russian
+
+
+def test_a_broken_english_only_agency_gets_its_503_page_in_english(client, instance):
+    write_agency(
+        instance,
+        "orel-expats-1",
+        'name = "Help desk for foreign students"\n'
+        'region = "57"\n'
+        'languages = ["en"]\n'
+        'routing_key = "57.education.foreign"\n'
+        "[[topic]]\n"  # a typo: [[topics]]
+        'id = "visa"\n',
+    )
+    page = client.get("/f/orel-expats-1")
+    assert page.status_code == 503
+    assert "The form is not working at the moment" in page.get_data(as_text=True)
 
 
 def test_the_standalone_page_of_a_broken_agency_answers_from_the_last_good_version(
@@ -275,3 +369,18 @@ def test_a_base_named_but_missing_is_the_naming_files_fault(client, instance):
         encoding="utf-8",
     )
     assert broken_listed(client) == []  # the base it names has appeared
+
+
+def test_after_a_broken_edit_every_gunicorn_worker_serves_the_form_and_accepts_it(instance):
+    """Four workers, one of which loaded the form before the edit: the iframe must not
+    flip between the form and the 503 page, and a form posted to any worker is accepted."""
+    server = Gunicorn(instance, workers=4, env=GUNICORN_ENV)
+    try:
+        assert http_status(server.url + f"/embed/{SCHOOL}") == 200
+        write_agency(instance, SCHOOL, school_file(instance).replace('"#1d6f42"', '"green"'))
+        assert [http_status(server.url + f"/embed/{SCHOOL}") for _ in range(16)] == [200] * 16
+        assert [http_submit(server.url) for _ in range(4)] == [303] * 4
+    finally:
+        log = server.stop()
+    assert "is broken" in log and "serves its last good version" in log
+    assert "answers 503" not in log

@@ -26,7 +26,7 @@ from tests.agency_files import limit_school
 from tests.conftest import CheckedClient, receipt_in, token_of
 from tests.outbox_db import rows
 from tests.prometheus import metric
-from tests.server import Gunicorn, http_submit, in_parallel
+from tests.server import GUNICORN_ENV, Gunicorn, http_status, http_submit, in_parallel
 from tests.services import free_port, require
 from widget import create_app
 from widget.settings import SettingsError
@@ -569,9 +569,6 @@ def test_two_apps_sharing_redis_share_the_limits(tmp_path, instance):
 # --- over real HTTP: 3 gunicorn workers, and two instances on one Redis ----------
 
 
-GUNICORN_ENV = {"OTKLIK_TOKEN_MIN_SECONDS": "0", "OTKLIK_SECRET_KEY": "shared-secret"}
-
-
 def test_three_gunicorn_workers_share_one_count(instance):
     limit_school(instance, "5 per hour")
     server = Gunicorn(
@@ -585,15 +582,6 @@ def test_three_gunicorn_workers_share_one_count(instance):
         assert sorted(views) == [200] * 21 + [429] * 4
     finally:
         server.stop()
-
-
-def http_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=20) as response:
-            return response.status
-    except urllib.error.HTTPError as e:
-        e.close()
-        return e.code
 
 
 @pytest.mark.services

@@ -51,6 +51,15 @@ def choose(agency: Agency, req: Request) -> str:
     return agency.language
 
 
+def choose_unread(stated: tuple[str, ...], req: Request) -> str:
+    """The language of a page about an agency whose file cannot be read: ``?lang=`` when
+    the widget speaks it, else the first language the file states that it speaks."""
+    asked = req.args.get("lang")
+    if asked in catalogued():
+        return asked
+    return next((lang for lang in stated if lang in catalogued()), SOURCE_LANGUAGE)
+
+
 @functools.lru_cache(maxsize=1024)
 def _browser_choice(accept_language: str, languages: tuple[str, ...]) -> str | None:
     """The browser's preference among ``languages``: remembered, since browsers send a

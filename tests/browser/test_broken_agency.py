@@ -56,3 +56,15 @@ def test_a_form_already_served_stays_up_after_a_broken_edit(no_js, sites, shoot)
     shoot(page, "sent")
     (row,) = sites.widget.messages(text)
     assert row["agency_id"] == agency_id
+
+
+def test_the_503_page_of_a_broken_english_form_is_in_english(no_js, sites):
+    agency_id = f"browser-broken-en-{uuid.uuid4().hex[:8]}"
+    body = agency_file(sites, agency_id).replace("[[topics]]", "[[topic]]")  # a typo
+    write_agency(sites.widget.instance, agency_id, 'languages = ["en", "ru"]\n' + body)
+    page = no_js.new_page()
+    page.goto(sites.host_page(agency_id))
+    frame = page.frame_locator(FRAME)
+    heading = frame.get_by_role("heading", name="The form is not working at the moment")
+    expect(heading).to_be_visible()
+    expect(frame.locator("html")).to_have_attribute("lang", "en")

@@ -28,7 +28,8 @@ class AgencyError(Exception):
     then, so that a cache can tell when a fix (of the file or of a base) makes it worth
     reading again; ``file`` is the file at fault when it is not the agency's own (a base,
     or for a missing base the one naming it). ``origins``, who may frame the agency's
-    error page, only the Registry knows (from its last good version): it sets them.
+    error page, and ``languages``, which it may be in, only the Registry knows (from what
+    the broken file states leniently): it sets them.
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class AgencyError(Exception):
         self.stamps = list(stamps)
         self.file = file
         self.origins: tuple[str, ...] = ()
+        self.languages: tuple[str, ...] = ()
 
 
 class AgencyNotFound(LookupError):

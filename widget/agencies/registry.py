@@ -1,11 +1,14 @@
 """The agencies of one instance, cached per worker, with the last good version of each
-agency whose files an edit broke."""
+agency whose files an edit broke (kept on disk, shared by the workers)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import re
+import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -23,7 +26,7 @@ from .reading import (
     over_bases,
     stamp_of,
 )
-from .schema import AGENCY_ID, Agency, origin_problem
+from .schema import AGENCY_ID, LANGUAGE, Agency, origin_problem
 
 log = logging.getLogger("widget.agencies")  # the name docs/observability.md gives
 
@@ -43,6 +46,7 @@ class Broken:
     since: float  # when the newest of the agency's files was written (Unix time)
     last_good: Agency | None  # served meanwhile; None: the error page is
     origins: tuple[str, ...]  # who may frame that error page
+    languages: tuple[str, ...]  # the languages it may be in
     checks: tuple[tuple[str, Stamp], ...]
 
 
@@ -56,19 +60,24 @@ class Registry:
     has its own Registry; since every ``get`` compares stamps, an edit reaches all of them
     on their next request for that agency, with no restart and no signal.
 
-    An edit that breaks a file (or a base) does not take down a form this worker has
-    served: the last good version is served until the files are fixed, and the breakage
-    is logged once and counted (``broken``, the ``otklik_agencies_broken`` gauge). An
-    agency never loaded good here raises AgencyError, whose ``origins`` are those the
-    broken file lists, so that its error page still shows in the agency's iframe. The
-    broken state is cached like a good one: a flood of requests re-parses nothing.
+    An edit that breaks a file (or a base) does not take down a form that was ever read
+    good: the last good version is served until the files are fixed, and the breakage
+    is logged once and counted (``broken``, the ``otklik_agencies_broken`` gauge). Each
+    new good version is written to ``last_good`` (``<id>.json``), so that every worker,
+    also one started after the edit, has it; it is read only when the files are found
+    broken and this worker has none in memory. An agency never read good raises
+    AgencyError, whose ``origins`` and ``languages`` are those the broken file lists, so
+    that its error page still shows in the agency's iframe, in its language. The broken
+    state is cached like a good one: a flood of requests re-parses nothing.
 
     Thread-safe.
     """
 
-    def __init__(self, folder: Path, size: int = CACHE_SIZE):
+    def __init__(self, folder: Path, size: int = CACHE_SIZE, last_good: Path | None = None):
         self.folder = folder
         self.size = size
+        self.last_good = last_good  # None: kept in this worker's memory only
+        self._unwritable = False  # warned that ``last_good`` cannot be written
         self._cache: OrderedDict[str, tuple[list[tuple[str, Stamp]], Agency | AgencyError]]
         self._cache = OrderedDict()
         # Outlives the cache's evictions, so that an evicted agency read again still
@@ -83,7 +92,7 @@ class Registry:
 
     def get(self, agency_id: str) -> Agency:
         """The agency, fresh from disk if its files changed; while they are broken, the
-        last good version this worker read.
+        last good version read (by this worker or, through ``last_good``, another).
 
         Raises AgencyNotFound, or AgencyError when there is no good version to serve.
         """
@@ -110,10 +119,14 @@ class Registry:
                 gone = self._broken.pop(agency_id, None)
             if gone is not None:
                 self._count_broken()
+            if self.last_good is not None:  # a file made again later starts afresh
+                with contextlib.suppress(FileNotFoundError):
+                    (self.last_good / f"{agency_id}.json").unlink()
             raise
         except AgencyError as e:
             return self._keep_last_good(agency_id, e, cached)
         agency = found.agency
+        self._write_last_good(agency)
         self._store(agency_id, _checks(found.sources, found.stamps), agency)
         if agency_id in self._broken:  # rare: no lock taken on every miss
             with self._lock:
@@ -142,17 +155,21 @@ class Registry:
             log.warning("agency %s: %s", agency_id, "; ".join(error.problems))
             raise error
         before = self._broken.get(agency_id)
-        if cached is not None and isinstance(cached[1], Agency):
+        # The kept file first: another worker may have read a newer good version than
+        # this one, and all of them must serve the same.
+        last_good = self._read_last_good(agency_id)
+        if last_good is None and cached is not None and isinstance(cached[1], Agency):
             last_good = cached[1]
-        else:
-            last_good = before.last_good if before is not None else None
+        if last_good is None and before is not None:
+            last_good = before.last_good
         if last_good is not None:
-            origins = tuple(last_good.embed_origins)
+            origins, languages = tuple(last_good.embed_origins), tuple(last_good.languages)
         else:
-            origins = stated_origins(self.folder, agency_id, self._bases)
-            if origins is None:  # not TOML at all: what an earlier broken version said
-                origins = before.origins if before is not None else ()
-        error.origins = origins  # the one place they are set (see AgencyError)
+            found = stated(self.folder, agency_id, self._bases)
+            if found is None:  # not TOML at all: what an earlier broken version said
+                found = (before.origins, before.languages) if before is not None else ((), ())
+            origins, languages = found
+        error.origins, error.languages = origins, languages  # the one place (see AgencyError)
         checks = _checks(error.sources, error.stamps)
         at_fault = error.file or error.sources[0]
         stamp = error.stamps[error.sources.index(at_fault)]
@@ -163,6 +180,7 @@ class Registry:
             since=max((s[0] for s in error.stamps if s is not None), default=0) / 1e9,
             last_good=last_good,
             origins=origins,
+            languages=languages,
             checks=tuple(checks),
         )
         with self._lock:
@@ -179,7 +197,7 @@ class Registry:
             if at_fault != error.sources[0]:
                 log.warning(
                     "base %s is broken (met first for agency %s): until it is fixed, the "
-                    "agencies extending it that this worker has served keep their last good "
+                    "agencies extending it that were ever read good keep their last good "
                     "version, the others answer 503: %s",
                     record.file,
                     agency_id,
@@ -197,6 +215,48 @@ class Registry:
         if last_good is None:
             raise error.with_traceback(None)  # a cached error: do not grow its traceback
         return last_good
+
+    def _write_last_good(self, agency: Agency) -> None:
+        """Keep ``agency`` as its last good version for every worker, unless the file
+        already holds this version: one small file per agency, written once per edit (by
+        whichever worker reads the edit first), atomically, so a reader never meets half."""
+        if self.last_good is None:
+            return
+        path = self.last_good / f"{agency.id}.json"
+        kept = {"version": agency.key[1], "agency": agency.model_dump(mode="json")}
+        payload = json.dumps(kept, ensure_ascii=False, sort_keys=True).encode()
+        with contextlib.suppress(OSError):
+            if path.read_bytes() == payload:
+                return
+        try:
+            self.last_good.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=self.last_good, prefix=f".{agency.id}.")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(payload)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(temporary, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+                raise
+        except OSError as e:  # the form is served all the same; say it once, not per agency
+            if not self._unwritable:
+                self._unwritable = True
+                log.warning("cannot keep the agencies' last good versions: %s", e)
+
+    def _read_last_good(self, agency_id: str) -> Agency | None:
+        """The last good version a worker kept on disk, if it still fits the schema (an
+        upgrade may have changed it)."""
+        if self.last_good is None:
+            return None
+        try:
+            kept = json.loads((self.last_good / f"{agency_id}.json").read_bytes())
+            agency = Agency.validated(kept["agency"], version=kept["version"])
+        except (OSError, ValueError, TypeError, KeyError):  # ValidationError is a ValueError
+            return None
+        return agency if agency.id == agency_id else None
 
     def _count_broken(self) -> None:
         with self._lock:
@@ -224,20 +284,26 @@ def _within(folder: Path, path: Path) -> str:
         return str(path)
 
 
-def stated_origins(folder: Path, agency_id: str, bases: BaseCache) -> tuple[str, ...] | None:
-    """The valid origins a broken agency file lists (its own ``embed_origins``, else its
-    bases'), read leniently: the other keys may be wrong, and wrong origins are left
-    out. None when the file is not TOML at all."""
+def stated(
+    folder: Path, agency_id: str, bases: BaseCache
+) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The valid origins and languages a broken agency file lists (its own
+    ``embed_origins`` and ``languages``, else its bases'), read leniently: the other keys
+    may be wrong, and wrong entries are left out. None when the file is not TOML at all."""
     path = folder / f"{agency_id}.toml"
     try:
         with path.open("rb") as f:
             data = toml.load(f)
     except (OSError, UnicodeDecodeError, toml.TOMLDecodeError):
         return None
-    if "embed_origins" not in data:
+    if "embed_origins" not in data or "languages" not in data:
         with contextlib.suppress(AgencyError):
             data = over_bases(folder, path, data, bases)
-    origins = data.get("embed_origins")
-    if not isinstance(origins, list):
+    origins = _strings(data.get("embed_origins"), lambda o: origin_problem(o) is None)
+    return origins, _strings(data.get("languages"), lambda code: re.fullmatch(LANGUAGE, code))
+
+
+def _strings(value, valid) -> tuple[str, ...]:
+    if not isinstance(value, list):
         return ()
-    return tuple(o for o in origins if isinstance(o, str) and origin_problem(o) is None)
+    return tuple(v for v in value if isinstance(v, str) and valid(v))

@@ -221,9 +221,11 @@ def handle_http(e: HTTPException):
     return render_error(e.code, kept, limited=e if isinstance(e, LimitReached) else None)
 
 
-def handle_broken_agency(_e: agencies.AgencyError):
+def handle_broken_agency(e: agencies.AgencyError):
     """No good version to serve (the Registry logged the problem once, not per request).
-    The page names no file and no problem: those are for ``flask agencies check``."""
+    The page names no file and no problem: those are for ``flask agencies check``; it is
+    in a language the broken file states, or the one asked for."""
+    g.lang = i18n.choose_unread(e.languages, request)
     return render_error(ServiceUnavailable.code, page=BROKEN_AGENCY, portal=True)
 
 
