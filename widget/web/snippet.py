@@ -144,7 +144,7 @@ def recommended_height(agency: Agency) -> int:
         height += FIELD_GAP
         consent, _version = consent_text(agency, lang)
         height += 2 * LINE + 8 + _lines(consent, CONSENT_CHARS_PER_LINE) * SMALL_LINE + FIELD_GAP
-        if agency.privacy_url:  # the policy's link, on its own line below the consent
+        if agency.privacy_url:  # the policy's link after the consent's words (often two lines)
             height += 2 * SMALL_LINE + 8
     height += 48  # the button and its shadow
     height = height * FUDGE + ERROR_ROOM
