@@ -63,7 +63,8 @@ def test_the_checkbox_says_consent_and_the_words_describe_it(client):
     assert 'aria-describedby="consent-hint"' in checkbox
     english = client.get(SCHOOL + "?lang=en").get_data(as_text=True)
     assert "I consent to the processing of my personal data</label>" in english
-    assert "(name, e-mail address, and phone number)" in consent_shown(english)
+    # British lists, like the catalogue: no Oxford comma
+    assert "(name, e-mail address and phone number)" in consent_shown(english)
 
 
 DEFAULT_TEXTS = ""  # no consent of its own: the widget's default, in the page's language

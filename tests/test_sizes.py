@@ -29,7 +29,7 @@ def is_413_page(response) -> bool:
 
 def test_a_url_encoded_body_is_capped_far_below_the_attachment_limit(client, app):
     assert app.config["MAX_CONTENT_LENGTH"] > 10 * MAX_URLENCODED_BYTES
-    response = send(client, text="я" * MAX_URLENCODED_BYTES)  # 6 bytes a letter, encoded
+    response = send(client, text="я" * (MAX_URLENCODED_BYTES // 6 + 1))  # 6 bytes a letter
     assert is_413_page(response)
     assert rows(app) == []
 
@@ -210,7 +210,9 @@ def test_a_chunked_body_without_a_length_is_capped_too(instance):
     env = {"OTKLIK_SECRET_KEY": "k", "OTKLIK_MAX_CONTENT_LENGTH": str(20 << 20)}
     server = Gunicorn(instance, workers=1, env=env)
     try:
-        urlencoded = chunked_post(server.port, "application/x-www-form-urlencoded", 1 << 20)
+        urlencoded = chunked_post(
+            server.port, "application/x-www-form-urlencoded", MAX_URLENCODED_BYTES
+        )
         multipart = chunked_post(server.port, "multipart/form-data; boundary=x", 30 << 20)
         assert urlencoded.startswith(b"HTTP/1.1 413")
         assert multipart.startswith(b"HTTP/1.1 413")
@@ -218,3 +220,41 @@ def test_a_chunked_body_without_a_length_is_capped_too(instance):
             assert response.status == 200
     finally:
         server.stop()
+
+
+COMPLAINT = "Жалоба на управляющую компанию. " * 20000  # 640,000 letters pasted from a file
+
+
+def test_a_huge_paste_beside_a_photo_is_answered_on_the_field_and_kept(client, app):
+    """1.1 MB of text in one part: nothing the citizen did wrong with files, and a body
+    the server reads: the form comes back with the field's error, the text and the photo."""
+    token = token_of(client.get(CITY_FRAME).text)
+    body, content_type = files.multipart(
+        {**TYPED, "consent": "y", "token": token, "text": COMPLAINT},
+        [("IMG_2041.jpg", files.photo(3_000_000))],
+    )
+    response = client.post(CITY_FRAME, data=body, content_type=content_type)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Слишком много файлов" not in html
+    assert "не длиннее 5000 символов" in html and COMPLAINT.strip() in html
+    assert "Прикреплено: IMG_2041.jpg" in html
+    assert rows(app) == []
+
+
+def test_a_huge_paste_url_encoded_is_answered_on_the_field_and_kept(client, app):
+    """3.3 MB percent-encoded, far under max_content_length: read, and given back."""
+    response = send(client, text=COMPLAINT, email="a@example.ru", consent="y")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "не длиннее 5000 символов" in html and COMPLAINT.strip() in html
+    assert rows(app) == []
+
+
+def test_too_many_parts_in_a_small_body_blame_the_files_only(client, app):
+    data = {f"f{i}": "x" for i in range(120)}
+    response = client.post(CITY_FRAME, data=data, content_type="multipart/form-data")
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    assert '<h1 class="heading">Слишком много файлов</h1>' in html
+    assert "длинный текст" not in html

@@ -75,5 +75,6 @@ def wording(agency: Agency, lang: str) -> tuple[str, str]:
 def _fill_consent(template: str, agency: Agency, catalogue: Translations, lang: str) -> str:
     """``template`` with {data} (the contact fields the form shows) and {operator}."""
     words = [catalogue.gettext(CONSENT_DATA[f]) for f in agency.contact.shown()]
-    data = format_list(words, locale=lang if localedata.exists(lang) else i18n.SOURCE_LANGUAGE)
+    locale = i18n.formatting_locale(lang)
+    data = format_list(words, locale=locale if localedata.exists(locale) else i18n.SOURCE_LANGUAGE)
     return template.replace("{data}", data).replace("{operator}", agency.name)

@@ -93,9 +93,13 @@ BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 # only, which werkzeug keeps in memory. Both caps are far above what a message may be
 # (TEXT_MAX: 5,000 characters, at most 20 KB of UTF-8, 60 KB percent-encoded), so that a
 # citizen who pasted a long document is told so on the field, with the text kept, and
-# only a body no form could produce gets the 413 page.
-MAX_TEXT_PART_BYTES = 1024 * 1024  # MAX_FORM_MEMORY_SIZE: 16 chunks, 500,000 letters
-MAX_URLENCODED_BYTES = 1024 * 1024  # 170,000 Cyrillic letters percent-encoded
+# only a body no form could produce gets the 413 page. A citizen pastes whole documents
+# (640,000 letters of a complaint are 1.1 MB of UTF-8, 3.3 MB percent-encoded): those are
+# read, and the whole text comes back on the form beside the field's error, for the citizen
+# to shorten; cutting it to TEXT_MAX here would throw away what they typed. 8 MiB per
+# request held in memory is a bound a worker can afford; the page given back holds no more.
+MAX_TEXT_PART_BYTES = 8 * 1024 * 1024  # MAX_FORM_MEMORY_SIZE: 4 million Cyrillic letters
+MAX_URLENCODED_BYTES = 8 * 1024 * 1024  # 1.4 million Cyrillic letters percent-encoded
 MAX_FIELDS = 40  # text fields: the form has a dozen (files are counted against max_files)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 

@@ -27,6 +27,11 @@ NAMES = {"ru": "Русский", "en": "English", "tt": "Татарча", "ba": 
 # Each language's Open Graph locale (language_TERRITORY, as link previews expect). English
 # is British: the catalogue is written in British spelling ("organisation").
 OG_LOCALES = {"ru": "ru_RU", "en": "en_GB", "tt": "tt_RU", "ba": "ba_RU"}
+# The Babel locale that formats each language's dates and lists, where the bare language
+# would format them otherwise: Babel's "en" is American ("December 8, 2026", the Oxford
+# comma), the catalogue British. Its catalogue is still found: gettext falls back from
+# en_GB to en.
+FORMATS = {"en": "en_GB"}
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
@@ -75,6 +80,12 @@ def name(code: str) -> str:
     return NAMES.get(code, code)
 
 
+def formatting_locale(code: str | None = None) -> str:
+    """The Babel locale for dates and lists in ``code`` (the page's language by default)."""
+    code = code or current()
+    return FORMATS.get(code, code)
+
+
 def og_locale(code: str) -> str:
     return OG_LOCALES.get(code, code)
 
@@ -84,7 +95,7 @@ def init_app(app) -> None:
     app.jinja_env.globals["og_locale"] = og_locale
     Babel(
         app,
-        locale_selector=current,
+        locale_selector=formatting_locale,
         default_locale=SOURCE_LANGUAGE,
         default_translation_directories=str(TRANSLATIONS),
     )

@@ -35,10 +35,13 @@ def demo_url(tmp_path_factory):
     server.server_close()
 
 
+@pytest.mark.parametrize("width", [1280, 360, 320])
 @pytest.mark.parametrize("agency_id", agencies.all_ids(DEMO_AGENCIES))
-def test_the_demo_frame_shows_the_whole_form_at_1280_px(browser, demo_url, shoot, agency_id):
+def test_the_demo_frame_shows_the_whole_form(browser, demo_url, shoot, agency_id, width):
+    """On a desktop and on the narrowest phones, the frame of the recommended height holds
+    the whole form, "Отправить" included: nobody scrolls a box inside the agency's page."""
     context = browser.new_context(
-        java_script_enabled=False, viewport={"width": 1280, "height": 800}
+        java_script_enabled=False, viewport={"width": width, "height": 800}
     )
     page = context.new_page()
     page.goto(f"{demo_url}/demo/{agency_id}")
@@ -47,7 +50,7 @@ def test_the_demo_frame_shows_the_whole_form_at_1280_px(browser, demo_url, shoot
     expect(send).to_be_attached()
     frame.scroll_into_view_if_needed()
     inner_height, frame_height = page.frames[1].evaluate(INNER)
-    shoot(page, "demo")
+    shoot(page, f"demo-{width}")
     assert inner_height <= frame_height, f"the form scrolls inside the frame: {inner_height} px"
     outer, button = frame.bounding_box(), send.bounding_box()
     assert button["y"] + button["height"] <= outer["y"] + outer["height"]

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from .. import agencies, forms
+from .. import agencies, forms, i18n
 from . import context, uploads
 from .limits import LimitReached
 
@@ -87,9 +87,18 @@ TOO_LARGE_FILES = _l(
 )
 TOO_MANY_FILES_TITLE = _l("Слишком много файлов")
 TOO_MANY_FILES = _l(
-    "В форме слишком много файлов или слишком длинный текст. %(rules)s Вернитесь к форме, "
-    "уберите лишние файлы и отправьте сообщение ещё раз. Если текста в форме не окажется, "
-    "напишите его снова: прочитать его мы не смогли."
+    "В форме слишком много файлов. %(rules)s Вернитесь к форме, уберите лишние файлы и "
+    "отправьте сообщение ещё раз. Если текста в форме не окажется, напишите его снова: "
+    "прочитать его мы не смогли."
+)
+# A body over MAX_TEXT_PART_BYTES refused for its parts: werkzeug's 413 does not say
+# whether a text part was too long or there were too many parts, so the page names both.
+TOO_LONG_OR_MANY_TITLE = _l("Слишком длинный текст или слишком много файлов")
+TOO_LONG_OR_MANY = _l(
+    "Текст сообщения намного длиннее %(max)s символов, или в форме слишком много файлов. "
+    "%(rules)s Вернитесь к форме, сократите текст или уберите лишние файлы и отправьте "
+    "сообщение ещё раз. Если текста в форме не окажется, напишите его снова: прочитать его "
+    "мы не смогли."
 )
 TOO_LONG_TEXT = _l(
     "Текст слишком длинный: в сообщении может быть не больше %(max)s символов. Вернитесь к "
@@ -177,8 +186,12 @@ def too_large_page(agency: agencies.Agency) -> tuple[str, str]:
         # rounded down: "up to 20 MB" stays true of 20 MiB (20,971,520 bytes)
         title = TOO_LARGE_FILES_TITLE
         message = TOO_LARGE_FILES % {"mb": limit // 1_000_000, "rules": rules}
-    else:  # over werkzeug's MAX_FORM_PARTS, or a text part over MAX_TEXT_PART_BYTES
+    elif request.content_length <= forms.MAX_TEXT_PART_BYTES:
+        # no text part can be over the cap in a body under it: too many parts
         title, message = TOO_MANY_FILES_TITLE, TOO_MANY_FILES % {"rules": rules}
+    else:  # over werkzeug's MAX_FORM_PARTS, or a text part over MAX_TEXT_PART_BYTES
+        title = TOO_LONG_OR_MANY_TITLE
+        message = TOO_LONG_OR_MANY % {"max": forms.TEXT_MAX, "rules": rules}
     return str(title), str(message)
 
 

@@ -17,24 +17,28 @@ from markupsafe import escape
 
 from .. import agencies, consent
 from ..agencies import Agency
-from . import context, links
+from . import context, links, uploads
 from .security import allow_own_frames
 
 bp = Blueprint("snippet", __name__)
 
-# The form's height is estimated for a phone-sized frame (400 CSS px wide), so that a
-# citizen on a phone scrolls the host page, not a box inside it. Wider frames get a
-# little spare room at the bottom. The figures follow static/otklik.css.
-FRAME_WIDTH = 400
+# The form's height is estimated for the narrowest phone frame (the demo's at a 320 px
+# viewport is 288 CSS px wide), so that a citizen on any phone scrolls the host page, not a
+# box inside it. Wider frames (a desktop's) get spare room below the button: the price of
+# one fixed height without JavaScript. The figures follow static/otklik.css.
+FRAME_WIDTH = 288
 LINE = 23.2  # 16 px text, line-height 1.45
-CHARS_PER_LINE = 44  # of body text in the 376 px the embed layout leaves at that width
-SMALL_CHARS_PER_LINE = 48  # of the .9rem notice and the .875rem consent hint
+CHARS_PER_LINE = 30  # of body text in the 264 px the embed layout leaves at that width
+SMALL_CHARS_PER_LINE = 33  # of the .9rem notice and the attachments' rules
+CONSENT_CHARS_PER_LINE = 28  # of the .875rem consent hint, indented 2.5rem past the box
+HEADING_CHARS_PER_LINE = 24  # of the 1.25rem heading
 SMALL_LINE = 20.5
 FIELD_GAP = 20  # .field margin-bottom
+FILE_INPUT = 2 * LINE + 12  # the file button and "no file chosen" wrap onto two lines
 ERROR_ROOM = 120  # the error summary a 422 answer adds at the top
-# Checked against Chromium at 400 px for the demo agencies: the sum above came out 3-4 %
-# short of the rendered form (fonts differ between systems), hence a 5 % margin.
-FUDGE = 1.05
+# Checked against Chromium at 320 and 360 px for the demo agencies: the sum above came
+# out short of the rendered form (fonts differ between systems), hence the margin.
+FUDGE = 1.15
 MIN_HEIGHT, MAX_HEIGHT = 400, 3000
 
 
@@ -115,7 +119,7 @@ def recommended_height(agency: Agency) -> int:
     scrollbar inside the frame: computed from its topics, texts and contact fields."""
     lang = agency.language
     height = 24.0  # .main padding in the embed layout
-    height += 24 + _lines(agency.display_name) * LINE + 4 + 16  # heading and caption
+    height += 24 + _lines(agency.display_name, HEADING_CHARS_PER_LINE) * LINE + 4 + 16
     intro = agency.text(lang, "intro")
     if intro:
         height += _lines(intro) * LINE + 16
@@ -126,6 +130,9 @@ def recommended_height(agency: Agency) -> int:
             height += max(28, _lines(topic.title_in(lang), CHARS_PER_LINE - 6) * LINE) + 8
         height += FIELD_GAP
     height += 28 + 2 * LINE + 8 + (7 * LINE + 17) + FIELD_GAP  # the message: label, hint, box
+    if agency.attachments.max_files:  # label, rules, the input, the files kept on a 422
+        height += LINE + 4 + _lines(uploads.hint(agency), SMALL_CHARS_PER_LINE) * SMALL_LINE
+        height += FILE_INPUT + agency.attachments.max_files * (LINE + 8) + FIELD_GAP
     shown = agency.contact.shown()
     if shown:
         height += 28 + 2 * LINE + 8  # legend and hint
@@ -136,8 +143,10 @@ def recommended_height(agency: Agency) -> int:
         height += FIELD_GAP
         consent_words, _version = consent.wording(agency, lang)
         height += (
-            2 * LINE + 8 + _lines(consent_words, SMALL_CHARS_PER_LINE) * SMALL_LINE + FIELD_GAP
+            2 * LINE + 8 + _lines(consent_words, CONSENT_CHARS_PER_LINE) * SMALL_LINE + FIELD_GAP
         )
+        if agency.privacy_url:  # the policy's link after the consent's words (often two lines)
+            height += 2 * SMALL_LINE + 8
     height += 48  # the button and its shadow
     height = height * FUDGE + ERROR_ROOM
     return max(MIN_HEIGHT, min(MAX_HEIGHT, math.ceil(height / 10) * 10))
