@@ -13,7 +13,7 @@ from limits import parse
 from sqlite_utils import Database
 from werkzeug.datastructures import MultiDict
 
-from tests.test_form import rows
+from tests.outbox_db import rows
 from widget import agencies, consent, outbox, submissions, tokens
 from widget.web import uploads
 from widget.web.limits import LimitReached
