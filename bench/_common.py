@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Absolute links come from public_url alone, required outside demo (docs/settings.md)
+PUBLIC_URL = "https://otklik.example.ru"
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"

@@ -45,10 +45,13 @@ def serve(requests: int, app_name: str, without: list[str]) -> None:
 
         path = "/"
     else:
+        from bench._common import PUBLIC_URL
         from bench.web import AGENCY, SECRET, make_instance
         from widget import create_app
 
-        app = create_app({"secret_key": SECRET}, instance_path=make_instance(tmp))
+        app = create_app(
+            {"secret_key": SECRET, "public_url": PUBLIC_URL}, instance_path=make_instance(tmp)
+        )
         path = f"/embed/{AGENCY}"
         take_out(app, without)
     environ = EnvironBuilder(path=path, base_url="http://127.0.0.1:8000").get_environ()

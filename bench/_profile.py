@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pyinstrument import Profiler
 
+from bench._common import PUBLIC_URL
 from bench.web import AGENCY, BODY, SECRET, make_instance
 from widget import create_app, tokens
 
@@ -36,7 +37,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="otklik-profile-"))
     try:
         app = create_app(
-            {"secret_key": SECRET, "token_min_seconds": 0}, instance_path=make_instance(tmp)
+            {"secret_key": SECRET, "token_min_seconds": 0, "public_url": PUBLIC_URL},
+            instance_path=make_instance(tmp),
         )
         client = app.test_client()
         url = f"/embed/{AGENCY}"

@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import ROOT, machine, row
+from bench._common import PUBLIC_URL, ROOT, machine, row
 
 RESULTS = ROOT / "bench" / "results" / "agencies_160k.json"
 REGIONS = [f"{n:02d}" for n in range(1, 86)]
@@ -77,6 +77,7 @@ def generate(instance: Path, count: int) -> float:
         path.write_text(AGENCY.format(n=n, region=region), "utf-8")
     (instance / "settings.toml").write_text(
         'secret_key = "bench-only-not-secret"\nqueue_url = "spool:outbound"\n'
+        f'public_url = "{PUBLIC_URL}"\n'
         # one address asks for thousands of pages here: lift the page-view limit
         'ratelimit_pages = "100000000 per minute"\n',
         "utf-8",

@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import ROOT, print_machine, row, write_results
+from bench._common import PUBLIC_URL, ROOT, print_machine, row, write_results
 
 AGENCY = "orel-school-57"
 HOST = "http://localhost"  # the test client's origin
@@ -111,7 +111,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="otklik-weight-") as tmp:
         instance = Path(tmp) / "instance"
         shutil.copytree(ROOT / "instance" / "agencies", instance / "agencies")
-        app = create_app({"secret_key": "bench"}, instance_path=instance)
+        app = create_app({"secret_key": "bench", "public_url": PUBLIC_URL}, instance_path=instance)
         client = app.test_client()
         for kind, label in (("embed", "in an iframe"), ("f", "standalone page")):
             path = f"/{kind}/{AGENCY}"

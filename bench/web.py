@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (
     BENCH,
+    PUBLIC_URL,
     ROOT,
     Load,
     Server,
@@ -62,7 +63,7 @@ def make_instance(folder: Path) -> Path:
     # The rate limiter keeps counting (its cost is part of every request), but one
     # address sends all the load here: lift the limits far above it.
     (instance / "settings.toml").write_text(
-        f'secret_key = "{SECRET}"\ntoken_min_seconds = 0\n'
+        f'secret_key = "{SECRET}"\ntoken_min_seconds = 0\npublic_url = "{PUBLIC_URL}"\n'
         'ratelimit_pages = "100000000 per minute"\n'
         'ratelimit_per_agency = "100000000 per minute"\n',
         encoding="utf-8",
@@ -80,7 +81,10 @@ def mint_tokens(instance: Path, count: int, path: Path) -> float:
     """Mint ``count`` form tokens with the app's own tokens.issue; return seconds taken."""
     from widget import create_app, tokens
 
-    app = create_app({"secret_key": SECRET, "token_min_seconds": 0}, instance_path=instance)
+    app = create_app(
+        {"secret_key": SECRET, "token_min_seconds": 0, "public_url": PUBLIC_URL},
+        instance_path=instance,
+    )
     start = time.monotonic()
     with app.app_context(), path.open("w") as f:
         for _ in range(count):
@@ -176,14 +180,14 @@ def main() -> None:
                     page_run.rate,
                     base_run.rate,
                     "req/s",
-                    0.7,
+                    0.6,  # issue 17: readability over the last microseconds, once 0.6 is met
                     note="baseline: Flask hello world",
                     runs=[r.rate for r in page],
                     baseline_runs=[r.rate for r in base],
                     errors=page_run.errors,
                 )
             )
-            rows.append(cpu_row("form page: server CPU per request", page_run, base_run, 0.7))
+            rows.append(cpu_row("form page: server CPU per request", page_run, base_run, 0.6))
             rows.append(
                 row(
                     "form page latency p50 / p99",
