@@ -214,6 +214,24 @@ def test_a_kept_file_can_be_removed(client, app):
     assert forwarded(app) == []
 
 
+def test_a_flood_429_still_lists_the_files_kept_under_the_token(client, app, instance):
+    """Two tries with photos and no text, then the address's attempts are used up: the
+    429 gives the form back with the photos still listed (they are kept, and go with
+    the message once it is sent)."""
+    base = instance / "agencies" / "_bases" / "orel.toml"
+    base.write_text(
+        base.read_text().replace('per_ip = "5 per hour"', 'attempts_per_ip = "2 per hour"')
+    )
+    token = fresh_token(client)
+    assert post(client, token, album(1), text="").status_code == 422
+    assert post(client, token, album(2)[1:], text="").status_code == 422
+    flooded = post(client, token, [], text="Теперь с текстом")
+    assert flooded.status_code == 429
+    html = flooded.get_data(as_text=True)
+    assert "IMG_2041.jpg (" in html and "IMG_2042.jpg (" in html
+    assert token_of(html) == token
+
+
 def album(count: int, size: int = 1_000_000) -> list[tuple[str, bytes]]:
     """``count`` different photos, named as a phone names them."""
     return [(f"IMG_{2041 + n}.jpg", files.photo(size, seed=n)) for n in range(count)]

@@ -128,7 +128,7 @@ class Intake:
             formdata=CombinedMultiDict([post.files, post.fields]), meta={"csrf": False}
         )
         if flooded:  # not a word about messages: the citizen may have sent none
-            return Limited(form, flooded)
+            return Limited(form, flooded, self._kept(form, agency))
 
         token = None
         try:
@@ -196,6 +196,17 @@ class Intake:
             return Repeat(stored.receipt, stored.topic_id, token, ways)
         metrics.submission("accepted")
         return Accepted(stored.receipt, stored.topic_id, token, stored.ways)
+
+    def _kept(self, form: forms.FeedbackForm, agency: Agency) -> list[outbox.Upload]:
+        """The files kept under the posted token, to list on a page that reads nothing
+        new (files sent with this post are not read; the page asks to send them again)."""
+        if not form.accepts_files:
+            return []
+        try:
+            nonce = tokens.verify(form.token.data or "", agency.id).nonce
+            return outbox.uploads_for(self.outbox_db(), nonce)
+        except (tokens.TokenError, sqlite3.Error):
+            return []
 
     @staticmethod
     def _consent(form: forms.FeedbackForm, agency: Agency, lang: str) -> events.Consent | None:
