@@ -12,6 +12,7 @@ gunicorn.conf.py names this class as ``worker_class``.
 
 from __future__ import annotations
 
+import traceback
 from ssl import SSLError
 
 from gunicorn.http import errors
@@ -70,7 +71,9 @@ class Worker(SyncWorker):
     def handle_error(self, req, client, addr, exc) -> None:
         status = status_for(exc)
         if status == 500:
-            self.log.exception("error handling a request: %s", type(exc).__name__)
+            # Where it failed, without the exception's message: it may quote the request.
+            where = "".join(traceback.format_tb(exc.__traceback__))
+            self.log.error("error handling a request: %s\n%s", type(exc).__name__, where)
         else:  # never the address nor what the client sent
             self.log.warning(
                 "refused a request: %d %s (%s)", status, REASONS[status], type(exc).__name__
