@@ -48,7 +48,7 @@ def fill(app, count: int, agency_id: str = "orel-school-57", start: int = 0) -> 
     db = outbox.connect(app.config["OUTBOX_PATH"])
     ids = []
     try:
-        with db.atomic():  # one commit for all: fast, and each enqueue is still the real one
+        with outbox.write_transaction(db):  # one commit for all, taking the write lock first
             _enqueue(db, agency, consent, range(start, start + count))
         ids = [row[0] for row in db.execute("SELECT id FROM messages ORDER BY created_at")]
     finally:
