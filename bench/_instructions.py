@@ -9,7 +9,7 @@ Each figure runs the WSGI app in one process under ``valgrind --tool=callgrind``
 with 0 and with ``-n`` requests after a warm-up, and divides the difference. ``--without``
 takes parts of the page out, to show what each costs (docs/performance.md):
 
-    count    the page-view count (limits.page_view)
+    count    the page-view count (limits.Limits.page_view)
     token    signing the form token (tokens.issue)
     edge     the request id and the response headers (security.add_headers)
     metrics  the request metrics (metrics' after_request hook)
@@ -70,7 +70,7 @@ def take_out(app, without: list[str]) -> None:
 
     for part in without:
         if part == "count":
-            limits.page_view = lambda app, req: None
+            limits.Limits.page_view = lambda self, remote_addr: None
         elif part == "token":
             tokens.issue = lambda *args, **kwargs: "t" * 90
         elif part == "lang":

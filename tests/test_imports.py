@@ -13,7 +13,8 @@ THE_APP = ("widget.web", "widget.cli")
 
 
 @pytest.mark.parametrize(
-    "module", ["widget.counters", "widget.tokens", "widget.outbox", "widget.logs", "widget.metrics"]
+    "module",
+    ["widget.ratelimit_store", "widget.tokens", "widget.outbox", "widget.logs", "widget.metrics"],
 )
 def test_importing_a_module_does_not_import_the_app(module):
     found = subprocess.run(

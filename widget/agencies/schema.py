@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import limits
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from .. import counters
+from .. import ratelimit_store
 
 AGENCY_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
 ID_RULE = "2–64 characters: a-z, 0-9 and -, starting with a letter or digit"
@@ -94,7 +94,7 @@ def parse_limit(text: str) -> tuple[limits.RateLimitItem, ...]:
         windows = ()
     if not windows:
         raise ValueError(f"not a rate limit such as '5 per hour': {text!r}")
-    if windows[-1].get_expiry() > counters.LONGEST_WINDOW:  # the counter store's limit
+    if windows[-1].get_expiry() > ratelimit_store.LONGEST_WINDOW:  # the counter store's limit
         raise ValueError(f"a rate limit's window is a year at most: {text!r}")
     return windows
 

@@ -25,7 +25,7 @@ The client address is ``request.remote_addr`` after ProxyFix (``trusted_proxies`
 IPv6 client counted by its /64 network (one subscriber gets a whole /64). The counters
 are keyed by an HMAC of the address with ``secret_key``, so neither the counter store
 nor a log line holds an address (promise 6). Counters live in ``ratelimit_storage_uri``:
-a memory-mapped file in the instance folder by default (see ``widget.counters``), Redis
+a memory-mapped file in the instance folder by default (see ``widget.ratelimit_store``), Redis
 when several instances must share them. Should the store fail, each process counts in memory until
 it is back (tried again after a growing pause), and says both in the log.
 
@@ -42,17 +42,16 @@ import hmac
 import ipaddress
 import logging
 import math
-import os
 import time
-from operator import methodcaller
 
 from flask import current_app, request
 from limits import RateLimitItem
 from limits.errors import ConfigurationError, StorageError
 from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
-from .. import agencies, counters, metrics  # noqa: F401 - counters registers the mmap: scheme
+from .. import agencies, metrics, ratelimit_store  # noqa: F401 - registers the mmap: scheme
 from ..settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -74,11 +73,9 @@ class LimitReached(TooManyRequests):
 
 
 class Counters:
-    """Hits counted in one store, or in this process's memory while the store is down.
-
-    A limit's window is fixed (the ``limits`` library's fixed-window strategy, written
-    out: a count per key that starts again when its window ends): the strategy object
-    cost as much again as a hit of the store. Keys are ``limits``' own.
+    """Hits counted in one store, or in this process's memory while the store is down,
+    by the ``limits`` library's fixed-window strategy (a count per key that starts again
+    when its window ends), with its keys.
 
     After a failure the store is tried again, with a real hit, once a pause has passed
     (``RETRY_STORE_AFTER``, growing while it keeps failing): a store that answers a ping
@@ -88,66 +85,62 @@ class Counters:
     def __init__(self, uri: str, prefix: str, clock=time.monotonic):
         options = REDIS_OPTIONS if uri.startswith(("redis", "rediss")) else {}
         self.store: Storage = storage_from_string(uri, wrap_exceptions=True, **options)
+        self.in_store = FixedWindowRateLimiter(self.store)
         self.prefix = prefix
         self.kind = uri.split(":", 1)[0]  # for the metrics: never the URI, it may hold a password
         self.clock = clock
         self.failures = 0  # consecutive failed tries of the store; 0 while it answers
         self.retry_at = 0.0
-        self.reported_in = -1  # the ``_process`` whose metrics say which store counts
 
     @functools.cached_property
-    def memory(self) -> Storage:
+    def in_memory(self) -> FixedWindowRateLimiter:
         """The stand-in while the store fails, made on the first failure (limits' memory
         storage starts a thread, which a gunicorn arbiter about to fork should not have)."""
-        return MemoryStorage()
+        return FixedWindowRateLimiter(MemoryStorage())
 
     def hit(self, limit: str, *key: str) -> None:
         """Count one hit against each window of ``limit``; raise LimitReached at the first
         window used up (the longer windows are then not counted). ``key[0]`` names the
         limit (LimitReached.counter)."""
-        for item, counted, seconds in _windows(limit, self.prefix, *key):
-            counter, count = self._ask(methodcaller("incr", counted, seconds))
-            if count > item.amount:
-                raise LimitReached(self._retry_after(counter, item, counted), key[0], item)
+        for window in agencies.parse_limit(limit):
+            if not self._ask("hit", window, key):
+                raise LimitReached(self._retry_after(window, key), key[0], window)
 
     def check(self, limit: str, *key: str) -> None:
         """Raise LimitReached if a window of ``limit`` has no room for one more hit;
-        count nothing (``limits``' ``test``, written out as ``hit`` is)."""
-        for item, counted, _seconds in _windows(limit, self.prefix, *key):
-            counter, count = self._ask(methodcaller("get", counted))
-            if count >= item.amount:
-                raise LimitReached(self._retry_after(counter, item, counted), key[0], item)
+        count nothing."""
+        for window in agencies.parse_limit(limit):
+            if not self._ask("test", window, key):
+                raise LimitReached(self._retry_after(window, key), key[0], window)
 
-    def _ask(self, call: methodcaller) -> tuple[Storage, int]:
-        """``call(counter)`` on the store, or on this process's memory while the store is
-        failing; returns the counter asked and its answer."""
-        if self.reported_in != _process:  # a new worker (gunicorn forks after loading)
-            metrics.ratelimit_store_used(self.kind)
-            self.reported_in = _process
-        counter = self.memory if self.failures and self.pausing() else self.store
+    def _ask(self, method: str, window: RateLimitItem, key: tuple[str, ...]):
+        """The strategy's ``method`` for ``window`` and ``key``, in the store, or in this
+        process's memory while the store is failing."""
+        metrics.ratelimit_store_used(self.kind)  # its series from this worker's first count
+        if self.failures and self.pausing():
+            return getattr(self.in_memory, method)(window, self.prefix, *key)
         try:
-            answer = call(counter)
+            answer = getattr(self.in_store, method)(window, self.prefix, *key)
         except StorageError as e:
             self._store_failed(e)
-            counter = self.memory
-            answer = call(counter)
-        else:
-            if counter is self.store and self.failures:
-                log.info("rate limit store is back: counting there again")
-                self.failures = 0
-        return counter, answer
+            return getattr(self.in_memory, method)(window, self.prefix, *key)
+        if self.failures:
+            log.info("rate limit store is back: counting there again")
+            self.failures = 0
+        return answer
 
     def pausing(self) -> bool:
         """True while the store failed last and its pause has not passed."""
         return bool(self.failures) and self.clock() < self.retry_at
 
-    def _retry_after(self, counter: Storage, item: RateLimitItem, counted: str) -> int:
+    def _retry_after(self, window: RateLimitItem, key: tuple[str, ...]) -> int:
         """Whole seconds until the window ends (rounded up: a client that waits that
         long is let in)."""
+        counted = self.in_memory if self.failures else self.in_store
         try:
-            reset = counter.get_expiry(counted)
+            reset = counted.get_window_stats(window, self.prefix, *key).reset_time
         except StorageError:  # gone between the hit and now: the longest it can be
-            return item.get_expiry()
+            return window.get_expiry()
         return max(1, math.ceil(reset - time.time()))
 
     def _store_failed(self, error: Exception) -> None:
@@ -159,27 +152,6 @@ class Counters:
         pause = RETRY_STORE_AFTER[min(self.failures, len(RETRY_STORE_AFTER) - 1)]
         self.failures += 1
         self.retry_at = self.clock() + pause
-
-
-@functools.lru_cache(maxsize=4096)
-def _windows(limit: str, *parts: str) -> tuple[tuple[RateLimitItem, str, int], ...]:
-    """Each window of ``limit``, shortest first, with its counter's key in the store
-    (``limits``' own format) and its length in seconds: remembered for the clients seen
-    last, and looked up by strings alone (a RateLimitItem hashes in Python)."""
-    return tuple(
-        (item, item.key_for(*parts), item.get_expiry()) for item in agencies.parse_limit(limit)
-    )
-
-
-_process = 0  # how many forks this process is from the one that built the app
-
-
-def _forked() -> None:
-    global _process
-    _process += 1
-
-
-os.register_at_fork(after_in_child=_forked)
 
 
 def client_address(raw: str) -> str:
@@ -195,69 +167,77 @@ def client_address(raw: str) -> str:
     return str(address)
 
 
-def client_key(app, req) -> str:
-    """A keyed hash of the client address: the counters never hold the address itself."""
-    return _key_of(app.config["SECRET_KEY"], req.remote_addr or "")
-
-
 @functools.lru_cache(maxsize=4096)
 def _key_of(secret: str, remote_addr: str) -> str:
-    """Remembered for the addresses seen last: a citizen's visit asks several times."""
+    """A keyed hash of the client address: the counters never hold the address itself.
+    Remembered for the addresses seen last: a citizen's visit asks several times."""
     address = client_address(remote_addr)
     return hmac.new(secret.encode(), address.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def extension(app) -> Counters:
+class Limits:
+    """The app's limits, as its settings give them, counted in ``counters``."""
+
+    def __init__(self, counters: Counters, *, secret: str, pages: str, per_agency: str):
+        self.counters = counters
+        self.secret = secret
+        self.pages, self.per_agency = pages, per_agency
+
+    def client(self, remote_addr: str | None) -> str:
+        return _key_of(self.secret, remote_addr or "")
+
+    def page_view(self, remote_addr: str | None) -> None:
+        """Count a page view (GET or HEAD) of this client's, across all agencies."""
+        self.counters.hit(self.pages, "pages", self.client(remote_addr))
+
+    def attempt(self, agency: agencies.Agency, remote_addr: str | None) -> None:
+        """Count a POST of ``agency``'s form, whatever it turns out to be (a message, a
+        form with errors, a language switch)."""
+        client = self.client(remote_addr)
+        self.counters.hit(agency.limits.attempts_per_ip, "attempts", client, agency.id)
+
+    def message(self, agency: agencies.Agency, remote_addr: str | None) -> None:
+        """Count a message to ``agency`` that is about to be accepted: this client's
+        limit there, then the agency's ceiling; checked before counting, so that a
+        refused message costs nothing."""
+        per_ip = (agency.limits.per_ip, "per-ip", self.client(remote_addr), agency.id)
+        ceiling = (self.per_agency, "agency", agency.id)
+        self.counters.check(*per_ip)
+        self.counters.check(*ceiling)
+        self.counters.hit(*per_ip)
+        self.counters.hit(*ceiling)
+
+
+def extension(app) -> Limits:
     return app.extensions[EXTENSION]
 
 
-def page_view(app, req) -> None:
-    """Count a page view (GET or HEAD) of this client's, across all agencies."""
-    extension(app).hit(app.config["RATELIMIT_PAGES"], "pages", client_key(app, req))
-
-
 def count_page_view() -> None:
-    """A blueprint's before_request hook: count its GETs (and HEADs) as page views.
-
-    Here and in ``submission``, each of Flask's context proxies is resolved once: an
-    attribute read through one (``request.method``) costs a microsecond."""
-    req = request._get_current_object()
-    if req.method in ("GET", "HEAD"):
-        page_view(current_app._get_current_object(), req)
+    """A blueprint's before_request hook: count its GETs (and HEADs) as page views."""
+    if request.method in ("GET", "HEAD"):
+        extension(current_app).page_view(request.remote_addr)
 
 
 def attempt(agency: agencies.Agency) -> None:
-    """Count a POST of ``agency``'s form, whatever it turns out to be (a message, a form
-    with errors, a language switch). Raises LimitReached (and counts the outcome) when
-    this client's attempts there are used up."""
-    app = current_app._get_current_object()
+    """Count this request, a POST of ``agency``'s form. Raises LimitReached (and counts
+    the outcome) when this client's attempts there are used up."""
     try:
-        extension(app).hit(
-            agency.limits.attempts_per_ip, "attempts", client_key(app, request), agency.id
-        )
+        extension(current_app).attempt(agency, request.remote_addr)
     except LimitReached:
         metrics.submission("limit")
         raise
 
 
 def message(agency: agencies.Agency) -> None:
-    """Count a message to ``agency`` that is about to be accepted: this client's limit
-    there, then the agency's ceiling. When either has no room, raises LimitReached (and
-    counts the outcome) having counted nothing.
+    """Count this request's message to ``agency``, about to be accepted. When a limit has
+    no room, raises LimitReached (and counts the outcome) having counted nothing.
 
-    Checked before counting, so that a refused message costs nothing. Called by the
-    outbox inside its write transaction, so the workers of one instance take their turns
-    (docs/abuse.md); across instances sharing Redis, the per-address count is still one
-    atomic increment, and a message that loses a race for the last place is refused."""
-    app = current_app._get_current_object()
-    counted = extension(app)
-    per_ip = (agency.limits.per_ip, "per-ip", client_key(app, request), agency.id)
-    ceiling = (app.config["RATELIMIT_PER_AGENCY"], "agency", agency.id)
+    Called by the outbox inside its write transaction, so the workers of one instance
+    take their turns (docs/abuse.md); across instances sharing Redis, the per-address
+    count is still one atomic increment, and a message that loses a race for the last
+    place is refused."""
     try:
-        counted.check(*per_ip)
-        counted.check(*ceiling)
-        counted.hit(*per_ip)
-        counted.hit(*ceiling)
+        extension(current_app).message(agency, request.remote_addr)
     except LimitReached:
         metrics.submission("limit")
         raise
@@ -273,10 +253,12 @@ def _checked(name: str, app) -> str:
 
 
 def init_app(app) -> None:
-    for name in ("ratelimit_pages", "ratelimit_per_agency"):
-        _checked(name, app)
+    pages, per_agency = (_checked(n, app) for n in ("ratelimit_pages", "ratelimit_per_agency"))
     uri = app.config["RATELIMIT_STORAGE_URI"]
     try:
-        app.extensions[EXTENSION] = Counters(uri, app.config["RATELIMIT_KEY_PREFIX"])
+        counters = Counters(uri, app.config["RATELIMIT_KEY_PREFIX"])
     except (ConfigurationError, ValueError, OSError) as e:
         raise SettingsError(f"ratelimit_storage_uri: {e} (got {uri!r})") from None
+    app.extensions[EXTENSION] = Limits(
+        counters, secret=app.config["SECRET_KEY"], pages=pages, per_agency=per_agency
+    )

@@ -14,7 +14,7 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from widget import counters
+from widget import ratelimit_store
 from widget.settings import load
 
 
@@ -29,7 +29,7 @@ def uri(tmp_path):
 @pytest.mark.parametrize("uri", ["mmap:", "mmap://host/file", "memory://", "mmap:///", "redis:/x"])
 def test_a_uri_without_a_file_is_refused(uri):
     with pytest.raises(ValueError):
-        counters.path_of(uri)
+        ratelimit_store.path_of(uri)
 
 
 def test_an_unwritable_store_is_reported_not_hidden(tmp_path):
@@ -37,14 +37,14 @@ def test_an_unwritable_store_is_reported_not_hidden(tmp_path):
         storage_from_string(f"mmap:{tmp_path}/no-such-folder/ratelimits.counters")
 
 
-@pytest.mark.parametrize("content", [b"", b"not ours at all", b"\xff" * counters.SIZE])
+@pytest.mark.parametrize("content", [b"", b"not ours at all", b"\xff" * ratelimit_store.SIZE])
 def test_a_file_that_is_not_a_counter_table_is_made_one(tmp_path, content):
     """A file of another version, cut short, or overwritten: counting starts afresh."""
     path = tmp_path / "ratelimits.counters"
     path.write_bytes(content)
     storage = storage_from_string(f"mmap:{path}")
     assert storage.incr("k", 3600) == 1 and storage.check()
-    assert path.stat().st_size == counters.SIZE
+    assert path.stat().st_size == ratelimit_store.SIZE
 
 
 def test_the_file_takes_all_its_room_when_made(uri, tmp_path):
@@ -52,11 +52,11 @@ def test_the_file_takes_all_its_room_when_made(uri, tmp_path):
     write to the mapped page kills the worker (SIGBUS) instead of failing a count."""
     storage_from_string(uri)
     made = (tmp_path / "ratelimits.counters").stat()
-    assert made.st_size == counters.SIZE and made.st_blocks * 512 >= counters.SIZE
+    assert made.st_size == ratelimit_store.SIZE and made.st_blocks * 512 >= ratelimit_store.SIZE
 
 
 def open_as_another_version(uri: str) -> None:
-    counters.MAGIC = b"otklik-counters-0"  # a release whose table differs
+    ratelimit_store.MAGIC = b"otklik-counters-0"  # a release whose table differs
     storage_from_string(uri).incr("k", 3600)
 
 
@@ -86,16 +86,21 @@ def test_a_second_store_on_the_file_keeps_the_first_ones_lock(uri, tmp_path):
     """POSIX locks belong to the process: a second opening of the file (a second app in
     one process, the CLI) must not drop a lock that the first holds."""
     first = storage_from_string(uri)
-    _fp, offset = counters.place("k")
+    _fp, offset = ratelimit_store.place("k")
     context = multiprocessing.get_context("spawn")
     answer = context.Queue()
-    with counters._Locked(first, offset, counters.BUCKET.size):
+    with ratelimit_store._Locked(first, offset, ratelimit_store.BUCKET.size):
         second = storage_from_string(uri)  # opened and let go while the lock is held
         del second
         gc.collect()
         probe = context.Process(
             target=try_lock,
-            args=(str(tmp_path / "ratelimits.counters"), offset, counters.BUCKET.size, answer),
+            args=(
+                str(tmp_path / "ratelimits.counters"),
+                offset,
+                ratelimit_store.BUCKET.size,
+                answer,
+            ),
         )
         probe.start()
         probe.join(60)
@@ -107,13 +112,13 @@ def test_garbage_in_a_slot_reads_as_an_ended_window(uri):
     a negative count must not lock a client out."""
     storage = storage_from_string(uri)
     assert storage.incr("k", 3600) == 1
-    fp, offset = counters.place("k")
+    fp, offset = ratelimit_store.place("k")
     far = time.time() + 100 * 365 * 24 * 3600
-    counters.SLOT.pack_into(storage._memory, offset, fp, far, 10**9)
+    ratelimit_store.SLOT.pack_into(storage._memory, offset, fp, far, 10**9)
     assert storage.get("k") == 0 and storage.incr("k", 3600) == 1
-    counters.SLOT.pack_into(storage._memory, offset, fp, time.time() + 60, -5)
+    ratelimit_store.SLOT.pack_into(storage._memory, offset, fp, time.time() + 60, -5)
     assert storage.get("k") == 0 and storage.incr("k", 3600) == 1
-    counters.SLOT.pack_into(storage._memory, offset, fp, time.time() + 60, 2**63 - 1)
+    ratelimit_store.SLOT.pack_into(storage._memory, offset, fp, time.time() + 60, 2**63 - 1)
     assert storage.get("k") == 0 and storage.incr("k", 3600) == 1  # not an overflow
 
 
@@ -207,17 +212,17 @@ def test_a_full_bucket_gives_up_the_window_that_ends_first(uri):
     keeps its count."""
     storage = storage_from_string(uri)
     keys, i = [], 0
-    target = counters.fingerprint("key-0") % counters.BUCKETS
-    while len(keys) < counters.WAYS + 1:
+    target = ratelimit_store.fingerprint("key-0") % ratelimit_store.BUCKETS
+    while len(keys) < ratelimit_store.WAYS + 1:
         key = f"key-{i}"
-        if counters.fingerprint(key) % counters.BUCKETS == target:
+        if ratelimit_store.fingerprint(key) % ratelimit_store.BUCKETS == target:
             keys.append(key)
         i += 1
     for n, key in enumerate(keys[:-1]):
         storage.incr(key, 60 + n, amount=5)  # keys[0]'s window ends first
     assert storage.incr(keys[-1], 3600) == 1
     assert storage.get(keys[0]) == 0
-    assert [storage.get(k) for k in keys[1:-1]] == [5] * (counters.WAYS - 1)
+    assert [storage.get(k) for k in keys[1:-1]] == [5] * (ratelimit_store.WAYS - 1)
 
 
 def test_the_file_holds_no_key_only_fingerprints(uri, tmp_path):
