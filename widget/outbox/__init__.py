@@ -388,7 +388,7 @@ def get_db() -> Database:
 
 def end_request(_exc: BaseException | None = None) -> None:
     """Leave the kept connection clean: no transaction survives its request."""
-    local: _Connections = current_app._get_current_object().extensions["otklik.outbox"]
+    local: _Connections = current_app.extensions["otklik.outbox"]
     if local.db is not None and local.pid == os.getpid() and local.db.conn.in_transaction:
         local.db.conn.rollback()
 

@@ -23,8 +23,7 @@ def external(app: Flask, base_url: str, endpoint: str, **values) -> str:
 
 def public(endpoint: str, **values) -> str:
     """The absolute URL of ``endpoint`` at the widget's ``public_url``."""
-    app = current_app._get_current_object()
-    return external(app, app.config["PUBLIC_URL"], endpoint, **values)
+    return external(current_app, current_app.config["PUBLIC_URL"], endpoint, **values)
 
 
 def init_app(app: Flask) -> None:
