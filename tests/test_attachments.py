@@ -383,3 +383,30 @@ def test_abandoned_uploads_are_purged_after_the_token_age(app):
 )
 def test_file_names_are_cleaned(given, shown):
     assert attachments.clean_name(given) == shown
+
+
+@pytest.mark.parametrize(
+    "count, hint, over",
+    [
+        (1, "До 1 файла (", "не больше 1 файла."),
+        (3, "До 3 файлов (", "не больше 3 файлов."),
+        (5, "До 5 файлов (", "не больше 5 файлов."),
+    ],
+)
+def test_the_number_of_files_is_said_in_good_russian(client, instance, count, hint, over):
+    """«до 1 файла», «до 3 файлов»: never «не больше 1 файлов». (An agency takes 10 files
+    at most, so Russian needs no more than the source's two forms: 1, and the others.)"""
+    write_agency(
+        instance,
+        "orel-one-photo",
+        'name = "Одно фото"\nregion = "57"\nrouting_key = "57.culture.orel-one-photo"\n'
+        'languages = ["ru", "en"]\n[[topics]]\nid = "roads"\ntitle = "Дороги"\n'
+        f"[attachments]\nmax_files = {count}\n",
+    )
+    path = "/f/orel-one-photo"
+    assert hint in client.get(path).get_data(as_text=True)
+    if count < 5:  # six photos take long to make
+        response = post(client, fresh_token(client, path), album(count + 1), path=path)
+        assert over in response.get_data(as_text=True)
+    english = client.get(path + "?lang=en").get_data(as_text=True)
+    assert ("Up to 1 file (" if count == 1 else f"Up to {count} files (") in english

@@ -4,7 +4,7 @@ token in the outbox (so that a form given back with an error keeps them), remova
 from __future__ import annotations
 
 from flask import current_app
-from flask_babel import format_decimal
+from flask_babel import format_decimal, ngettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
@@ -33,15 +33,15 @@ TYPE_NAMES = {
 
 def hint(agency: Agency) -> str:
     rules = agency.attachments
-    return str(
-        _l(
-            "До %(count)s файлов (%(types)s), каждый не больше %(mb)s МБ, все вместе — не "
-            "больше %(total)s МБ.",
-            count=rules.max_files,
-            types=", ".join(TYPE_NAMES.get(t, t) for t in rules.types),
-            mb=rules.max_mb,
-            total=rules.max_total_mb,
-        )
+    return ngettext(
+        "До %(num)s файла (%(types)s), каждый не больше %(mb)s МБ, все вместе — не "
+        "больше %(total)s МБ.",
+        "До %(num)s файлов (%(types)s), каждый не больше %(mb)s МБ, все вместе — не "
+        "больше %(total)s МБ.",
+        rules.max_files,
+        types=", ".join(TYPE_NAMES.get(t, t) for t in rules.types),
+        mb=rules.max_mb,
+        total=rules.max_total_mb,
     )
 
 
@@ -105,12 +105,11 @@ def too_many(count: int, names: list[str]) -> str:
     shown = ", ".join(f"«{name}»" for name in names[:NAMES_SHOWN])
     if len(names) > NAMES_SHOWN:
         shown = str(_l("%(names)s и ещё %(more)s", names=shown, more=len(names) - NAMES_SHOWN))
-    return str(
-        _l(
-            "Можно прикрепить не больше %(count)s файлов. Не прикреплены: %(names)s",
-            count=count,
-            names=shown,
-        )
+    return ngettext(
+        "Можно прикрепить не больше %(num)s файла. Не прикреплены: %(names)s",
+        "Можно прикрепить не больше %(num)s файлов. Не прикреплены: %(names)s",
+        count,
+        names=shown,
     )
 
 
