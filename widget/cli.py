@@ -1,4 +1,5 @@
-"""Command-line tools (``flask agencies …``): thin wrappers over plain functions."""
+"""Command-line tools (``flask agencies …``, ``forward``, ``listen``, ``outbox …``): thin
+wrappers over plain functions."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from flask.cli import AppGroup, with_appcontext
 from . import (
     agencies,
     forwarder,
+    intakes,
+    listener,
     logs,
     metrics,
     outbox,
@@ -174,6 +177,7 @@ def _agency(agency_id: str) -> agencies.Agency:
 def init_app(app) -> None:
     app.cli.add_command(agencies_cli)
     app.cli.add_command(forward_command)
+    app.cli.add_command(listen_command)
     app.cli.add_command(outbox_cli)
 
 
@@ -241,6 +245,44 @@ def forward_command(once: bool, batch_size: int | None, lease: float) -> None:
         raise click.ClickException(f"outbox error: {e}") from None
     finally:
         sender.close()
+
+
+# -- updates in: `flask listen` -----------------------------------------------------------
+
+
+def make_listener(app) -> listener.Listener:
+    """A Listener for the app's outbox and updates_url; a bad setting is a ClickException."""
+    try:
+        intake = intakes.open_intake(app.config["UPDATES_URL"])
+    except intakes.IntakeError as e:
+        raise click.ClickException(str(e)) from None
+    return listener.Listener(app.config["OUTBOX_PATH"], intake)
+
+
+@click.command("listen")
+@click.option("--once", is_flag=True, help="Take the updates waiting now, then exit.")
+@with_appcontext
+def listen_command(once: bool) -> None:
+    """Take the central system's updates (statuses, answers) from updates_url into the
+    outbox until SIGTERM or Ctrl-C, which finish the batch in hand first."""
+    if not logging.getLogger().handlers:
+        logs.configure()
+    metrics.clean_folder()
+    taker = make_listener(current_app)
+    try:
+        if not once:
+            taker.run()
+            return
+        totals = taker.run_once()
+        click.echo(
+            f"recorded {totals.recorded}, repeats {totals.repeats}, rejected {totals.rejected}"
+        )
+    except intakes.Unavailable as e:
+        raise click.ClickException(str(e)) from None
+    except sqlite3.Error as e:
+        raise click.ClickException(f"outbox error: {e}") from None
+    finally:
+        taker.close()
 
 
 outbox_cli = AppGroup("outbox", help="Inspect and repair the outbox.")

@@ -11,7 +11,8 @@ The outbox figures are not counted: they are read from the outbox at scrape time
 
 Labels never carry personal data, nor an agency id (160,000 agencies would make as many
 series): only the route pattern, the method, the status, a reason from a fixed list, the
-transport kind, the rate-limit store's kind and what a broken agency's pages serve.
+transport or intake kind, the rate-limit store's kind and what a broken agency's pages
+serve.
 """
 
 from __future__ import annotations
@@ -76,6 +77,18 @@ DEAD_LETTERS = Counter(
     ["transport"],
 )
 
+UPDATE_OUTCOMES = (
+    "recorded",  # a new update committed to the outbox
+    "repeat",  # its id was recorded before (a redelivery, a resend): nothing changed
+    "rejected",  # invalid: to inbound/rejected/, the dead-letter queue, or a 400
+)
+UPDATES = Counter(
+    "otklik_updates",
+    "Updates (statuses, answers) from the central system, by intake (spool, amqp, http) "
+    "and outcome (recorded, repeat, rejected).",
+    ["intake", "outcome"],
+)
+
 RATELIMIT_STORE_FAILURES = Counter(
     "otklik_ratelimit_store_failures",
     "Tries of the rate-limit store that failed, by its kind (mmap, redis); meanwhile "
@@ -115,6 +128,12 @@ def submission(outcome: str) -> None:
     if outcome not in SUBMISSION_OUTCOMES:
         raise ValueError(f"unknown submission outcome {outcome!r}")
     SUBMISSIONS.labels(outcome).inc()
+
+
+def update_taken(intake: str, outcome: str) -> None:
+    if outcome not in UPDATE_OUTCOMES:
+        raise ValueError(f"unknown update outcome {outcome!r}")
+    UPDATES.labels(intake, outcome).inc()
 
 
 def transport_kind(transport: object) -> str:

@@ -6,7 +6,8 @@ changes only by appending a migration to ``MIGRATIONS``.
 
 Every statement on the outbox's tables is in this package: here the schema, the
 connections and what the web tier reads and writes; ``delivery`` what the forwarder
-claims, settles and purges; ``repairs`` what operators list and queue again.
+claims, settles and purges; ``repairs`` what operators list and queue again;
+``updates`` the statuses and answers the central system sends back.
 """
 
 from __future__ import annotations
@@ -92,6 +93,34 @@ def _uploads(db: Database) -> None:
     )
     db.execute("CREATE INDEX uploads_token ON uploads (token_nonce)")
     db.execute("CREATE INDEX uploads_age ON uploads (created_at)")
+
+
+@MIGRATIONS(name="0004_updates")
+def _updates(db: Database) -> None:
+    # Statuses and answers from the central system (outbox.updates), kept by receipt
+    # whether or not this instance took the message: no key to messages.
+    db.execute(
+        """
+        CREATE TABLE updates (
+            id TEXT PRIMARY KEY,              -- the event id: a repeat is dropped
+            source TEXT NOT NULL,
+            time TEXT NOT NULL,               -- as sent, with its offset
+            happened_at REAL NOT NULL,        -- the same moment in Unix seconds
+            receipt TEXT NOT NULL,
+            agency_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            message_id TEXT,
+            answer TEXT,                      -- personal data
+            answered_by TEXT,
+            answer_by TEXT,                   -- YYYY-MM-DD
+            redirected_to TEXT,
+            note TEXT,
+            intake TEXT NOT NULL,             -- spool, amqp or http
+            received_at REAL NOT NULL         -- when it was committed here
+        )
+        """
+    )
+    db.execute("CREATE INDEX updates_receipt ON updates (agency_id, receipt)")
 
 
 def connect(path: str) -> Database:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from werkzeug.routing import BaseConverter
 
 from ..agencies import AGENCY_ID
-from . import demo, errors, limits, links, ops, pages, security, snippet, theme
+from . import demo, errors, intake, limits, links, ops, pages, security, snippet, theme
 
 
 class AgencyConverter(BaseConverter):
@@ -24,6 +24,8 @@ def init_app(app) -> None:
     app.register_blueprint(snippet.bp)
     if app.config["DEMO"]:
         app.register_blueprint(demo.bp)
+    if app.config["INTAKE_SECRET"]:  # the central system pushes updates only when it signs them
+        app.register_blueprint(intake.bp)
     security.init_app(app)  # app-wide hooks run before pages' own: a refused cross-site
     # POST costs no one a hit
     errors.init_app(app)

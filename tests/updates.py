@@ -1,0 +1,79 @@
+"""Updates as the central system sends them: realistic ``feedback.status.v1`` events,
+their bodies (signed for the HTTP push), and what the outbox kept of them."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from widget import outbox, signatures
+from widget.outbox import updates as stored
+from widget.updates import Update
+
+RECEIPT = "K7M2-9QXD"
+AGENCY = "orel-school-57"
+SECRET = "intake-secret-for-tests"
+# An answer as staff write them: a typo or two, line breaks, an emoji, and markup that
+# must stay text.
+ANSWER = (
+    "Здравствуйте!\n"
+    "Проверка в столовой проведена 3 декабря: суп теперь подают горячим, повару сделанно "
+    "замечание 🙏.\n"
+    "Меню на неделю — на сайте школы, раздел <b>«Питание»</b>."
+)
+
+
+def status_event(
+    status: str = "answered",
+    *,
+    id: str | None = None,
+    time: str = "2026-12-03T10:15:00+03:00",
+    receipt: str = RECEIPT,
+    agency_id: str = AGENCY,
+    **data,
+) -> dict:
+    """A valid event; ``data`` adds or replaces fields of its ``data``."""
+    fields = {"receipt": receipt, "agency_id": agency_id, "status": status}
+    if status == "answered":
+        fields.update(answer=ANSWER, answered_by="Администрация школы")
+    if status == "redirected":
+        fields["redirected_to"] = "Управление образования г. Орла"
+    fields.update(data)
+    return {
+        "specversion": "1.0",
+        "id": id or str(uuid.uuid4()),
+        "type": "feedback.status.v1",
+        "source": "/central/57",
+        "subject": receipt,
+        "time": time,
+        "datacontenttype": "application/json",
+        "data": fields,
+    }
+
+
+def body_of(event: dict) -> bytes:
+    return json.dumps(event, ensure_ascii=False).encode()
+
+
+def signed(body: bytes, secret: str = SECRET) -> dict:
+    """The headers of a push of ``body``."""
+    return {
+        signatures.HEADER: signatures.sign(body, secret),
+        "Content-Type": "application/cloudevents+json",
+    }
+
+
+def history(app, receipt: str = RECEIPT, agency_id: str = AGENCY) -> list[Update]:
+    db = outbox.connect(app.config["OUTBOX_PATH"])
+    try:
+        return stored.history(db, agency_id, receipt)
+    finally:
+        db.close()
+
+
+def rows(app) -> list[dict]:
+    db = outbox.connect(app.config["OUTBOX_PATH"])
+    try:
+        return list(db["updates"].rows)
+    finally:
+        db.close()
