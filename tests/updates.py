@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from tests.prometheus import metric
 from widget import outbox, signatures
 from widget.outbox import updates as stored
 from widget.updates import Update
@@ -77,3 +78,20 @@ def rows(app) -> list[dict]:
         return list(db["updates"].rows)
     finally:
         db.close()
+
+
+class Counted:
+    """``otklik_updates_total`` as /metrics shows it, counted from when this was made (the
+    counters are the test process's, shared by its tests)."""
+
+    def __init__(self, app) -> None:
+        self.client = app.test_client()
+        self.before = self._scrape()
+
+    def _scrape(self) -> str:
+        return self.client.get("/metrics").get_data(as_text=True)
+
+    def __call__(self, intake: str, outcome: str) -> float:
+        now, labels = self._scrape(), {"intake": intake, "outcome": outcome}
+        name = "otklik_updates_total"
+        return metric(now, name, **labels) - metric(self.before, name, **labels)

@@ -21,8 +21,7 @@ def valid(body: bytes, given: str | None, secrets: Iterable[str]) -> bool:
     of a rotation). Compared in constant time; the hex may be in either case."""
     if not given:
         return False
-    # A header is Latin-1 text in WSGI; bytes compare whatever characters it holds.
-    offered = given.strip().lower().encode("latin-1")
+    offered = given.strip().lower().encode()  # as bytes, whatever characters it holds
     found = False
     for secret in secrets:
         found |= hmac.compare_digest(sign(body, secret).encode(), offered)
