@@ -3,8 +3,12 @@ their bodies (signed for the HTTP push), and what the outbox kept of them."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import time
 import uuid
+from pathlib import Path
 
 from tests.prometheus import metric
 from widget import outbox, signatures
@@ -54,6 +58,22 @@ def status_event(
 
 def body_of(event: dict) -> bytes:
     return json.dumps(event, ensure_ascii=False).encode()
+
+
+def drop(folder: Path, event: dict | bytes, name: str | None = None) -> Path:
+    """Put one update in a spool folder as a sender should: under a dot-name, then
+    renamed. Each one dropped is newer than the last (the folder is taken oldest first)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    body = event if isinstance(event, bytes) else body_of(event)
+    name = name or f"{event['id'] if isinstance(event, dict) else uuid.uuid4()}.json"
+    temp = folder / f".{name}.tmp"
+    temp.write_bytes(body)
+    later = time.time_ns() + next(_ORDER) * 1_000_000
+    os.utime(temp, ns=(later, later))
+    return temp.rename(folder / name)
+
+
+_ORDER = itertools.count(1)
 
 
 def signed(body: bytes, secret: str = SECRET) -> dict:
