@@ -183,7 +183,8 @@ class Rabbit:
 
 class Proxy:
     """Forwards 127.0.0.1:<port> to ``target``; ``cut()`` drops every open connection,
-    as a broker restart or a network fault would."""
+    as a broker restart or a network fault would; ``hold()`` stops relaying what clients
+    send (what the server sends still flows), as a link that died one way would."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
@@ -193,6 +194,8 @@ class Proxy:
         self.lock = threading.Lock()
         self.closed = False
         self.on_bytes = None  # called with the number of client bytes relayed so far
+        self.upstream = threading.Event()  # cleared by hold()
+        self.upstream.set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -215,6 +218,8 @@ class Proxy:
         relayed = 0
         try:
             while data := source.recv(65536):
+                if upstream:
+                    self.upstream.wait()
                 sink.sendall(data)
                 relayed += len(data)
                 if upstream and self.on_bytes is not None:
@@ -233,6 +238,10 @@ class Proxy:
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
             s.close()
+        self.upstream.set()  # what was held goes nowhere: its sockets are closed
+
+    def hold(self) -> None:
+        self.upstream.clear()
 
     def close(self) -> None:
         self.closed = True

@@ -6,10 +6,15 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import subprocess
 import time
 import uuid
 from pathlib import Path
 
+import pika
+import pika.exceptions
+
+from tests.central import RABBIT
 from tests.prometheus import metric
 from widget import outbox, signatures
 from widget.outbox import updates as stored
@@ -115,3 +120,92 @@ class Counted:
         now, labels = self._scrape(), {"intake": intake, "outcome": outcome}
         name = "otklik_updates_total"
         return metric(now, name, **labels) - metric(self.before, name, **labels)
+
+
+# -- RabbitMQ: the central system's side -------------------------------------------------
+
+
+class Central:
+    """A test's own updates exchange and this instance's queue name on the real broker,
+    as the central system publishes to them; the listener declares both (and the
+    dead-letter exchange and queue) when it connects."""
+
+    def __init__(self) -> None:
+        tag = uuid.uuid4().hex[:12]
+        self.exchange, self.queue = f"otklik-test-updates-{tag}", f"otklik-test-{tag}"
+        self.dead_queue = f"{self.queue}.dead"
+        self.url = f"{RABBIT}?exchange={self.exchange}&queue={self.queue}"
+        self.connection = pika.BlockingConnection(pika.URLParameters(RABBIT))
+        self.channel = self.connection.channel()
+        self.channel.confirm_delivery()
+
+    def publish(self, *events: dict | bytes, routing_key: str = "57.education.orel-school-57"):
+        """Publish as the central system should: persistent, mandatory, confirmed."""
+        for event in events:
+            body = event if isinstance(event, bytes) else body_of(event)
+            self.channel.basic_publish(
+                self.exchange,
+                routing_key,
+                body,
+                properties=pika.BasicProperties(
+                    content_type="application/cloudevents+json",
+                    delivery_mode=pika.DeliveryMode.Persistent,
+                ),
+                mandatory=True,
+            )
+
+    def count(self, queue: str | None = None) -> tuple[int, int] | None:
+        """(messages ready, consumers) of a queue, or None when it does not exist."""
+        channel = self.connection.channel()
+        try:
+            method = channel.queue_declare(queue or self.queue, passive=True).method
+        except pika.exceptions.ChannelClosedByBroker:
+            return None
+        channel.close()
+        return method.message_count, method.consumer_count
+
+    def wait_for(self, condition, seconds: float = 30) -> None:
+        deadline = time.time() + seconds
+        while not condition():
+            assert time.time() < deadline, "timed out"
+            self.connection.process_data_events(0.05)
+
+    def drain(self, queue: str) -> list[tuple[pika.BasicProperties, bytes]]:
+        """Every message now in ``queue``, acked."""
+        got = []
+        while True:
+            method, properties, body = self.channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return got
+            got.append((properties, body))
+
+    def close(self) -> None:
+        try:
+            for queue in (self.queue, self.dead_queue):
+                self.channel.queue_delete(queue)
+            for exchange in (self.exchange, f"{self.exchange}.dead"):
+                self.channel.exchange_delete(exchange)
+        finally:
+            self.connection.close()
+
+
+def close_connections_of(queue: str) -> int:
+    """Close, from the broker's side, the listener's connections for ``queue`` (they are
+    named so), as a broker restart or an operator would; returns how many."""
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "--no-table-headers", "list_connections", "pid", "client_properties"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    named = f'{{"connection_name","otklik listen {queue}"}}'
+    pids = [line.split("\t", 1)[0] for line in listed.stdout.splitlines() if named in line]
+    for pid in pids:  # close_connection takes the pid the listing shows, not the name
+        subprocess.run(
+            ["rabbitmqctl", "close_connection", pid, "test: broker cut"],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+    return len(pids)

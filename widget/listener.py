@@ -78,6 +78,11 @@ class Listener:
             self._db = outbox.connect(self.outbox_path)
         return self._db
 
+    @property
+    def in_hand(self) -> int:
+        """Valid updates taken but not yet committed (the outbox failed)."""
+        return len(self._held)
+
     def close(self) -> None:
         self.intake.close()
         if self._db is not None:
@@ -173,7 +178,7 @@ class Listener:
                     log.error(
                         "the outbox failed: %s; %d update(s) in hand, trying again in %.0f s",
                         e,
-                        len(self._held),
+                        self.in_hand,
                         delay,
                     )
                     self._pause(delay)
@@ -185,6 +190,8 @@ class Listener:
                 elif failures:
                     log.info("taking updates again")
                     failures = 0
+        if self.in_hand:  # not settled either: the intake gives them again
+            log.warning("%d update(s) in hand not committed: they come again", self.in_hand)
         log.info("listener stopped")
         return totals
 
