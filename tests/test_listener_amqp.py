@@ -8,17 +8,29 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 
+import pika
+import pika.exceptions
 import pytest
 
-from tests.central import Proxy
+from tests.central import ROOT, Proxy
 from tests.services import free_port, require
-from tests.updates import Central, Counted, close_connections_of, history, rows, status_event
+from tests.updates import (
+    Central,
+    Counted,
+    body_of,
+    close_connections_of,
+    history,
+    rows,
+    status_event,
+)
 from widget import intakes, listener
 
 pytestmark = pytest.mark.services
@@ -239,3 +251,60 @@ def test_listen_once_takes_what_waits_in_the_queue(app, instance, central):
     assert process.returncode == 0, err
     assert out.splitlines()[-1] == "recorded 5, repeats 0, rejected 1"
     assert central.count() == (0, 0) and central.count(central.dead_queue)[0] == 1
+
+
+def test_the_users_docs_updates_md_sets_up_can_listen_and_publish(app):
+    """The rabbitmqctl lines of docs/updates.md, run as written against a scratch vhost
+    (users and vhost renamed so), give the listener and the central system what they
+    need and no more than the docs say."""
+    require(5672, "RabbitMQ")
+    tag = uuid.uuid4().hex[:8]
+    vhost, users = f"otklik-test-{tag}", {"otklik-listener": "", "central": ""}
+    docs = (ROOT / "docs" / "updates.md").read_text()
+    lines = [line.strip() for line in docs.splitlines() if line.strip().startswith("rabbitmqctl")]
+    assert len(lines) == 4
+
+    def ctl(*args: str) -> None:
+        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+    ctl("add_vhost", vhost)
+    try:
+        for line in lines:
+            words = shlex.split(line)[1:]
+            words = [vhost if w == "otklik" else w for w in words]
+            if words[0] == "add_user":
+                users[words[1]] = f"{words[1]}-{tag}"
+                words[1:] = [users[words[1]], "password"]
+            else:
+                words[3] = users[words[3]]
+            ctl(*words)
+        base = f"amqp://{{}}:password@127.0.0.1:5672/{vhost}"
+        url = base.format(users["otklik-listener"]) + "?exchange=feedback.updates&queue=otklik-t"
+        good = status_event()
+        with Running(app, url):
+            publisher = pika.BlockingConnection(pika.URLParameters(base.format(users["central"])))
+            try:
+                channel = publisher.channel()
+                channel.confirm_delivery()
+                deadline = time.time() + 30
+                while True:  # until the listener has declared and bound its queue
+                    try:
+                        channel.basic_publish("feedback.updates", "57.x", b"[]", mandatory=True)
+                        break
+                    except (pika.exceptions.UnroutableError, pika.exceptions.ChannelClosed):
+                        assert time.time() < deadline
+                        channel = publisher.channel()
+                        channel.confirm_delivery()
+                        time.sleep(0.2)
+                channel.basic_publish("feedback.updates", "57.x", body_of(good), mandatory=True)
+                deadline = time.time() + 30
+                while recorded(app) != {good["id"]}:
+                    assert time.time() < deadline
+                    time.sleep(0.1)
+            finally:
+                publisher.close()
+    finally:
+        ctl("delete_vhost", vhost)
+        for user in users.values():
+            if user:
+                ctl("delete_user", user)
