@@ -315,7 +315,8 @@ def outbox_stats() -> None:
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
 def outbox_list(status: str, limit: int) -> None:
     """List messages with a status, oldest first: id, receipt, agency, topic, attempts,
-    when received, and the last error (never the message itself)."""
+    when received, the last error (never the message itself) and the kind (message, or
+    rating: the rating of the message with that receipt)."""
     db = _outbox_db()
     try:
         rows = repairs.listing(db, status, limit)
@@ -333,6 +334,7 @@ def outbox_list(status: str, limit: int) -> None:
                     str(row["attempts"]),
                     received,
                     row["last_error"] or "",
+                    row["kind"],
                 ]
             )
         )

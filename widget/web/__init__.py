@@ -5,6 +5,7 @@ from __future__ import annotations
 from werkzeug.routing import BaseConverter
 
 from ..agencies import AGENCY_ID
+from . import answers as answers  # its views register on pages.bp
 from . import demo, errors, intake, limits, links, ops, pages, security, snippet, theme
 
 
@@ -18,7 +19,7 @@ def init_app(app) -> None:
     app.url_map.converters["agency"] = AgencyConverter
     limits.init_app(app)
     links.init_app(app)
-    app.register_blueprint(pages.bp)
+    app.register_blueprint(pages.bp)  # with the views of ``answers`` on it
     app.register_blueprint(theme.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(snippet.bp)
