@@ -1,6 +1,6 @@
 """The central queue as the tests see it: the receiving end of each transport.
 
-Every event that arrives here is validated against docs/event.schema.json. Also: a
+Every event that arrives here is validated against its schema in docs/. Also: a
 small HTTP intake on 127.0.0.1 with scripted answers, a RabbitMQ queue bound to a
 test's own exchange, a TCP proxy a test can cut, and a way to fill the outbox.
 """
@@ -23,16 +23,25 @@ from widget import agencies, events, outbox
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "docs" / "event.schema.json").read_text(encoding="utf-8"))
+RATED_SCHEMA = json.loads((ROOT / "docs" / "rated.schema.json").read_text(encoding="utf-8"))
 VALIDATOR = jsonschema.Draft202012Validator(
     SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
 )
+# The schema of each kind of event the forwarder sends: messages and ratings.
+VALIDATORS = {
+    "feedback.submitted.v1": VALIDATOR,
+    "feedback.rated.v1": jsonschema.Draft202012Validator(
+        RATED_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    ),
+}
 RABBIT = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
 def valid_event(body: bytes | str) -> dict:
-    """The event in ``body``, after checking it against the published schema."""
+    """The event in ``body``, after checking it against the published schema of its
+    type (docs/event.schema.json for a message, docs/rated.schema.json for a rating)."""
     event = json.loads(body)
-    VALIDATOR.validate(event)
+    VALIDATORS.get(event.get("type"), VALIDATOR).validate(event)
     return event
 
 
