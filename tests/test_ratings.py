@@ -198,12 +198,10 @@ def test_not_solved_offers_a_new_message_pointing_to_the_old_receipt(client, app
         client.get(link)
     )
     token = re.search(r'name="token" value="([^"]+)"', form).group(1)
+    fields = {"text": "Компот опять холодный!", "token": token, "follows": old}
     response = client.post(
         "/embed/orel-school-57",
-        data={
-            "topic": "food", "text": "Компот опять холодный!", "token": token, "follows": old,
-            "email": "ivan.petrov@example.ru", "consent": "y",
-        },  # fmt: skip
+        data={"topic": "food", "email": "ivan.petrov@example.ru", "consent": "y", **fields},
     )
     assert response.status_code == 303
     (new,) = [r for r in rows(app) if r["kind"] == "message" and r["receipt"] != old]
