@@ -12,7 +12,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 
@@ -25,13 +24,13 @@ from tests.services import free_port, require
 from tests.updates import (
     Central,
     Counted,
+    Running,
     body_of,
     close_connections_of,
     history,
     rows,
     status_event,
 )
-from widget import intakes, listener
 
 pytestmark = pytest.mark.services
 
@@ -42,29 +41,6 @@ def central():
     side = Central()
     yield side
     side.close()
-
-
-def make(app, url: str) -> listener.Listener:
-    return listener.Listener(app.config["OUTBOX_PATH"], intakes.open_intake(url), poll_seconds=0.1)
-
-
-class Running:
-    """A listener's ``run`` in a thread, stopped (and its connection closed) at exit."""
-
-    def __init__(self, app, url: str) -> None:
-        self.taker = make(app, url)
-        self.totals: dict = {}
-        self.thread = threading.Thread(target=lambda: self.totals.update(vars(self.taker.run())))
-
-    def __enter__(self) -> Running:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.taker.stop()
-        self.thread.join(30)
-        self.taker.close()
-        assert not self.thread.is_alive()
 
 
 def consuming(central: Central) -> bool:

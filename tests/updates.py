@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -16,7 +17,7 @@ import pika.exceptions
 
 from tests.central import RABBIT
 from tests.prometheus import metric
-from widget import outbox, signatures
+from widget import intakes, listener, outbox, signatures
 from widget.outbox import updates as stored
 from widget.updates import Update
 
@@ -120,6 +121,32 @@ class Counted:
         now, labels = self._scrape(), {"intake": intake, "outcome": outcome}
         name = "otklik_updates_total"
         return metric(now, name, **labels) - metric(self.before, name, **labels)
+
+
+# -- the listener ------------------------------------------------------------------------
+
+
+def make(app, url: str) -> listener.Listener:
+    return listener.Listener(app.config["OUTBOX_PATH"], intakes.open_intake(url), poll_seconds=0.1)
+
+
+class Running:
+    """A listener's ``run`` in a thread, stopped (and its connection closed) at exit."""
+
+    def __init__(self, app, url: str) -> None:
+        self.taker = make(app, url)
+        self.totals: dict = {}
+        self.thread = threading.Thread(target=lambda: self.totals.update(vars(self.taker.run())))
+
+    def __enter__(self) -> Running:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.taker.stop()
+        self.thread.join(30)
+        self.taker.close()
+        assert not self.thread.is_alive()
 
 
 # -- RabbitMQ: the central system's side -------------------------------------------------
