@@ -15,6 +15,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from . import (
     agencies,
+    demo,
     forwarder,
     intakes,
     listener,
@@ -28,6 +29,7 @@ from . import (
 from .agencies import files as agency_files
 from .agencies.lines import is_warning
 from .outbox import delivery, repairs
+from .outbox import updates as stored_updates
 from .web import snippet
 
 agencies_cli = AppGroup("agencies", help="Check and manage agency configuration files.")
@@ -179,6 +181,7 @@ def init_app(app) -> None:
     app.cli.add_command(forward_command)
     app.cli.add_command(listen_command)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(demo.demo_cli)
 
 
 # -- forwarding: `flask forward`, `flask outbox …` ---------------------------------------
@@ -363,14 +366,17 @@ def outbox_retry(ident: str | None, all_dead: bool) -> None:
 
 @outbox_cli.command("purge")
 def outbox_purge() -> None:
-    """Delete delivered messages older than retention_days (dead ones stay)."""
+    """Delete delivered messages and ratings older than retention_days (dead ones stay),
+    and the answers of messages closed longer ago than that (their statuses stay)."""
     days = current_app.config["RETENTION_DAYS"]
     db = _outbox_db()
     try:
+        forgotten = stored_updates.forget_answers(db, days)
         purged = delivery.purge(db, days)
     finally:
         db.close()
     click.echo(f"{purged} delivered message(s) older than {days} days purged")
+    click.echo(f"{forgotten} answer(s) of messages closed over {days} days ago dropped")
 
 
 @outbox_cli.command("backup")

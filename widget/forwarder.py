@@ -33,6 +33,7 @@ from sqlite_utils import Database
 
 from . import metrics, outbox, processes
 from .outbox import delivery
+from .outbox import updates as stored_updates
 from .transports import DELIVERED, RETRY, UNSENT, Outcome, Outgoing, Transport
 
 log = logging.getLogger(__name__)
@@ -270,4 +271,8 @@ class Forwarder:
     # -- retention ---------------------------------------------------------------------
 
     def purge(self, now: float | None = None) -> int:
-        return delivery.purge(self.db, self.retention_days, self.clock() if now is None else now)
+        """Retention: delivered rows past ``retention_days`` go, and the answers of
+        messages closed longer ago than that. Returns how many rows were purged."""
+        now = self.clock() if now is None else now
+        stored_updates.forget_answers(self.db, self.retention_days, now)
+        return delivery.purge(self.db, self.retention_days, now)

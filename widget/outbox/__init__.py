@@ -264,6 +264,14 @@ def find_receipt(db: Database, agency_id: str, receipt: str) -> Receipt | None:
     return Receipt(*row) if row else None
 
 
+def agency_of(db: Database, receipt: str) -> str | None:
+    """The agency of the message with ``receipt`` in this outbox (None: not here)."""
+    row = db.execute(
+        "SELECT agency_id FROM messages WHERE receipt = ? AND kind = 'message'", [receipt]
+    ).fetchone()
+    return row[0] if row else None
+
+
 def depth(db: Database, now: float | None = None) -> dict:
     """How much waits: pending and dead counts, and the oldest pending age in seconds."""
     now = time.time() if now is None else now

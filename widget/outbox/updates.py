@@ -55,3 +55,33 @@ def current(db: Database, agency_id: str, receipt: str) -> Update | None:
     """The update that happened last: the message's status now (None: no update yet)."""
     updates = history(db, agency_id, receipt)
     return updates[-1] if updates else None
+
+
+DAY = 86400.0
+
+
+def forget_answers(db: Database, retention_days: float, now: float | None = None) -> int:
+    """Drop the answers (personal data) of messages closed more than ``retention_days``
+    ago: their last update is ``closed`` and happened before then. The statuses, dates
+    and who answered stay, for the page's history and for statistics. Returns how many
+    answers were dropped."""
+    now = time.time() if now is None else now
+    with write_transaction(db):
+        return db.execute(
+            """
+            UPDATE updates SET answer = NULL
+            WHERE answer IS NOT NULL AND EXISTS (
+                SELECT 1 FROM updates closing
+                WHERE closing.agency_id = updates.agency_id
+                  AND closing.receipt = updates.receipt
+                  AND closing.status = 'closed' AND closing.happened_at < ?
+                  AND NOT EXISTS (
+                      SELECT 1 FROM updates later
+                      WHERE later.agency_id = closing.agency_id
+                        AND later.receipt = closing.receipt
+                        AND later.happened_at > closing.happened_at
+                  )
+            )
+            """,
+            [now - retention_days * DAY],
+        ).rowcount
