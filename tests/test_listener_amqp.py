@@ -20,6 +20,7 @@ import pika.exceptions
 import pytest
 
 from tests.central import ROOT, Proxy
+from tests.conftest import fill_disk
 from tests.services import free_port, require
 from tests.updates import (
     Central,
@@ -31,6 +32,7 @@ from tests.updates import (
     rows,
     status_event,
 )
+from widget import create_app
 
 pytestmark = pytest.mark.services
 
@@ -284,3 +286,29 @@ def test_the_users_docs_updates_md_sets_up_can_listen_and_publish(app):
         for user in users.values():
             if user:
                 ctl("delete_user", user)
+
+
+def test_a_full_disk_leaves_the_deliveries_unacked_until_there_is_room(
+    instance, central, small_disk, caplog
+):
+    """While SQLite cannot commit, the deliveries stay in the listener's hand, unacked
+    (the broker would give them again to the next listener); once there is room they
+    are committed, then acked."""
+    app = create_app(
+        {"secret_key": "test-secret", "outbox_path": str(small_disk / "outbox.sqlite3")},
+        instance_path=instance,
+    )
+    events = updates_of(3)
+    logs = caplog.at_level(logging.INFO, logger="widget.listener")
+    with logs, Running(app, central.url) as running:
+        central.wait_for(lambda: consuming(central))
+        assert running.taker.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+        fill_disk(small_disk)
+        central.publish(*events)
+        central.wait_for(lambda: caplog.text.count("database or disk is full") >= 2)
+        assert running.taker.in_hand >= 1 and rows(app) == []  # the rest wait behind it
+        assert central.count() == (0, 1)  # delivered, not acked, not back in the queue
+        (small_disk / "filler").unlink()  # the operator makes room
+        central.wait_for(lambda: len(rows(app)) == 3 and not running.taker.in_hand, seconds=60)
+    assert central.count() == (0, 0)  # acked: nothing comes again
+    assert recorded(app) == {e["id"] for e in events}

@@ -127,13 +127,14 @@ class Listener:
 
     def _reject(self, incoming: Incoming, reason: str, totals: Totals) -> None:
         log.warning("rejected %s from %s: %s", incoming.name, self.intake.where, reason)
-        totals.rejected += 1
-        metrics.update_taken(self.intake.kind, "rejected")
         try:
             self.intake.reject(incoming, reason)
-        except OSError as e:  # it comes again, and is rejected again
+        except OSError as e:  # it comes again, and is rejected (and counted) again
             totals.problem = f"cannot set {incoming.name} aside: {e.strerror}"
             log.error("%s", totals.problem)
+            return
+        totals.rejected += 1
+        metrics.update_taken(self.intake.kind, "rejected")
 
     def _settle(self, incoming: Incoming, totals: Totals) -> None:
         try:
@@ -150,7 +151,7 @@ class Listener:
         while True:
             batch = self.take_batch(self.poll_seconds)
             totals.add(batch)
-            if not batch.taken and not self._held:
+            if not batch.taken:
                 return totals
 
     def run(self) -> Totals:

@@ -21,7 +21,6 @@ from jsonschema.exceptions import ValidationError
 
 from . import ROOT
 
-TYPE = "feedback.status.v1"
 SCHEMA = json.loads((ROOT / "docs" / "status.schema.json").read_text(encoding="utf-8"))
 # In the order a message goes through them: of two updates with the same time, the later
 # status is the current one.

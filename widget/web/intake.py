@@ -85,10 +85,14 @@ def take_update():
     return jsonify(id=update.id, outcome=outcome)
 
 
+CROSS_SITE = "a request with a browser's cross-site Sec-Fetch-Site or Origin is refused"
+
+
 @bp.errorhandler(HTTPException)
 def http_problem(e: HTTPException):
-    """The route's other refusals (a cross-site POST's 403) as problems, not pages."""
-    return problem(e.code or 500, e.description or HTTPStatus(e.code or 500).phrase)
+    """The route's other refusals (security's 403 of a cross-site POST) as problems."""
+    status = e.code or 500
+    return problem(status, CROSS_SITE if status == 403 else HTTPStatus(status).phrase)
 
 
 @bp.errorhandler(Exception)
