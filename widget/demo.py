@@ -47,7 +47,7 @@ def answer(
     event = {
         "specversion": "1.0",
         "id": str(uuid.uuid4()),
-        "type": updates.TYPE,
+        "type": updates.SCHEMA["properties"]["type"]["const"],
         "source": DEMO_SOURCE,
         "subject": receipt,
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
