@@ -1,6 +1,6 @@
 """The central queue as the tests see it: the receiving end of each transport.
 
-Every event that arrives here is validated against docs/event.schema.json. Also: a
+Every event that arrives here is validated against its schema in docs/. Also: a
 small HTTP intake on 127.0.0.1 with scripted answers, a RabbitMQ queue bound to a
 test's own exchange, a TCP proxy a test can cut, and a way to fill the outbox.
 """
@@ -23,16 +23,25 @@ from widget import agencies, events, outbox
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "docs" / "event.schema.json").read_text(encoding="utf-8"))
+RATED_SCHEMA = json.loads((ROOT / "docs" / "rated.schema.json").read_text(encoding="utf-8"))
 VALIDATOR = jsonschema.Draft202012Validator(
     SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
 )
+# The schema of each kind of event the forwarder sends: messages and ratings.
+VALIDATORS = {
+    "feedback.submitted.v1": VALIDATOR,
+    "feedback.rated.v1": jsonschema.Draft202012Validator(
+        RATED_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    ),
+}
 RABBIT = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
 def valid_event(body: bytes | str) -> dict:
-    """The event in ``body``, after checking it against the published schema."""
+    """The event in ``body``, after checking it against the published schema of its
+    type (docs/event.schema.json for a message, docs/rated.schema.json for a rating)."""
     event = json.loads(body)
-    VALIDATOR.validate(event)
+    VALIDATORS.get(event.get("type"), VALIDATOR).validate(event)
     return event
 
 
@@ -183,7 +192,8 @@ class Rabbit:
 
 class Proxy:
     """Forwards 127.0.0.1:<port> to ``target``; ``cut()`` drops every open connection,
-    as a broker restart or a network fault would."""
+    as a broker restart or a network fault would; ``hold()`` stops relaying what clients
+    send (what the server sends still flows), as a link that died one way would."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
@@ -193,6 +203,8 @@ class Proxy:
         self.lock = threading.Lock()
         self.closed = False
         self.on_bytes = None  # called with the number of client bytes relayed so far
+        self.upstream = threading.Event()  # cleared by hold()
+        self.upstream.set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -215,6 +227,8 @@ class Proxy:
         relayed = 0
         try:
             while data := source.recv(65536):
+                if upstream:
+                    self.upstream.wait()
                 sink.sendall(data)
                 relayed += len(data)
                 if upstream and self.on_bytes is not None:
@@ -233,6 +247,10 @@ class Proxy:
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
             s.close()
+        self.upstream.set()  # what was held goes nowhere: its sockets are closed
+
+    def hold(self) -> None:
+        self.upstream.clear()
 
     def close(self) -> None:
         self.closed = True

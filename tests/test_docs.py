@@ -3,9 +3,12 @@ README's set-up is the two make commands."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
 from tests.conftest import ROOT
+from widget import signatures, updates
 from widget.settings import SETTINGS
 
 
@@ -53,3 +56,31 @@ def test_the_readme_names_exactly_the_two_setup_commands():
     setup = re.search(r"^## Set up\n(.*?)^## ", readme, re.M | re.S).group(1)
     lines = re.findall(r"^    (\S[^#\n]*)", setup, re.M)
     assert [line.strip() for line in lines] == ["make run", "make test"]
+
+
+def test_the_events_in_docs_updates_md_are_valid_updates():
+    """The JSON example and the spool file's heredoc are events every intake takes."""
+    text = (ROOT / "docs" / "updates.md").read_text()
+    examples = re.findall(r"```json\n(.*?)```", text, re.S)
+    examples += re.findall(r"<<'EOF'\n(.*?)EOF\n", text, re.S)
+    events = [e for e in examples if "feedback.status.v1" in e]
+    assert len(events) == 2
+    for event in events:
+        assert updates.parse(event.encode()).receipt == "K7M2-9QXD"
+
+
+def test_the_openssl_line_in_docs_updates_md_signs_as_the_intake_checks(tmp_path):
+    text = (ROOT / "docs" / "updates.md").read_text()
+    (line,) = [line for line in text.splitlines() if line.startswith("signature=$(openssl")]
+    body = '{\n  "note": "Передано 🍲"\n}\n'.encode()
+    (tmp_path / "update.json").write_bytes(body)
+    env = {"PATH": os.environ["PATH"], "OTKLIK_INTAKE_SECRET": "s3cret-for-docs"}
+    found = subprocess.run(
+        ["bash", "-c", f'{line}\necho "sha256=$signature"'],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert signatures.valid(body, found, ["s3cret-for-docs"])

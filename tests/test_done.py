@@ -14,7 +14,7 @@ from tests.outbox_db import rows
 from widget import forwarder, tokens
 from widget.transports import open_transport
 
-NO_WAY = "не сможет ответить вам лично"
+NO_WAY = "поэтому ответ придёт только сюда"
 OLD_PROMISE = "на почту или по телефону, если вы их указали"
 
 
@@ -25,10 +25,10 @@ def done_page(client, response) -> str:
     return " ".join(page.get_data(as_text=True).split())
 
 
-def test_an_anonymous_message_is_told_no_one_can_answer_it(client):
+def test_an_anonymous_message_is_told_the_answer_comes_to_its_page(client):
     html = done_page(client, send(client, CITY, topic="roads", text="Яма у дома 5 на Ленина."))
     assert NO_WAY in html and OLD_PROMISE not in html
-    assert "вы не указали почту, телефон или адрес." in html
+    assert "на этой странице: вы не указали почту, телефон или адрес" in html
 
 
 def test_a_name_alone_is_no_way_to_answer(client):

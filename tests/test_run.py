@@ -1,4 +1,5 @@
-"""`make run`: the web server and the forwarder together, stopped together by Ctrl-C."""
+"""`make run`: the web server, the forwarder and the listener together, stopped together
+by Ctrl-C."""
 
 from __future__ import annotations
 
@@ -15,11 +16,15 @@ import urllib.request
 from tests.central import ROOT, fill
 from tests.conftest import fill_disk
 from tests.services import free_port
+from tests.updates import ANSWER, drop, history, status_event
+from tests.updates import rows as updates_rows
 from widget import create_app
 
 
-def test_run_serves_forwards_and_stops_both_on_ctrl_c(app, instance):
+def test_run_serves_forwards_listens_and_stops_all_three_on_ctrl_c(app, instance):
     ids = fill(app, 3)
+    update = status_event("received")
+    drop(instance / "inbound", update)
     port = free_port()
     env = dict(
         os.environ,
@@ -42,7 +47,9 @@ def test_run_serves_forwards_and_stops_both_on_ctrl_c(app, instance):
     try:
         deadline = time.time() + 30
         health = None
-        while time.time() < deadline and (health is None or len(list(spool.glob("*.json"))) < 3):
+        while time.time() < deadline and (
+            health is None or len(list(spool.glob("*.json"))) < 3 or not updates_rows(app)
+        ):
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
                     health = r.read()
@@ -59,6 +66,9 @@ def test_run_serves_forwards_and_stops_both_on_ctrl_c(app, instance):
     assert sorted(p.stem for p in spool.glob("*.json")) == sorted(ids)
     assert process.returncode == 0, output
     assert "forwarder stopped" in output and "Shutting down: Master" in output
+    assert "listener stopped" in output
+    assert [row["id"] for row in updates_rows(app)] == [update["id"]]
+    assert list((instance / "inbound").glob("*.json")) == []
     assert "Traceback" not in output
 
 
@@ -134,9 +144,13 @@ def test_make_run_started_on_a_full_outbox_disk_keeps_both_up_until_there_is_roo
         status, page = get(request)
         assert status == 503 and "не можем принять сообщение" in page and text in page
         assert list(spool.glob("*.json")) == []
+        answered = drop(instance / "inbound", status_event())  # the agency answers meanwhile
+        wait_for(lambda: "update(s) in hand" in log.read_text())
+        assert answered.exists()
 
         (small_disk / "filler").unlink()  # the operator makes room
         wait_for(lambda: len(list(spool.glob("*.json"))) == 3)
+        wait_for(lambda: not answered.exists())
         assert get(url + "/readyz")[0] == 200
         status, page = get(request)  # the citizen sends the kept text again
         assert status == 200 and "Сообщение отправлено" in page
@@ -151,6 +165,7 @@ def test_make_run_started_on_a_full_outbox_disk_keeps_both_up_until_there_is_roo
     assert len(list(spool.glob("*.json"))) == 4
     assert set(ids) <= {p.stem for p in spool.glob("*.json")}
     assert process.returncode == 0, output
-    # One warning from each at start, then the forwarder's own lines while it waits.
-    assert output.count("the outbox cannot be opened now") == 2
-    assert "Traceback" not in output and text not in output
+    # One warning from each of the three at start, then their own lines while they wait.
+    assert output.count("the outbox cannot be opened now") == 3
+    assert [u.status for u in history(app)] == ["answered"]
+    assert "Traceback" not in output and text not in output and ANSWER not in output

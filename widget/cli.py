@@ -1,4 +1,5 @@
-"""Command-line tools (``flask agencies …``): thin wrappers over plain functions."""
+"""Command-line tools (``flask agencies …``, ``forward``, ``listen``, ``outbox …``): thin
+wrappers over plain functions."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from flask.cli import AppGroup, with_appcontext
 
 from . import (
     agencies,
+    demo,
     forwarder,
+    intakes,
+    listener,
     logs,
     metrics,
     outbox,
@@ -25,6 +29,7 @@ from . import (
 from .agencies import files as agency_files
 from .agencies.lines import is_warning
 from .outbox import delivery, repairs
+from .outbox import updates as stored_updates
 from .web import snippet
 
 agencies_cli = AppGroup("agencies", help="Check and manage agency configuration files.")
@@ -174,7 +179,9 @@ def _agency(agency_id: str) -> agencies.Agency:
 def init_app(app) -> None:
     app.cli.add_command(agencies_cli)
     app.cli.add_command(forward_command)
+    app.cli.add_command(listen_command)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(demo.demo_cli)
 
 
 # -- forwarding: `flask forward`, `flask outbox …` ---------------------------------------
@@ -243,6 +250,44 @@ def forward_command(once: bool, batch_size: int | None, lease: float) -> None:
         sender.close()
 
 
+# -- updates in: `flask listen` -----------------------------------------------------------
+
+
+def make_listener(app) -> listener.Listener:
+    """A Listener for the app's outbox and updates_url; a bad setting is a ClickException."""
+    try:
+        intake = intakes.open_intake(app.config["UPDATES_URL"])
+    except intakes.IntakeError as e:
+        raise click.ClickException(str(e)) from None
+    return listener.Listener(app.config["OUTBOX_PATH"], intake)
+
+
+@click.command("listen")
+@click.option("--once", is_flag=True, help="Take the updates waiting now, then exit.")
+@with_appcontext
+def listen_command(once: bool) -> None:
+    """Take the central system's updates (statuses, answers) from updates_url into the
+    outbox until SIGTERM or Ctrl-C, which finish the batch in hand first."""
+    if not logging.getLogger().handlers:
+        logs.configure()
+    metrics.clean_folder()
+    taker = make_listener(current_app)
+    try:
+        if not once:
+            taker.run()
+            return
+        totals = taker.run_once()
+        click.echo(
+            f"recorded {totals.recorded}, repeats {totals.repeats}, rejected {totals.rejected}"
+        )
+    except intakes.Unavailable as e:
+        raise click.ClickException(str(e)) from None
+    except sqlite3.Error as e:
+        raise click.ClickException(f"outbox error: {e}") from None
+    finally:
+        taker.close()
+
+
 outbox_cli = AppGroup("outbox", help="Inspect and repair the outbox.")
 
 
@@ -273,7 +318,8 @@ def outbox_stats() -> None:
 @click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
 def outbox_list(status: str, limit: int) -> None:
     """List messages with a status, oldest first: id, receipt, agency, topic, attempts,
-    when received, and the last error (never the message itself)."""
+    when received, the last error (never the message itself) and the kind (message, or
+    rating: the rating of the message with that receipt)."""
     db = _outbox_db()
     try:
         rows = repairs.listing(db, status, limit)
@@ -291,6 +337,7 @@ def outbox_list(status: str, limit: int) -> None:
                     str(row["attempts"]),
                     received,
                     row["last_error"] or "",
+                    row["kind"],
                 ]
             )
         )
@@ -319,14 +366,17 @@ def outbox_retry(ident: str | None, all_dead: bool) -> None:
 
 @outbox_cli.command("purge")
 def outbox_purge() -> None:
-    """Delete delivered messages older than retention_days (dead ones stay)."""
+    """Delete delivered messages and ratings older than retention_days (dead ones stay),
+    and the answers of messages closed longer ago than that (their statuses stay)."""
     days = current_app.config["RETENTION_DAYS"]
     db = _outbox_db()
     try:
+        forgotten = stored_updates.forget_answers(db, days)
         purged = delivery.purge(db, days)
     finally:
         db.close()
     click.echo(f"{purged} delivered message(s) older than {days} days purged")
+    click.echo(f"{forgotten} answer(s) of messages closed over {days} days ago dropped")
 
 
 @outbox_cli.command("backup")

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from .agencies import CONTACT_FIELDS, WAYS, Agency
 
 TYPE = "feedback.submitted.v1"
+RATED_TYPE = "feedback.rated.v1"
 CONTENT_TYPE = "application/cloudevents+json"
 
 
@@ -34,6 +35,7 @@ class Submission:
     channel: str  # "embed" or "page"
     origin: str | None
     consent: Consent | None
+    follows: str | None = None  # the receipt of the message this one follows up
 
 
 def iso(timestamp: float) -> str:
@@ -77,6 +79,7 @@ def build(
             "channel": submission.channel,
             "origin": submission.origin,
             "received_at": iso(received_at),
+            **({"follows": submission.follows} if submission.follows else {}),
             "consent": None
             if consent is None
             else {
@@ -91,6 +94,39 @@ def build(
                 }
                 for a in attachments
             ],
+        },
+    }
+
+
+def build_rated(
+    agency: Agency,
+    receipt: str,
+    message_id: str | None,
+    rating,  # ratings.Rating
+    *,
+    event_id: str,
+    lang: str,
+    channel: str,
+) -> dict:
+    """The ``feedback.rated.v1`` CloudEvent of a citizen's rating of an answer."""
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "type": RATED_TYPE,
+        "source": f"/agencies/{agency.id}",
+        "subject": receipt,
+        "time": iso(rating.rated_at),
+        "datacontenttype": "application/json",
+        "data": {
+            "receipt": receipt,
+            "agency_id": agency.id,
+            "message_id": message_id,
+            "solved": rating.solved,
+            "score": rating.score,
+            "comment": rating.comment,
+            "lang": lang,
+            "channel": channel,
+            "rated_at": iso(rating.rated_at),
         },
     }
 

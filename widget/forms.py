@@ -38,7 +38,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from . import i18n
+from . import i18n, receipts
 from .agencies import WAYS, Agency
 
 TEXT_MAX = 5000
@@ -235,6 +235,9 @@ class FeedbackForm(FlaskForm):
     consent = BooleanField(_l("Даю согласие на обработку персональных данных"))
     website = StringField(_l("Оставьте это поле пустым"))  # the honeypot
     token = HiddenField()
+    # The receipt of an earlier message whose answer did not solve the question; a
+    # value that is no receipt is dropped (it is ours, never typed).
+    follows = HiddenField(filters=[lambda v: receipts.normalize(v) if v else None])
 
     # The fieldset of the contact fields: the "how to reach you" rule's error is its own,
     # not that of the field that happens to come first (GOV.UK: errors on a group).

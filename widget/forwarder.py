@@ -21,21 +21,19 @@ from __future__ import annotations
 
 import logging
 import os
-import random
-import signal
 import socket
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from . import metrics, outbox
+from . import metrics, outbox, processes
 from .outbox import delivery
+from .outbox import updates as stored_updates
 from .transports import DELIVERED, RETRY, UNSENT, Outcome, Outgoing, Transport
 
 log = logging.getLogger(__name__)
@@ -198,12 +196,13 @@ class Forwarder:
         exponential (base · 2^(tries-1), capped) with jitter over its upper half."""
         if after is not None:
             return max(after, 1.0)
-        return _jittered(min(self.backoff_cap, self.backoff_base * 2 ** min(tries - 1, 32)))
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** min(tries - 1, 32))
+        return processes.jittered(delay)
 
     def _unavailable_delay(self, outcome: Outcome) -> float:
         if outcome.after is not None:
             return max(outcome.after, 1.0)
-        return _jittered(min(60.0, 2.0 ** min(self._unavailable, 6)))
+        return processes.backoff(self._unavailable)
 
     # -- loops -------------------------------------------------------------------------
 
@@ -226,7 +225,7 @@ class Forwarder:
         errors that pass (``outbox.passing``) are logged and waited out, with backoff."""
         totals = Totals()
         next_purge = 0.0
-        with self._signals():
+        with processes.stop_on_signals(self.stop, log, "finishing the batch in hand"):
             log.info("forwarding to %s", self.transport.where)
             outbox_failures = 0  # in a row
             while not self._stopping.is_set():
@@ -244,7 +243,7 @@ class Forwarder:
                     # Nothing is lost: rows not claimed wait, a batch sent but not
                     # recorded goes again once its lease runs out.
                     outbox_failures += 1
-                    delay = _jittered(min(60.0, 2.0 ** min(outbox_failures, 6)))
+                    delay = processes.backoff(outbox_failures)
                     log.error("the outbox failed: %s; trying again in %.0f s", e, delay)
                     self._pause(delay)
                     continue
@@ -269,30 +268,11 @@ class Forwarder:
         while not self._stopping.is_set() and (left := deadline - self.clock()) > 0:
             self.transport.idle(min(left, self.poll_seconds))
 
-    @contextmanager
-    def _signals(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handle(signum, _frame):
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            log.info("%s: finishing the batch in hand", signal.Signals(signum).name)
-            self.stop()
-
-        previous = {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            yield
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-
     # -- retention ---------------------------------------------------------------------
 
     def purge(self, now: float | None = None) -> int:
-        return delivery.purge(self.db, self.retention_days, self.clock() if now is None else now)
-
-
-def _jittered(delay: float) -> float:
-    return random.uniform(delay / 2, delay)
+        """Retention: delivered rows past ``retention_days`` go, and the answers of
+        messages closed longer ago than that. Returns how many rows were purged."""
+        now = self.clock() if now is None else now
+        stored_updates.forget_answers(self.db, self.retention_days, now)
+        return delivery.purge(self.db, self.retention_days, now)

@@ -11,7 +11,8 @@ The outbox figures are not counted: they are read from the outbox at scrape time
 
 Labels never carry personal data, nor an agency id (160,000 agencies would make as many
 series): only the route pattern, the method, the status, a reason from a fixed list, the
-transport kind, the rate-limit store's kind and what a broken agency's pages serve.
+transport or intake kind, the rate-limit store's kind and what a broken agency's pages
+serve.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ REQUESTS = Counter(
 )
 SUBMISSION_OUTCOMES = (
     "accepted",  # a new message committed to the outbox
+    "rated",  # a new rating of an answer committed to the outbox
     "duplicate",  # the same form token again (a double press): the first receipt again
     "limit",  # a rate limit refused it (429)
     "honeypot",  # a bot filled the hidden field: answered like a success, stored nowhere
@@ -74,6 +76,18 @@ DEAD_LETTERS = Counter(
     "otklik_forward_dead_letters",
     "Messages moved to dead (gave up or a permanent error), by transport.",
     ["transport"],
+)
+
+UPDATE_OUTCOMES = (
+    "recorded",  # a new update committed to the outbox
+    "repeat",  # its id was recorded before (a redelivery, a resend): nothing changed
+    "rejected",  # invalid: to inbound/rejected/, the dead-letter queue, or a 400
+)
+UPDATES = Counter(
+    "otklik_updates",
+    "Updates (statuses, answers) from the central system, by intake (spool, amqp, http) "
+    "and outcome (recorded, repeat, rejected).",
+    ["intake", "outcome"],
 )
 
 RATELIMIT_STORE_FAILURES = Counter(
@@ -115,6 +129,12 @@ def submission(outcome: str) -> None:
     if outcome not in SUBMISSION_OUTCOMES:
         raise ValueError(f"unknown submission outcome {outcome!r}")
     SUBMISSIONS.labels(outcome).inc()
+
+
+def update_taken(intake: str, outcome: str) -> None:
+    if outcome not in UPDATE_OUTCOMES:
+        raise ValueError(f"unknown update outcome {outcome!r}")
+    UPDATES.labels(intake, outcome).inc()
 
 
 def transport_kind(transport: object) -> str:

@@ -46,6 +46,25 @@ SETTINGS = [
     ),
     Setting("queue_secret", None, "HMAC key for the X-Otklik-Signature header (HTTP intake)."),
     Setting(
+        "updates_url",
+        "spool:inbound",
+        "Where `flask listen` takes the central system's updates from: spool:<dir> or "
+        "amqp://…?exchange=…&queue=…. A relative spool folder is resolved against the "
+        "instance folder.",
+    ),
+    Setting(
+        "intake_secret",
+        None,
+        "HMAC key the central system signs updates pushed to POST /intake/updates with; "
+        "the route exists only when it is set.",
+    ),
+    Setting(
+        "intake_secret_fallbacks",
+        [],
+        "Old intake secrets whose signatures are still accepted during a rotation.",
+        list,
+    ),
+    Setting(
         "outbox_path",
         "outbox.sqlite3",
         "The SQLite outbox; a relative path is resolved against the instance folder.",
@@ -176,9 +195,9 @@ def load(
     storage = values["ratelimit_storage_uri"]
     if storage.startswith("mmap:") and not storage.startswith("mmap:/"):
         values["ratelimit_storage_uri"] = "mmap:" + str(instance / storage[len("mmap:") :])
-    queue_url = values["queue_url"]
-    if queue_url.startswith("spool:"):
-        values["queue_url"] = "spool:" + str(instance / queue_url[len("spool:") :])
+    for name in ("queue_url", "updates_url"):
+        if values[name].startswith("spool:"):
+            values[name] = "spool:" + str(instance / values[name][len("spool:") :])
     return {key.upper(): value for key, value in values.items()}
 
 

@@ -2,6 +2,9 @@
 token, the rate limits, the form's rules, the files, the honeypot, the consent record
 and the outbox. Nothing here knows HTTP: the form's view (and any other intake) builds
 a ``Post``, calls ``Intake.take`` once and turns the outcome into its answer.
+
+A rating of an answer is the other kind of post (``RatingPost``, ``Intake.rate``): the
+same token check, rate limit, outbox write and outcomes, with its own form and rules.
 """
 
 from __future__ import annotations
@@ -9,14 +12,17 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 
-from . import consent, events, forms, metrics, outbox, receipts, tokens
+from . import consent, events, forms, metrics, outbox, progress, ratings, receipts, tokens
 from .agencies import Agency
+from .outbox import ratings as stored_ratings
+from .outbox import updates as stored_updates
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +41,29 @@ class Post:
     files: MultiDict
     surface: str  # EMBED or PAGE
     lang: str  # the page's language
+
+
+@dataclass(frozen=True)
+class RatingPost:
+    """What was posted to a message's page: the rating form's fields and its token.
+    ``topic_id``: the message's topic, as its page knows it."""
+
+    agency: Agency
+    receipt: str
+    topic_id: str
+    fields: MultiDict
+    surface: str
+    lang: str
+
+
+@dataclass(frozen=True)
+class Rated:
+    """The rating is stored (``new``), or its token had been used for this same rating
+    (a second press of the button): nothing stored again."""
+
+    receipt: str
+    rating: ratings.Rating
+    new: bool
 
 
 @dataclass(frozen=True)
@@ -63,12 +92,15 @@ class Repeat:
 class GivenBack:
     """The form again, with what was typed: its errors to show (422), or nothing wrong
     when the citizen only switched the language (200). ``token_refused``: the form
-    token was not good (forged, too old, too young), and the form holds a fresh one."""
+    token was not good (forged, too old, too young), and the form holds a fresh one.
+    A rating form also comes back ``refused`` for the message's state (NOT_ANSWERED,
+    CLOSED) or for a token used already for another rating (USED)."""
 
-    form: forms.FeedbackForm
+    form: forms.FeedbackForm | ratings.RatingForm
     uploaded: list[outbox.Upload]
     status: int
     token_refused: bool = False
+    refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +108,7 @@ class Limited:
     """A rate limit was reached (``reached``: the limits' exception, which says which
     and for how long). Nothing stored; the files stay under the token."""
 
-    form: forms.FeedbackForm
+    form: forms.FeedbackForm | ratings.RatingForm
     reached: Exception
     uploaded: list[outbox.Upload] = field(default_factory=list)
 
@@ -85,10 +117,14 @@ class Limited:
 class Unavailable:
     """The outbox could not be written (disk full, read-only, locked too long)."""
 
-    form: forms.FeedbackForm
+    form: forms.FeedbackForm | ratings.RatingForm
 
 
 Outcome = Accepted | Repeat | GivenBack | Limited | Unavailable
+RatingOutcome = Rated | GivenBack | Limited | Unavailable
+NOT_ANSWERED, CLOSED, USED = "not_answered", "closed", "used"
+# A rating's AMQP routing key: its agency's, with this after it (docs/queue.md).
+RATED_SUFFIX = ".rated"
 TakeFiles = Callable[[Agency, str, MultiDict, list[str]], tuple[list[outbox.Upload], list[str]]]
 
 
@@ -116,13 +152,28 @@ class Intake:
         self.limit_reached = limit_reached
         self.take_files = take_files
 
+    def _flooded(self, agency: Agency) -> Exception | None:
+        """Count the post as an attempt; the limit reached, when there is no room."""
+        try:
+            self.attempt(agency)
+        except self.limit_reached as e:
+            return e
+        return None
+
+    @staticmethod
+    def _token(form, issuer: str, origin_of_fresh=None) -> tokens.Token | None:
+        """The posted token, or None when it is not good: the form then holds a fresh
+        one (of the same origin, for a genuine token too old or too young)."""
+        try:
+            return tokens.verify(form.token.data or "", issuer)
+        except tokens.TokenError as e:
+            form.token.data = tokens.issue(issuer, e.origin, nonce=origin_of_fresh)
+            return None
+
     def take(self, post: Post) -> Outcome:
         agency = post.agency
-        try:  # every post is an attempt; only an accepted message counts as one (below)
-            self.attempt(agency)
-            flooded = None
-        except self.limit_reached as e:
-            flooded = e
+        # every post is an attempt; only an accepted message counts as one (below)
+        flooded = self._flooded(agency)
         form_class = forms.for_agency(agency, post.lang)
         form = form_class(
             formdata=CombinedMultiDict([post.files, post.fields]), meta={"csrf": False}
@@ -130,13 +181,9 @@ class Intake:
         if flooded:  # not a word about messages: the citizen may have sent none
             return Limited(form, flooded, self._kept(form, agency))
 
-        token = None
-        try:
-            token = tokens.verify(form.token.data or "", agency.id)
-            nonce = token.nonce
-        except tokens.TokenError as e:
-            nonce = tokens.new_nonce()  # files sent now are kept under the fresh token
-            form.token.data = tokens.issue(agency.id, e.origin, nonce=nonce)
+        fresh = tokens.new_nonce()  # files sent with a refused token are kept under it
+        token = self._token(form, agency.id, fresh)
+        nonce = fresh if token is None else token.nonce
         uploaded, upload_errors = [], []
         if form.accepts_files:
             try:
@@ -176,6 +223,7 @@ class Intake:
             channel=post.surface,
             origin=token.origin,
             consent=self._consent(form, agency, post.lang),
+            follows=form.follows.data or None,
         )
         try:
             stored = outbox.enqueue(
@@ -196,6 +244,60 @@ class Intake:
             return Repeat(stored.receipt, stored.topic_id, token, ways)
         metrics.submission("accepted")
         return Accepted(stored.receipt, stored.topic_id, token, stored.ways)
+
+    def rate(self, post: RatingPost) -> RatingOutcome:
+        """Take a rating of the answer to ``post.receipt``: while the message is answered
+        and not closed, with a token issued for this message."""
+        agency = post.agency
+        form = ratings.RatingForm(formdata=post.fields, meta={"csrf": False})
+        flooded = self._flooded(agency)
+        if flooded:
+            return Limited(form, flooded)
+        issuer = tokens.for_message(agency.id, post.receipt)
+        token = self._token(form, issuer)
+        valid = form.validate()
+        try:
+            db = self.outbox_db()
+            now = progress.Progress(tuple(stored_updates.history(db, agency.id, post.receipt)))
+            found = outbox.find_receipt(db, agency.id, post.receipt)
+        except sqlite3.Error as e:
+            return self._unavailable(form, "rating", e)
+        refused = NOT_ANSWERED if now.answer is None else CLOSED if now.closed else None
+        if refused or not valid or token is None:
+            metrics.submission("token" if token is None and not refused else "invalid")
+            return GivenBack(form, [], 422, token_refused=token is None, refused=refused)
+
+        rating = form.rating(time.time())
+        event = events.build_rated(
+            agency,
+            post.receipt,
+            found.id if found else now.message_id,
+            rating,
+            event_id=str(uuid.uuid4()),
+            lang=post.lang,
+            channel=post.surface,
+        )
+        try:
+            new, kept = stored_ratings.record(
+                db,
+                event,
+                rated_at=rating.rated_at,
+                nonce=token.nonce,
+                topic_id=post.topic_id,
+                routing_key=f"{agency.routing_key}{RATED_SUFFIX}",
+            )
+        except sqlite3.Error as e:
+            return self._unavailable(form, "rating", e)
+        if not new and (kept.solved, kept.score, kept.comment) != (
+            rating.solved,
+            rating.score,
+            rating.comment,
+        ):  # a used token, for other answers than these: the form again, a fresh token
+            form.token.data = tokens.issue(issuer, token.origin)
+            metrics.submission("invalid")
+            return GivenBack(form, [], 422, refused=USED)
+        metrics.submission("rated" if new else "duplicate")
+        return Rated(post.receipt, kept, new)
 
     def _kept(self, form: forms.FeedbackForm, agency: Agency) -> list[outbox.Upload]:
         """The files kept under the posted token, to list on a page that reads nothing

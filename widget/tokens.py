@@ -65,6 +65,13 @@ def new_nonce() -> str:
     return secrets.token_urlsafe(12)
 
 
+def for_message(agency_id: str, receipt: str) -> str:
+    """Who a rating token is issued for: one message of one agency. Issued and verified
+    with it in place of the agency id, a rating token is refused (foreign) on another
+    message and on the agency's form, and a form token on a message's rating form."""
+    return f"{agency_id}/{receipt}"
+
+
 def issue(agency_id: str, origin: str | None = None, nonce: str | None = None) -> str:
     """A token for a form of ``agency_id``, framed by ``origin`` when it is known."""
     payload = [agency_id, int(time.time() * 1000), nonce or new_nonce(), origin]

@@ -127,13 +127,16 @@ class Widget:
             return snippet_for(self.app, agency, self.url).iframe
 
     def messages(self, containing: str) -> list[dict]:
-        """Outbox rows whose event holds ``containing`` (each test writes a unique text)."""
+        """Outbox rows of messages whose event holds ``containing`` (each test writes a
+        unique text); ratings have no text."""
         db = outbox.connect(self.app.config["OUTBOX_PATH"])
         try:
             return [
                 row
                 for row in db["messages"].rows
-                if row["event"] and containing in json.loads(row["event"])["data"]["text"]
+                if row["kind"] == "message"
+                and row["event"]
+                and containing in json.loads(row["event"])["data"]["text"]
             ]
         finally:
             db.close()

@@ -2,11 +2,13 @@
 sees a receipt, and the forwarder delivers it from here.
 
 WAL mode with ``synchronous=FULL``: a commit is on disk when it returns. The schema
-changes only by appending a migration to ``MIGRATIONS``.
+changes only by appending a migration to ``MIGRATIONS`` (``migrations``).
 
-Every statement on the outbox's tables is in this package: here the schema, the
+Every statement on the outbox's tables is in this package: here the
 connections and what the web tier reads and writes; ``delivery`` what the forwarder
-claims, settles and purges; ``repairs`` what operators list and queue again.
+claims, settles and purges; ``repairs`` what operators list and queue again;
+``updates`` the statuses and answers the central system sends back; ``ratings`` the
+citizens' ratings of the answers.
 """
 
 from __future__ import annotations
@@ -26,72 +28,13 @@ from dataclasses import dataclass
 
 from flask import current_app
 from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
 
 from .. import events, receipts
+from .migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
-
-MIGRATIONS = Migrations("otklik.outbox")
-
-
-@MIGRATIONS(name="0001_messages")
-def _messages(db: Database) -> None:
-    db.execute(
-        """
-        CREATE TABLE messages (
-            id TEXT PRIMARY KEY,              -- the event id, a UUID
-            receipt TEXT NOT NULL UNIQUE,     -- what the citizen is shown
-            token_nonce TEXT NOT NULL UNIQUE, -- makes the form token single-use
-            agency_id TEXT NOT NULL,
-            topic_id TEXT NOT NULL,
-            lang TEXT NOT NULL,
-            routing_key TEXT NOT NULL,
-            event TEXT,                       -- the CloudEvent (JSON); NULL once delivered
-            status TEXT NOT NULL DEFAULT 'pending'
-                CHECK (status IN ('pending', 'delivered', 'dead')),
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at REAL NOT NULL,
-            lease_until REAL,                 -- a forwarder holds the row until then
-            last_error TEXT,
-            created_at REAL NOT NULL,
-            delivered_at REAL
-        )
-        """
-    )
-    db.execute("CREATE INDEX messages_due ON messages (status, next_attempt_at)")
-
-
-@MIGRATIONS(name="0002_lease_owner")
-def _lease_owner(db: Database) -> None:
-    # Which forwarder holds the lease: a forwarder whose lease ran out and was taken
-    # over by another must not overwrite that one's retry or dead-letter decision.
-    db.execute("ALTER TABLE messages ADD COLUMN lease_owner TEXT")
-    # Retention: purge finds old delivered rows without reading the whole table.
-    db.execute("CREATE INDEX messages_delivered ON messages (status, delivered_at)")
-
-
-@MIGRATIONS(name="0003_uploads")
-def _uploads(db: Database) -> None:
-    db.execute(
-        """
-        CREATE TABLE uploads (
-            id TEXT PRIMARY KEY,
-            token_nonce TEXT NOT NULL,   -- the form token the file was uploaded with
-            agency_id TEXT NOT NULL,
-            name TEXT NOT NULL,
-            type TEXT NOT NULL,
-            size INTEGER NOT NULL,
-            sha256 TEXT NOT NULL,
-            content BLOB NOT NULL,
-            created_at REAL NOT NULL
-        )
-        """
-    )
-    db.execute("CREATE INDEX uploads_token ON uploads (token_nonce)")
-    db.execute("CREATE INDEX uploads_age ON uploads (created_at)")
 
 
 def connect(path: str) -> Database:
@@ -144,6 +87,7 @@ class Receipt:
     topic_id: str
     lang: str
     created_at: float
+    id: str  # the message's event id
 
 
 @contextlib.contextmanager
@@ -197,24 +141,15 @@ def enqueue(
                     )
                 ]
                 event = events.build(submission, event_id, receipt, now, files)
-                db.execute(
-                    """
-                    INSERT INTO messages (id, receipt, token_nonce, agency_id, topic_id,
-                        lang, routing_key, event, next_attempt_at, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                    [
-                        event_id,
-                        receipt,
-                        nonce,
-                        agency.id,
-                        submission.topic_id,
-                        submission.lang,
-                        agency.routing_key,
-                        json.dumps(event, ensure_ascii=False),
-                        now,
-                        now,
-                    ],
+                insert_outgoing(
+                    db,
+                    event,
+                    nonce=nonce,
+                    agency_id=agency.id,
+                    topic_id=submission.topic_id,
+                    lang=submission.lang,
+                    routing_key=agency.routing_key,
+                    now=now,
                 )
                 db.execute("DELETE FROM uploads WHERE token_nonce = ?", [nonce])
                 admit()
@@ -224,6 +159,43 @@ def enqueue(
                 raise
             continue  # the receipt was taken (1 in 10^12 a row): draw another
     raise RuntimeError("could not draw a free receipt")
+
+
+def insert_outgoing(
+    db: Database,
+    event: dict,
+    *,
+    nonce: str,
+    agency_id: str,
+    topic_id: str,
+    lang: str,
+    routing_key: str,
+    now: float,
+    kind: str = "message",
+) -> None:
+    """Add one event for the forwarder to send (inside the caller's transaction): a
+        message's, or a rating's (``kind``). Its form token's ``nonce`` may be used once;
+    its ``subject`` is the receipt (of the message rated, for a rating)."""
+    db.execute(
+        """
+        INSERT INTO messages (id, receipt, token_nonce, agency_id, topic_id, lang,
+            routing_key, event, next_attempt_at, created_at, kind)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [
+            event["id"],
+            event["subject"],
+            nonce,
+            agency_id,
+            topic_id,
+            lang,
+            routing_key,
+            json.dumps(event, ensure_ascii=False),
+            now,
+            now,
+            kind,
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -285,11 +257,19 @@ def remove_uploads(db: Database, nonce: str, ids: list[str]) -> None:
 
 def find_receipt(db: Database, agency_id: str, receipt: str) -> Receipt | None:
     row = db.execute(
-        "SELECT receipt, agency_id, topic_id, lang, created_at FROM messages"
-        " WHERE receipt = ? AND agency_id = ?",
+        "SELECT receipt, agency_id, topic_id, lang, created_at, id FROM messages"
+        " WHERE receipt = ? AND agency_id = ? AND kind = 'message'",
         [receipt, agency_id],
     ).fetchone()
     return Receipt(*row) if row else None
+
+
+def agency_of(db: Database, receipt: str) -> str | None:
+    """The agency of the message with ``receipt`` in this outbox (None: not here)."""
+    row = db.execute(
+        "SELECT agency_id FROM messages WHERE receipt = ? AND kind = 'message'", [receipt]
+    ).fetchone()
+    return row[0] if row else None
 
 
 def depth(db: Database, now: float | None = None) -> dict:

@@ -56,13 +56,14 @@ def settle(
 ) -> None:
     """Record, in one transaction, what became of rows that ``owner`` claimed.
 
-    ``delivered`` holds (id, when) for rows the queue confirmed: they lose their event
-    (the personal data), whoever holds the lease now, since delivered is good news
-    either way. The others hold (id, reason, when) and change a row only while
-    ``owner`` still holds its lease, so a forwarder whose lease was taken over does not
-    undo the new holder's work: ``retry`` uses up an attempt and is due again at
-    ``when``; ``dead`` uses up the last one; ``wait`` (the queue could not even be
-    tried) is due again at ``when`` with its attempts untouched."""
+    ``delivered`` holds (id, when) for rows the queue confirmed: they lose their event (the
+    personal data; a rating its comment too), whoever holds the lease now, since delivered
+    is good news either way. The others hold (id, reason, when) and change a row only while
+    ``owner`` still holds its lease, so a forwarder whose lease was taken over does not undo
+    the new holder's work: ``retry`` uses up an attempt and is due again at ``when``;
+    ``dead`` uses up the last one; ``wait`` (the queue could not even be tried) is due again
+    at ``when`` with its attempts untouched."""
+    delivered = list(delivered)
     failed = [("pending", *row) for row in retry] + [("dead", *row) for row in dead]
     with db.atomic():
         db.conn.executemany(
@@ -73,6 +74,11 @@ def settle(
             WHERE id = ? AND status = 'pending'
             """,
             [(when, id) for id, when in delivered],
+        )
+        # A rating's comment is personal data, gone from the outbox once delivered too.
+        db.conn.executemany(
+            "UPDATE ratings SET comment = NULL WHERE id = ? AND comment IS NOT NULL",
+            [(id,) for id, _when in delivered],
         )
         db.conn.executemany(
             """

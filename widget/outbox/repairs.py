@@ -21,6 +21,7 @@ class NotRetryable(ValueError):
 
 LISTED = (
     "id",
+    "kind",  # a message, or the rating of one (whose receipt it names)
     "receipt",
     "agency_id",
     "topic_id",
@@ -48,7 +49,8 @@ def requeue(db: Database, ident: str, now: float | None = None) -> str:
     receipt = receipts.normalize(ident) or ident
     with db.atomic():
         row = db.execute(
-            "SELECT id, status, delivered_at FROM messages WHERE id = ? OR receipt = ?",
+            "SELECT id, status, delivered_at FROM messages"
+            " WHERE id = ? OR (receipt = ? AND kind = 'message')",
             [ident, receipt],
         ).fetchone()
         if row is None:

@@ -87,7 +87,7 @@ class AmqpTransport(Transport):
                     mandatory=True,
                 )
             except pika.exceptions.AMQPError as e:  # the channel or connection is gone
-                self._problem = _describe(e)
+                self._problem = describe(e)
                 self._disconnect()
                 break
         self._run(lambda: not self._unconfirmed or not self._ready, self.timeout)
@@ -165,19 +165,19 @@ class AmqpTransport(Transport):
         self._wake()
 
     def _on_open_error(self, _connection, error) -> None:
-        self._problem = _describe(error)
+        self._problem = describe(error)
         self._connection = None
         self._wake()
 
     def _on_closed(self, _connection, reason) -> None:
         self._ready = False
-        self._problem = self._problem or _describe(reason)
+        self._problem = self._problem or describe(reason)
         self._connection = self._channel = None
         self._wake()
 
     def _on_channel_closed(self, _channel, reason) -> None:
         self._ready = False
-        self._problem = _describe(reason)
+        self._problem = describe(reason)
         self._channel = None
         connection = self._connection
         if connection is not None and connection.is_open:
@@ -229,7 +229,7 @@ class AmqpTransport(Transport):
             self._ioloop.stop()
 
 
-def _describe(error) -> str:
+def describe(error) -> str:
     """A short, credential-free description of a pika error."""
     for _ in range(5):  # pika wraps the cause: workflow failed -> connect error -> OSError
         if getattr(error, "exceptions", None):

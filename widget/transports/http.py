@@ -10,8 +10,6 @@ is overloaded, the rest of the batch waits unsent instead of hammering it.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -20,15 +18,11 @@ from http import HTTPStatus
 import requests
 import urllib3.exceptions
 
+from .. import signatures
 from . import RETRY, UNSENT, Outcome, Outgoing, Transport, TransportError, redact
 
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 MAX_RETRY_AFTER = 24 * 3600.0
-
-
-def signature(body: bytes, secret: str) -> str:
-    """The X-Otklik-Signature value an intake recomputes to check a request."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class HttpTransport(Transport):
@@ -60,7 +54,7 @@ class HttpTransport(Transport):
         headers = {
             "Content-Type": CONTENT_TYPE,
             "Idempotency-Key": message.id,
-            "X-Otklik-Signature": signature(message.body, self.secret),
+            signatures.HEADER: signatures.sign(message.body, self.secret),
             "User-Agent": "otklik-forwarder",
         }
         try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from werkzeug.routing import BaseConverter
 
 from ..agencies import AGENCY_ID
-from . import demo, errors, limits, links, ops, pages, security, snippet, theme
+from . import answers as answers  # its views register on pages.bp
+from . import demo, errors, intake, limits, links, ops, pages, security, snippet, theme
 
 
 class AgencyConverter(BaseConverter):
@@ -18,12 +19,14 @@ def init_app(app) -> None:
     app.url_map.converters["agency"] = AgencyConverter
     limits.init_app(app)
     links.init_app(app)
-    app.register_blueprint(pages.bp)
+    app.register_blueprint(pages.bp)  # with the views of ``answers`` on it
     app.register_blueprint(theme.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(snippet.bp)
     if app.config["DEMO"]:
         app.register_blueprint(demo.bp)
+    if app.config["INTAKE_SECRET"]:  # the central system pushes updates only when it signs them
+        app.register_blueprint(intake.bp)
     security.init_app(app)  # app-wide hooks run before pages' own: a refused cross-site
     # POST costs no one a hit
     errors.init_app(app)

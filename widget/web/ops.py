@@ -13,6 +13,22 @@ from .. import agencies, metrics, outbox
 bp = Blueprint("ops", __name__)
 
 
+# Crawlers keep off every message's page and status page (their URLs are private keys);
+# the form pages stay fetchable: a link to one on a social page gets its preview.
+ROBOTS = """User-agent: *
+Disallow: /embed/*/done/
+Disallow: /f/*/done/
+Disallow: /embed/*/status
+Disallow: /f/*/status
+Allow: /
+"""
+
+
+@bp.get("/robots.txt")
+def robots():
+    return ROBOTS, 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
 @bp.get("/healthz")
 def healthz():
     return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}

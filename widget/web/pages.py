@@ -1,14 +1,13 @@
-"""The widget's pages: the form (in an iframe or standalone) and the done page.
-These routes set no cookie and run no script."""
+"""The widget's pages: the form (in an iframe or standalone); the message's page and
+the status page are in ``answers``, on the same blueprint. These routes set no cookie
+and run no script."""
 
 from __future__ import annotations
 
 import functools
 import logging
-from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from babel.lists import format_list
 from flask import (
     Blueprint,
     abort,
@@ -19,8 +18,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_date, get_locale
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .. import consent, forms, metrics, outbox, receipts, submissions, tokens
@@ -168,6 +165,11 @@ def form(surface: str, agency_id: str):
     agency = context.agency()
     if request.method in ("GET", "HEAD"):  # werkzeug answers a HEAD with the GET's headers
         token = tokens.issue(agency.id, embedding_origin(agency, request.referrer))
+        follows = receipts.normalize(request.args.get("follows") or "")
+        if follows:  # a new message after an answer that did not help: rare, not cached
+            form = forms.for_agency(agency, g.lang)(formdata=None, data={"follows": follows})
+            form.token.data = token
+            return render_form(agency, surface, form)
         return blank_form(agency, surface).replace(TOKEN_SLOT_BYTES, token.encode(), 1)
 
     for malformed, status in MALFORMED:
@@ -201,76 +203,6 @@ def done_url(
     receipt, token = accepted.receipt, accepted.token
     seal = tokens.seal_done(agency.id, receipt, accepted.topic_id, token.issued_at, accepted.ways)
     return page_url(".done", agency, surface=surface, receipt=receipt, at=seal)
-
-
-@on_each_surface("/<agency:agency_id>/done/<receipt>", methods=["GET"])
-def done(surface: str, agency_id: str, receipt: str):
-    agency = context.agency()
-    number = receipts.normalize(receipt)
-    if number is None:
-        abort(404)
-    sealed = tokens.open_done(request.args.get("at", ""), agency.id, number)
-    found = outbox.find_receipt(outbox.get_db(), agency.id, number) if sealed is None else None
-    ways = None  # unknown: the page cannot say how the answer will come
-    if sealed is not None:  # whichever instance holds the message (docs/scaling.md)
-        topic_id, received_on, ways = sealed.topic_id, sealed.received_on, sealed.ways
-    elif found is not None:  # a URL without its seal, on the instance that holds it
-        topic_id = found.topic_id
-        received_on = datetime.fromtimestamp(found.created_at, UTC).date()
-    else:
-        topic_id = receipts.decoy_topic(
-            current_app.config["SECRET_KEY"], agency.id, number, [t.id for t in agency.topics]
-        )
-        if topic_id is None:
-            abort(404)
-        received_on = datetime.now(UTC).date()
-    topic = agency.topic(topic_id)
-    days = topic.answer_within_days if topic else 30
-    answer_by = received_on + timedelta(days=days)
-    return render_template(
-        "done.html",
-        receipt=number,
-        topic_title=topic.title_in(g.lang) if topic else None,
-        days=days,
-        answer_by=format_date(answer_by, "long"),
-        reply=reply_sentence(ways, format_date(answer_by, "long")),
-        success_text=agency.text(g.lang, "success"),
-        again=page_url(".form", agency, surface=surface),
-        seal=request.args.get("at") if sealed else None,
-    )
-
-
-REPLY_WAYS = {
-    "email": _l("на почту"),
-    "phone": _l("по телефону"),
-    "address": _l("письмом на адрес"),
-}
-
-
-def reply_sentence(ways: tuple[str, ...] | None, date: str) -> str:
-    """What the done page promises: how the answer will come, by ``date``, given the
-    kinds of contact the citizen left (None: not known, as in an old seal)."""
-    if ways is None:
-        return _(
-            "Организация ответит до %(date)s, если вы указали почту, телефон или адрес.", date=date
-        )
-    if not ways:
-        return _(
-            "Организация рассмотрит сообщение до %(date)s, но не сможет ответить вам лично: "
-            "вы не указали почту, телефон или адрес.",
-            date=date,
-        )
-    if ways == ("email",):
-        return _("Организация ответит до %(date)s на почту, которую вы указали.", date=date)
-    if ways == ("phone",):
-        return _("Организация ответит до %(date)s по телефону, который вы указали.", date=date)
-    if ways == ("address",):
-        return _("Организация ответит до %(date)s письмом на адрес, который вы указали.", date=date)
-    return _(
-        "Организация ответит до %(date)s одним из способов, которые вы указали: %(ways)s.",
-        date=date,
-        ways=format_list([str(REPLY_WAYS[w]) for w in ways], style="or", locale=get_locale()),
-    )
 
 
 bp.app_context_processor(context.template_values)

@@ -35,6 +35,10 @@ SAME_FOR_EVERY_RESPONSE = (
 )
 
 NO_STORE = ("Cache-Control", "no-store")  # on HTML pages
+# A message's page and the status page are private: kept out of every index (robots.txt
+# asks crawlers not to fetch them; this tells one that did not ask).
+NOINDEX = ("X-Robots-Tag", "noindex, nofollow")
+PRIVATE_ENDPOINTS = frozenset({"widget.done", "widget.status"})
 
 
 def refuse_cross_site_posts() -> None:
@@ -80,6 +84,8 @@ def add_headers(response):
     headers["X-Request-Id"] = logs.current_request_id()
     if response.mimetype == "text/html":
         headers[NO_STORE[0]] = NO_STORE[1]
+    if request.endpoint in PRIVATE_ENDPOINTS:
+        headers[NOINDEX[0]] = NOINDEX[1]
     return response
 
 

@@ -1,0 +1,155 @@
+"""The outbox's schema, as named, ordered migrations: each one transaction, recorded in
+the database. The schema changes only by appending one here."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("otklik.outbox")
+
+
+@MIGRATIONS(name="0001_messages")
+def _messages(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE messages (
+            id TEXT PRIMARY KEY,              -- the event id, a UUID
+            receipt TEXT NOT NULL UNIQUE,     -- what the citizen is shown
+            token_nonce TEXT NOT NULL UNIQUE, -- makes the form token single-use
+            agency_id TEXT NOT NULL,
+            topic_id TEXT NOT NULL,
+            lang TEXT NOT NULL,
+            routing_key TEXT NOT NULL,
+            event TEXT,                       -- the CloudEvent (JSON); NULL once delivered
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'delivered', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            lease_until REAL,                 -- a forwarder holds the row until then
+            last_error TEXT,
+            created_at REAL NOT NULL,
+            delivered_at REAL
+        )
+        """
+    )
+    db.execute("CREATE INDEX messages_due ON messages (status, next_attempt_at)")
+
+
+@MIGRATIONS(name="0002_lease_owner")
+def _lease_owner(db: Database) -> None:
+    # Which forwarder holds the lease: a forwarder whose lease ran out and was taken
+    # over by another must not overwrite that one's retry or dead-letter decision.
+    db.execute("ALTER TABLE messages ADD COLUMN lease_owner TEXT")
+    # Retention: purge finds old delivered rows without reading the whole table.
+    db.execute("CREATE INDEX messages_delivered ON messages (status, delivered_at)")
+
+
+@MIGRATIONS(name="0003_uploads")
+def _uploads(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE uploads (
+            id TEXT PRIMARY KEY,
+            token_nonce TEXT NOT NULL,   -- the form token the file was uploaded with
+            agency_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            content BLOB NOT NULL,
+            created_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX uploads_token ON uploads (token_nonce)")
+    db.execute("CREATE INDEX uploads_age ON uploads (created_at)")
+
+
+@MIGRATIONS(name="0004_updates")
+def _updates(db: Database) -> None:
+    # Statuses and answers from the central system (outbox.updates), kept by receipt
+    # whether or not this instance took the message: no key to messages.
+    db.execute(
+        """
+        CREATE TABLE updates (
+            id TEXT PRIMARY KEY,              -- the event id: a repeat is dropped
+            source TEXT NOT NULL,
+            time TEXT NOT NULL,               -- as sent, with its offset
+            happened_at REAL NOT NULL,        -- the same moment in Unix seconds
+            receipt TEXT NOT NULL,
+            agency_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            message_id TEXT,
+            answer TEXT,                      -- personal data
+            answered_by TEXT,
+            answer_by TEXT,                   -- YYYY-MM-DD
+            redirected_to TEXT,
+            note TEXT,
+            intake TEXT NOT NULL,             -- spool, amqp or http
+            received_at REAL NOT NULL         -- when it was committed here
+        )
+        """
+    )
+    db.execute("CREATE INDEX updates_receipt ON updates (agency_id, receipt)")
+
+
+@MIGRATIONS(name="0005_ratings")
+def _ratings(db: Database) -> None:
+    # A rating leaves through the forwarder as a message does, so its event is a row of
+    # ``messages`` too (``kind``); a message's rows keep their receipt unique, a
+    # rating's row names the receipt it rates. SQLite cannot drop a UNIQUE constraint:
+    # the table is built again, its rows copied.
+    columns = (
+        "id, receipt, token_nonce, agency_id, topic_id, lang, routing_key, event, status,"
+        " attempts, next_attempt_at, lease_until, last_error, created_at, delivered_at,"
+        " lease_owner"
+    )
+    db.execute(
+        """
+        CREATE TABLE messages_rebuilt (
+            id TEXT PRIMARY KEY,              -- the event id, a UUID
+            receipt TEXT NOT NULL,            -- what the citizen is shown (of the message rated)
+            token_nonce TEXT NOT NULL UNIQUE, -- makes the form token single-use
+            agency_id TEXT NOT NULL,
+            topic_id TEXT NOT NULL,
+            lang TEXT NOT NULL,
+            routing_key TEXT NOT NULL,
+            event TEXT,                       -- the CloudEvent (JSON); NULL once delivered
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'delivered', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            lease_until REAL,                 -- a forwarder holds the row until then
+            last_error TEXT,
+            created_at REAL NOT NULL,
+            delivered_at REAL,
+            lease_owner TEXT,
+            kind TEXT NOT NULL DEFAULT 'message' CHECK (kind IN ('message', 'rating'))
+        )
+        """
+    )
+    db.execute(f"INSERT INTO messages_rebuilt ({columns}) SELECT {columns} FROM messages")
+    db.execute("DROP TABLE messages")
+    db.execute("ALTER TABLE messages_rebuilt RENAME TO messages")
+    db.execute("CREATE UNIQUE INDEX messages_receipt ON messages (receipt) WHERE kind = 'message'")
+    db.execute("CREATE INDEX messages_due ON messages (status, next_attempt_at)")
+    db.execute("CREATE INDEX messages_delivered ON messages (status, delivered_at)")
+    # The citizen's ratings, every one (the latest counts): what the message's page
+    # shows back. ``id`` is the rating's event id, its row in ``messages``.
+    db.execute(
+        """
+        CREATE TABLE ratings (
+            id TEXT PRIMARY KEY,
+            receipt TEXT NOT NULL,
+            agency_id TEXT NOT NULL,
+            solved TEXT NOT NULL,
+            score INTEGER NOT NULL,
+            comment TEXT,                     -- personal data: NULL once delivered
+            lang TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            rated_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX ratings_receipt ON ratings (agency_id, receipt, rated_at)")

@@ -1,0 +1,87 @@
+"""Updates the central system sent (statuses and answers), kept in the outbox by receipt.
+
+Each is recorded once by its event id: a repeat (a redelivery, a resend) changes
+nothing and says so. Every distinct update is kept, for a receipt this instance never
+took too (in a deployment of several instances the message may have gone through
+another). Updates arrive in any order; a receipt's history is sorted by when each
+happened, and its current status is the last of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+
+from sqlite_utils import Database
+
+from ..updates import STATUSES, Update
+from . import write_transaction
+
+COLUMNS = tuple(f.name for f in dataclasses.fields(Update))
+
+
+def record(
+    db: Database, updates: Sequence[Update], intake: str, now: float | None = None
+) -> list[bool]:
+    """Commit ``updates`` in one transaction (with the outbox's ``synchronous=FULL``:
+    on disk when this returns) and say, for each, whether it was new (False: its id
+    was recorded before, or earlier in this batch). ``intake`` is where it came from:
+    spool, amqp or http."""
+    now = time.time() if now is None else now
+    columns = ", ".join((*COLUMNS, "intake", "received_at"))
+    marks = ", ".join("?" * (len(COLUMNS) + 2))
+    statement = f"INSERT INTO updates ({columns}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING"
+    with write_transaction(db):
+        return [
+            db.execute(statement, [*dataclasses.astuple(update), intake, now]).rowcount == 1
+            for update in updates
+        ]
+
+
+def history(db: Database, agency_id: str, receipt: str) -> list[Update]:
+    """Every update of one message, in the order they happened. Two with the same time
+    are in the order of their statuses (``STATUSES``), then of their ids, so that the
+    order never depends on which arrived first."""
+    rows = db.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM updates WHERE agency_id = ? AND receipt = ?",
+        [agency_id, receipt],
+    ).fetchall()
+    found = [Update(*row) for row in rows]
+    return sorted(found, key=lambda u: (u.happened_at, STATUSES.index(u.status), u.id))
+
+
+def current(db: Database, agency_id: str, receipt: str) -> Update | None:
+    """The update that happened last: the message's status now (None: no update yet)."""
+    updates = history(db, agency_id, receipt)
+    return updates[-1] if updates else None
+
+
+DAY = 86400.0
+
+
+def forget_answers(db: Database, retention_days: float, now: float | None = None) -> int:
+    """Drop the answers (personal data) of messages closed more than ``retention_days``
+    ago: their last update is ``closed`` and happened before then. The statuses, dates
+    and who answered stay, for the page's history and for statistics. Returns how many
+    answers were dropped."""
+    now = time.time() if now is None else now
+    with write_transaction(db):
+        return db.execute(
+            """
+            UPDATE updates SET answer = NULL
+            WHERE answer IS NOT NULL AND EXISTS (
+                SELECT 1 FROM updates closing
+                WHERE closing.agency_id = updates.agency_id
+                  AND closing.receipt = updates.receipt
+                  AND closing.status = 'closed' AND closing.happened_at < ?
+                  AND NOT EXISTS (
+                      SELECT 1 FROM updates later
+                      WHERE later.agency_id = closing.agency_id
+                        AND later.receipt = closing.receipt
+                        AND later.happened_at > closing.happened_at
+                  )
+            )
+            """,
+            [now - retention_days * DAY],
+        ).rowcount
