@@ -37,6 +37,8 @@ BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
 SHARED_NOTE = "the load generator runs on the same machine and takes CPU from the server"
+CONNECTIONS = 16  # wrk's, for every comparison
+THREADS = 2
 
 
 def machine() -> dict:

@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pyinstrument import Profiler
 
 from bench._common import PUBLIC_URL
-from bench.web import AGENCY, BODY, SECRET, make_instance
+from bench._compare import AGENCY, SECRET, make_instance
+from bench.web import BODY
 from widget import create_app, tokens
 
 
