@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Absolute links come from public_url alone, required outside demo (docs/settings.md)
 PUBLIC_URL = "https://otklik.example.ru"
 BENCH = ROOT / "bench"
-RESULTS = BENCH / "results"
+# tests/test_bench.py points it elsewhere, to leave the last real figures alone
+RESULTS = Path(os.environ.get("OTKLIK_BENCH_RESULTS") or BENCH / "results")
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
 SHARED_NOTE = "the load generator runs on the same machine and takes CPU from the server"
 CONNECTIONS = 16  # wrk's, for every comparison
@@ -66,6 +67,11 @@ def write_results(name: str, rows: list[dict]) -> Path:
     payload = {"name": name, "machine": machine(), "rows": rows}
     path.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def shown(path: Path) -> str:
+    """``path`` as a run prints it: under the checkout when it is there."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def row(figure: str, value, unit: str, **extra) -> dict:

@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import BENCH, ROOT, Server, print_machine, write_results
+from bench._common import BENCH, ROOT, Server, print_machine, shown, write_results
 from bench._compare import (
     AGENCY,
     alternate_gets,
@@ -132,7 +132,7 @@ def main() -> None:
                 stored=count_rows(instance / "outbox.sqlite3", "ratings"),
             )
     path = write_results("answers", rows)
-    print(f"# wrote {path.relative_to(ROOT)}", flush=True)
+    print(f"# wrote {shown(path)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pika
 import pika.exceptions
 
-from bench._common import BENCH, ROOT, Load, machine, ratio_row, write_results
+from bench._common import BENCH, ROOT, Load, machine, ratio_row, shown, write_results
 from bench._compare import cpu_row, make_instance, pooled
 from bench._updates import answered_history, body_of
 from widget import receipts
@@ -228,7 +228,7 @@ def main() -> None:
     finally:
         broker.close()
     path = write_results("listener", rows)
-    print(f"# wrote {path.relative_to(ROOT)}", flush=True)
+    print(f"# wrote {shown(path)}", flush=True)
 
 
 def _exists(broker: Broker, queue: str) -> bool:

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import BENCH, ROOT, Server, print_machine, row, write_results
+from bench._common import BENCH, ROOT, Server, print_machine, row, shown, write_results
 from bench._compare import (
     AGENCY,
     alternate_gets,
@@ -139,7 +139,7 @@ def main() -> None:
                 )
             )
     path = write_results("web", rows)
-    print(f"# wrote {path.relative_to(ROOT)}", flush=True)
+    print(f"# wrote {shown(path)}", flush=True)
 
 
 if __name__ == "__main__":
