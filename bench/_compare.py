@@ -119,10 +119,12 @@ def pooled(runs: list[Load]) -> Load:
     )
 
 
-def alternate_gets(app: tuple[Server, str], base: tuple[Server, str], seconds, rounds):
+def alternate_gets(
+    app: tuple[Server, str], base: tuple[Server, str], seconds, rounds, warm: bool = True
+):
     """GET the app's and the baseline's (server, path) in alternating rounds, after a
-    second of each to warm every worker up; both pooled."""
-    for server, path in (base, app):
+    second of each to warm every worker up (unless not ``warm``: a check that it runs)."""
+    for server, path in (base, app) if warm else ():
         load(server, path, 1, "get")
     app_runs, base_runs = [], []
     for _ in range(rounds):
@@ -131,13 +133,13 @@ def alternate_gets(app: tuple[Server, str], base: tuple[Server, str], seconds, r
     return app_runs, base_runs
 
 
-def alternate_posts(app, base, seconds: float, rounds: int):
+def alternate_posts(app, base, seconds: float, rounds: int, warm: bool = True):
     """POST to the app and the baseline in alternating rounds, each request with a fresh
     token. ``app`` and ``base``: (server, path, body, tokens file); each round takes its
     tokens off the front of the file. Round 0 (a second) warms every worker's database
-    and is not counted. Returns both sides' runs and how many requests reused a token."""
+    and is not counted (none unless ``warm``). Returns both sides' runs."""
     app_runs, base_runs = [], []
-    for round_ in range(rounds + 1):
+    for round_ in range(0 if warm else 1, rounds + 1):
         took = 1 if round_ == 0 else seconds
         for side, runs in ((base, base_runs), (app, app_runs)):
             server, path, body, tokens = side
@@ -145,7 +147,8 @@ def alternate_posts(app, base, seconds: float, rounds: int):
             used = int(runs[-1].extra.get("used", 0))
             lines = tokens.read_text().splitlines(keepends=True)
             tokens.write_text("".join(lines[used:]))
-    app_runs, base_runs = app_runs[1:], base_runs[1:]
+    if warm:
+        app_runs, base_runs = app_runs[1:], base_runs[1:]
     exhausted = sum(int(r.extra.get("exhausted", 0)) for r in app_runs + base_runs)
     if exhausted:
         print(f"# WARNING: {exhausted} requests reused a token", flush=True)

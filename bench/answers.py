@@ -77,7 +77,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3, help="each measured run")
     parser.add_argument("--rounds", type=int, default=6, help="A/B rounds per comparison")
+    parser.add_argument(
+        "--check", action="store_true", help="one round of a second, no warm-up: that it runs"
+    )
     args = parser.parse_args()
+    if args.check:
+        args.seconds, args.rounds = 1, 1
     print_machine()
     rows = []
     with tempfile.TemporaryDirectory(prefix="otklik-bench-") as tmp:
@@ -96,7 +101,9 @@ def main() -> None:
         ):
             print(f"# gunicorn.conf.py: {widget.worker_count()} sync workers each", flush=True)
             print("the message's page with its answer vs Flask hello world:", flush=True)
-            page, base = alternate_gets((widget, done), (hello, "/"), args.seconds, args.rounds)
+            page, base = alternate_gets(
+                (widget, done), (hello, "/"), args.seconds, args.rounds, warm=not args.check
+            )
             rows += rate_rows(
                 "message's page with an answer GET /embed/<agency>/done/<receipt>?at=",
                 "message's page",
@@ -121,6 +128,7 @@ def main() -> None:
                 (bare, "/", SUBMISSION, unique),
                 args.seconds,
                 args.rounds,
+                warm=not args.check,
             )
             rows += rate_rows(
                 "rating POST (fresh token, synchronous=FULL)",

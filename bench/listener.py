@@ -162,6 +162,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=900, help="updates per round")
     parser.add_argument("--rounds", type=int, default=3, help="A/B rounds")
     args = parser.parse_args()
+    if args.messages < 3 * PREFETCH:  # timed from the first commit: one batch is not timed
+        parser.error(f"--messages: at least {3 * PREFETCH}, three of the listener's batches")
     print(f"# {machine()['cores']} cores; the broker runs on the same machine", flush=True)
     rows, listener_runs, bare_runs = [], [], []
     broker = Broker(args.url)
