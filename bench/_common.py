@@ -181,15 +181,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by the workers and the arbiter."""
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for pid in [self.process.pid, *self.workers()]:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / ticks
+        return sum(cpu_seconds(pid) for pid in [self.process.pid, *self.workers()])
 
     def worker_count(self) -> int:
         return len(self.workers())
@@ -203,6 +195,15 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         self.log.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process ``pid`` used so far; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 # --- the load generator -------------------------------------------------------

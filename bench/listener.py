@@ -21,6 +21,7 @@ deleted afterwards. Run: ``.venv/bin/python bench/listener.py [--messages N]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sqlite3
@@ -36,7 +37,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pika
 import pika.exceptions
 
-from bench._common import BENCH, ROOT, Load, machine, ratio_row, shown, write_results
+from bench._common import (
+    BENCH,
+    ROOT,
+    Load,
+    cpu_seconds,
+    machine,
+    ratio_row,
+    shown,
+    write_results,
+)
 from bench._compare import cpu_row, make_instance, pooled
 from bench._updates import answered_history, body_of
 from widget import receipts
@@ -112,28 +122,36 @@ def drain(command: list[str], env: dict, database: Path, table: str, expected: i
     """Start ``command``, wait until ``table`` in ``database`` holds ``expected`` rows,
     stop it. Timed, and its CPU counted, from the first commit seen to the last."""
     before = _rows(database, table)  # committed in earlier rounds
-    process = subprocess.Popen(
-        command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
+    # its output goes to a file: a pipe nobody reads would block its logging
+    with tempfile.TemporaryFile() as log, _started(command, env, log) as process:
         first = None  # (seconds, cpu seconds, rows) when commits were first seen
         deadline = time.monotonic() + TIMEOUT
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"{command[1]} exited: {process.stderr.read().decode()[-2000:]}")
+                log.seek(0)
+                raise RuntimeError(f"{command[1]} exited: {log.read().decode()[-2000:]}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{command[1]} did not commit {expected} updates in time")
             done = _rows(database, table)
-            now, cpu = time.monotonic(), _cpu(process.pid)
+            now, cpu = time.monotonic(), cpu_seconds(process.pid)
             if done > before and first is None:
                 first = (now, cpu, done)
             if done >= expected:
                 break
             time.sleep(0.005)
-        seconds, counted = now - first[0], done - first[2]
-        cpu_ms = (cpu - first[1]) / max(counted, 1) * 1000
-        return Load(counted, seconds, 0.0, 0.0, 0, extra={"cpu_ms": round(cpu_ms, 3)})
+    seconds, counted = now - first[0], done - first[2]
+    cpu_ms = (cpu - first[1]) / max(counted, 1) * 1000
+    return Load(counted, seconds, 0.0, 0.0, 0, extra={"cpu_ms": round(cpu_ms, 3)})
+
+
+@contextlib.contextmanager
+def _started(command: list[str], env: dict, output):
+    """``command`` running from the checkout, stopped with SIGTERM (as systemd would)."""
+    process = subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT
+    )
+    try:
+        yield process
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -149,11 +167,6 @@ def _rows(database: Path, table: str) -> int:
             return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     except sqlite3.OperationalError:  # not created yet
         return 0
-
-
-def _cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -177,14 +190,8 @@ def main() -> None:
             env = {"OTKLIK_INSTANCE_PATH": str(instance)}
             outbox = instance / "outbox.sqlite3"
             # once with nothing to take: the listener declares its queue, as in production
-            first = subprocess.Popen(
-                listen, cwd=ROOT, env={**os.environ, **env}, stderr=subprocess.DEVNULL
-            )
-            try:
+            with _started(listen, env, subprocess.DEVNULL):
                 _wait(lambda: _exists(broker, broker.listener_queue), "the listener's queue")
-            finally:
-                first.send_signal(signal.SIGTERM)
-                first.wait(30)
             bare = [sys.executable, str(BENCH / "_bare_consumer.py"), args.url, broker.bare_queue]
             print(f"listener vs bare pika consumer, {args.messages} updates a round:", flush=True)
             for round_ in range(args.rounds):
