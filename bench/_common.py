@@ -34,9 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # Absolute links come from public_url alone, required outside demo (docs/settings.md)
 PUBLIC_URL = "https://otklik.example.ru"
 BENCH = ROOT / "bench"
-RESULTS = BENCH / "results"
+# tests/test_bench.py points it elsewhere, to leave the last real figures alone
+RESULTS = Path(os.environ.get("OTKLIK_BENCH_RESULTS") or BENCH / "results")
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
 SHARED_NOTE = "the load generator runs on the same machine and takes CPU from the server"
+CONNECTIONS = 16  # wrk's, for every comparison
+THREADS = 2
 
 
 def machine() -> dict:
@@ -64,6 +67,11 @@ def write_results(name: str, rows: list[dict]) -> Path:
     payload = {"name": name, "machine": machine(), "rows": rows}
     path.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def shown(path: Path) -> str:
+    """``path`` as a run prints it: under the checkout when it is there."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def row(figure: str, value, unit: str, **extra) -> dict:
@@ -173,15 +181,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by the workers and the arbiter."""
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for pid in [self.process.pid, *self.workers()]:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / ticks
+        return sum(cpu_seconds(pid) for pid in [self.process.pid, *self.workers()])
 
     def worker_count(self) -> int:
         return len(self.workers())
@@ -195,6 +195,15 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         self.log.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process ``pid`` used so far; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 # --- the load generator -------------------------------------------------------

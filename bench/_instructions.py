@@ -46,7 +46,7 @@ def serve(requests: int, app_name: str, without: list[str]) -> None:
         path = "/"
     else:
         from bench._common import PUBLIC_URL
-        from bench.web import AGENCY, SECRET, make_instance
+        from bench._compare import AGENCY, SECRET, make_instance
         from widget import create_app
 
         app = create_app(

@@ -3,6 +3,8 @@ the leading underscore keeps `make bench` from running it).
 
     .venv/bin/python bench/_profile.py get      # the form page
     .venv/bin/python bench/_profile.py post     # a submission with a fresh token
+    .venv/bin/python bench/_profile.py done     # the message's page with its answer
+    .venv/bin/python bench/_profile.py rate     # a rating of that answer, a fresh token each
     .venv/bin/python bench/_profile.py get --html > profile.html
 
 It calls the WSGI app through Flask's test client (no network, no gunicorn), after a
@@ -22,36 +24,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pyinstrument import Profiler
 
-from bench._common import PUBLIC_URL
-from bench.web import AGENCY, BODY, SECRET, make_instance
-from widget import create_app, tokens
+from bench._compare import AGENCY, bench_app, make_instance
+from bench.answers import RATING, answered_message
+from bench.web import BODY
+from widget import tokens
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path", choices=["get", "post"])
+    parser.add_argument("path", choices=["get", "post", "done", "rate"])
     parser.add_argument("-n", type=int, default=2000, help="requests to profile")
     parser.add_argument("--all", action="store_true", help="show library frames too")
     parser.add_argument("--html", action="store_true", help="print pyinstrument's HTML")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="otklik-profile-"))
     try:
-        app = create_app(
-            {"secret_key": SECRET, "token_min_seconds": 0, "public_url": PUBLIC_URL},
-            instance_path=make_instance(tmp),
-        )
+        instance = make_instance(tmp)
+        url, issuer, body = f"/embed/{AGENCY}", AGENCY, BODY
+        if args.path in ("done", "rate"):
+            url, body = answered_message(instance), RATING
+            issuer = tokens.for_message(AGENCY, url.split("?")[0].rsplit("/", 1)[1])
+        app = bench_app(instance)
         client = app.test_client()
-        url = f"/embed/{AGENCY}"
         with app.app_context():
-            minted = [tokens.issue(AGENCY) for _ in range(args.n + 50)]
+            minted = [tokens.issue(issuer) for _ in range(args.n + 50)]
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
 
         def once(i: int) -> None:
-            if args.path == "get":
+            if args.path in ("get", "done"):
                 response = client.get(url)
                 assert response.status_code == 200, response.status_code
             else:
-                response = client.post(url, data=f"{BODY}&token={minted[i]}", headers=headers)
+                response = client.post(url, data=f"{body}&token={minted[i]}", headers=headers)
                 assert response.status_code == 303, response.status_code
 
         for i in range(50):  # warm up: templates, agency cache, form class

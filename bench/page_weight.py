@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import PUBLIC_URL, ROOT, print_machine, row, write_results
+from bench._common import PUBLIC_URL, ROOT, print_machine, row, shown, write_results
 
 AGENCY = "orel-school-57"
 HOST = "http://localhost"  # the test client's origin
@@ -153,7 +153,7 @@ def main() -> None:
                 ),
             ]
     path = write_results("page_weight", rows)
-    print(f"# wrote {path.relative_to(ROOT)}", flush=True)
+    print(f"# wrote {shown(path)}", flush=True)
 
 
 if __name__ == "__main__":

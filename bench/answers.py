@@ -1,0 +1,148 @@
+"""The message's page and the rating against what Flask and SQLite allow, in the same run.
+
+- the message's page with an answer (GET of the done URL with its seal, the message's
+  history ending in ``answered`` with a multi-paragraph answer) against Flask's hello
+  world;
+- a rating POST (a fresh rating token each, the message answered) against the bare
+  Flask + SQLite insert route bench/web.py compares a submission with.
+
+All servers run under the production gunicorn.conf.py (same worker count).
+Run: ``.venv/bin/python bench/answers.py [--seconds N] [--rounds N]``; see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import BENCH, ROOT, Server, print_machine, shown, write_results
+from bench._compare import (
+    AGENCY,
+    alternate_gets,
+    alternate_posts,
+    bench_app,
+    count_rows,
+    make_instance,
+    mint_tokens,
+    pooled,
+    rate_rows,
+)
+from bench._updates import answered_history, body_of
+from bench.web import BODY as SUBMISSION
+
+# A rating as a citizen gives one: partly solved, with a comment (a typo, an emoji).
+RATING = urlencode(
+    {
+        "solved": "partly",
+        "score": "4",
+        "comment": "Вода горячая есть, спасибо! Но журнал у дежурного никто не показал 😕 "
+        "и на сайте меню за прошлую неделю, поправте пожалуйста.",
+    }
+)
+
+
+def answered_message(instance: Path) -> str:
+    """Send a message through the app, as a citizen would, and record its updates up to
+    the answer as an intake does; return its done URL (path and seal)."""
+    from widget import outbox, updates
+    from widget.outbox import updates as stored
+
+    app = bench_app(instance)
+    client = app.test_client()
+    form = f"/embed/{AGENCY}"
+    token = re.search(r'name="token" value="([^"]+)"', client.get(form).get_data(as_text=True))
+    response = client.post(form, data=f"{SUBMISSION}&token={token.group(1)}",
+                           content_type="application/x-www-form-urlencoded")  # fmt: skip
+    assert response.status_code == 303, response.status_code
+    done = urlsplit(response.headers["Location"])
+    receipt = done.path.rsplit("/", 1)[1]
+    db = outbox.connect(app.config["OUTBOX_PATH"])
+    try:
+        history = [updates.parse(body_of(e)) for e in answered_history(receipt)]
+        stored.record(db, history, "http")
+    finally:
+        db.close()
+    return f"{done.path}?{done.query}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3, help="each measured run")
+    parser.add_argument("--rounds", type=int, default=6, help="A/B rounds per comparison")
+    parser.add_argument(
+        "--check", action="store_true", help="one round of a second, no warm-up: that it runs"
+    )
+    args = parser.parse_args()
+    if args.check:
+        args.seconds, args.rounds = 1, 1
+    print_machine()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="otklik-bench-") as tmp:
+        tmp = Path(tmp)
+        instance = make_instance(tmp)
+        done = answered_message(instance)
+        receipt = urlsplit(done).path.rsplit("/", 1)[1]
+        env = {"OTKLIK_INSTANCE_PATH": str(instance)}
+        bare_db = tmp / "bare.sqlite3"
+        with (
+            Server("_hello:app", pythonpath=str(BENCH)) as hello,
+            Server("wsgi:app", env=env, ready_path=done) as widget,
+            Server(
+                "_bare:app", pythonpath=str(BENCH), env={"OTKLIK_BENCH_DB": str(bare_db)}
+            ) as bare,
+        ):
+            print(f"# gunicorn.conf.py: {widget.worker_count()} sync workers each", flush=True)
+            print("the message's page with its answer vs Flask hello world:", flush=True)
+            page, base = alternate_gets(
+                (widget, done), (hello, "/"), args.seconds, args.rounds, warm=not args.check
+            )
+            rows += rate_rows(
+                "message's page with an answer GET /embed/<agency>/done/<receipt>?at=",
+                "message's page",
+                page,
+                base,
+                0.6,
+                note="baseline: Flask hello world; the page signs a rating token each",
+            )
+
+            print("rating POST vs a bare Flask + SQLite route:", flush=True)
+            from widget import tokens
+
+            # enough fresh tokens for every round: a POST is not faster than the page
+            count = int(pooled(page).rate * (args.seconds * args.rounds + 1) * 1.5) + 2000
+            tokens_file = tmp / "tokens.txt"
+            took = mint_tokens(instance, count, tokens_file, tokens.for_message(AGENCY, receipt))
+            print(f"# minted {count} rating tokens in {took:.1f} s", flush=True)
+            unique = tmp / "unique.txt"
+            unique.write_text("".join(f"{uuid.uuid4()}\n" for _ in range(count)))
+            rated, base = alternate_posts(
+                (widget, done, RATING, tokens_file),
+                (bare, "/", SUBMISSION, unique),
+                args.seconds,
+                args.rounds,
+                warm=not args.check,
+            )
+            rows += rate_rows(
+                "rating POST (fresh token, synchronous=FULL)",
+                "rating",
+                rated,
+                base,
+                0.5,
+                note="baseline: bare Flask route, WTForms + one SQLite insert (as web.py's)",
+                stored=count_rows(instance / "outbox.sqlite3", "ratings"),
+            )
+    path = write_results("answers", rows)
+    print(f"# wrote {shown(path)}", flush=True)
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    main()

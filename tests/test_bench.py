@@ -1,0 +1,56 @@
+"""Each benchmark of issue 18 starts, measures both sides and writes its results, in a
+run too short to mean anything: so that a broken benchmark shows in `make test`, not
+only on the lead's quiet machine. (bench/web.py and the others take longer even at
+their shortest; see bench/README.md.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.services import require
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(tmp_path: Path, script: str, *args: str) -> dict:
+    env = {**os.environ, "OTKLIK_BENCH_RESULTS": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads((tmp_path / script.replace(".py", ".json")).read_text(encoding="utf-8"))
+
+
+def first_row(results: dict, figure: str) -> dict:
+    return next(r for r in results["rows"] if r["figure"].startswith(figure))
+
+
+def test_answers_bench_measures_the_page_and_the_rating(tmp_path):
+    results = run(tmp_path, "answers.py", "--check")
+    page = first_row(results, "message's page with an answer")
+    rating = first_row(results, "rating POST")
+    for measured in (page, rating):
+        assert measured["value"] > 0 and measured["baseline"] > 0
+        assert measured["errors"] == 0  # every page a 200, every rating a 303
+        assert measured["ratio"] is not None and "aim" in measured
+    assert rating["stored"] > 0  # the ratings were committed, not only answered
+
+
+@pytest.mark.services
+def test_listener_bench_commits_every_update(tmp_path):
+    require(5672, "RabbitMQ")
+    results = run(tmp_path, "listener.py", "--messages", "150", "--rounds", "1")
+    taken = first_row(results, "listener from RabbitMQ")
+    assert taken["value"] > 0 and taken["baseline"] > 0
+    assert taken["stored"] == 150
