@@ -52,7 +52,7 @@ def test_the_answer_is_text_with_its_line_breaks_and_no_links(client, app):
     assert html.count('class="answer__text"') == 4  # its paragraphs
     assert "горячим, повару сделанно замечание 🙏.\nМеню" in html  # its line breaks
     page = text_of(client.get(done))
-    assert "Статус: Дан ответ" in page and "Ответил: Администрация школы" in page
+    assert "Статус: Дан ответ" in page and "Кто ответил: Администрация школы" in page
     assert "Ссылки в ответах показаны как текст" in page
     history = page[page.index("История") :]
     assert history.index("2 декабря 2026 г. — Рассматривается Передано завучу") < history.index(
