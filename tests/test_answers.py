@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.answers import LONG_ANSWER, receipt_of, sent, text_of, update
+from tests.answers import LONG_ANSWER, forward_all, rate, receipt_of, sent, text_of, update
+from widget.transports import open_transport
 
 
 def test_a_new_message_says_save_this_link_near_the_top(client):
@@ -51,7 +52,7 @@ def test_the_answer_is_text_with_its_line_breaks_and_no_links(client, app):
     assert html.count('class="answer__text"') == 4  # its paragraphs
     assert "горячим, повару сделанно замечание 🙏.\nМеню" in html  # its line breaks
     page = text_of(client.get(done))
-    assert "Статус: Дан ответ" in page and "Ответил: Администрация школы" in page
+    assert "Статус: Дан ответ" in page and "Кто ответил: Администрация школы" in page
     assert "Ссылки в ответах показаны как текст" in page
     history = page[page.index("История") :]
     assert history.index("2 декабря 2026 г. — Рассматривается Передано завучу") < history.index(
@@ -141,8 +142,6 @@ def cyrillic_typing(receipt: str) -> str:
 def test_the_status_shows_dates_never_the_answer(client, app):
     done = sent(client)
     update(app, done, "answered", answer=LONG_ANSWER, answer_by="2027-01-20")
-    from tests.answers import rate
-
     assert rate(client, done, solved="no", score="1", comment="Не помогло 😞").status_code == 303
     receipt = receipt_of(done)
     for typed in (receipt, receipt.lower().replace("-", ""), cyrillic_typing(receipt)):
@@ -163,3 +162,73 @@ def test_robots_keep_crawlers_off_messages_and_status_pages(client):
         assert f"Disallow: {rule}" in rules
     assert "Disallow: /embed/" not in rules and "Disallow: /f/" not in rules
     assert "X-Robots-Tag" not in client.get("/f/orel-school-57").headers  # previews need it
+
+
+# -- what a receipt or a link gives away ------------------------------------------------
+
+
+def test_a_seal_of_another_message_or_a_forged_one_shows_no_answer(client, app):
+    mine, theirs = sent(client), sent(client, text="Во дворе школы не убран снег ❄️")
+    update(app, mine, "answered", answer=LONG_ANSWER)
+    seal = urlsplit(theirs).query  # at=<the other message's seal>
+    forged = urlsplit(mine).query[:-3] + "xyz"
+    for query in (seal, forged):
+        response = client.get(f"{urlsplit(mine).path}?{query}")
+        page = text_of(response)
+        assert "Статус: Дан ответ" in page, query
+        assert "Иван Петрович" not in page and "Отправить оценку" not in page
+        assert client.post(f"{urlsplit(mine).path}?{query}", data={}).status_code == 404
+
+
+def test_a_receipt_alone_shows_no_note_staff_wrote(client, app):
+    """A note is free text for the citizen: like the answer, only their link shows it."""
+    done = sent(client)
+    note = "Иван Петрович, перезвоните завучу по номеру 8 (4862) 12-34-56"
+    update(app, done, "in_progress", note=note, answer_by="2027-01-20")
+    assert note in text_of(client.get(done))
+    unsealed = text_of(client.get(urlsplit(done).path))
+    by_receipt = text_of(client.get(f"/f/orel-school-57/status?receipt={receipt_of(done)}"))
+    for page in (unsealed, by_receipt):
+        assert "Рассматривается" in page and "20 января 2027 г." in page
+        assert "Иван Петрович" not in page and "12-34-56" not in page
+
+
+def test_every_private_page_says_noindex_its_errors_too(client, app):
+    done = sent(client)
+    update(app, done, "answered")
+    path = urlsplit(done).path
+    answers = {
+        "the page": client.get(done),
+        "without its seal": client.get(path),
+        "an unknown receipt": client.get("/f/orel-school-57/done/K7M2-9QXD"),
+        "a rating with nothing chosen": client.post(done, data={"token": "x"}),
+        "the status page": client.get(f"/f/orel-school-57/status?receipt={receipt_of(done)}"),
+        "an unknown status": client.get("/f/orel-school-57/status?receipt=K7M2-9QXD"),
+    }
+    assert {what: r.status_code for what, r in answers.items()} == {
+        "the page": 200,
+        "without its seal": 200,
+        "an unknown receipt": 404,
+        "a rating with nothing chosen": 422,
+        "the status page": 200,
+        "an unknown status": 404,
+    }
+    for what, response in answers.items():
+        assert response.headers.get("X-Robots-Tag") == "noindex, nofollow", what
+
+
+def test_no_answer_note_or_comment_in_logs_or_metrics(client, app, caplog, tmp_path):
+    caplog.set_level("DEBUG")
+    done = sent(client)
+    update(app, done, "in_progress", note="Передано Марье Ивановне, завучу")
+    update(app, done, "answered", answer=LONG_ANSWER, answered_by="Администрация школы")
+    client.get(done)
+    assert (
+        rate(client, done, solved="no", score="1", comment="Суп всё ещё холодный 😞").status_code
+        == 303
+    )
+    assert rate(client, done, token="forged", solved="no", score="9").status_code == 422
+    forward_all(app, open_transport(f"spool:{tmp_path / 'central'}"))
+    said = caplog.text + client.get("/metrics").get_data(as_text=True)
+    for secret in ("Иван Петрович", "Марье Ивановне", "холодный", "горячим"):
+        assert secret not in said, secret

@@ -1,5 +1,6 @@
-"""Retention of what came back (issue 18): an answer goes `retention_days` after its
-message is closed (the status and dates stay); a rating's comment goes once delivered."""
+"""Retention of what came back (issue 18): an answer and staff's notes go
+`retention_days` after the message is closed (the status and dates stay); a rating's
+comment goes once delivered."""
 
 from __future__ import annotations
 
@@ -21,14 +22,17 @@ def test_an_answer_goes_retention_days_after_closing_its_status_stays(client, ap
     earlier = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 50 * DAY))
     for done, closed_at in ((old, long_ago), (recent, lately)):
         update(app, done, "answered", time=earlier)
-        update(app, done, "closed", time=closed_at)
+        update(app, done, "closed", time=closed_at, note="Иван Петрович, спасибо за сигнал")
     update(app, open_one, "answered", time=earlier)  # answered long ago, never closed
 
     purged = runner.invoke(args=["outbox", "purge"])  # retention_days: 30 by default
-    assert purged.exit_code == 0 and "1 answer(s) of messages closed over 30 days" in purged.output
+    assert purged.exit_code == 0
+    assert "1 message(s) closed over 30 days ago: answers and notes dropped" in purged.output
 
     kept = {done: history(app, receipt_of(done)) for done in (old, recent, open_one)}
     assert [u.answer for u in kept[old]] == [None, None]
+    assert [u.note for u in kept[old]] == [None, None]
+    assert kept[recent][1].note == "Иван Петрович, спасибо за сигнал"
     assert [u.status for u in kept[old]] == ["answered", "closed"]
     assert kept[old][0].answered_by == "Администрация школы"
     assert kept[recent][0].answer and kept[open_one][0].answer

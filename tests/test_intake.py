@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import uuid
 
 import pytest
 
@@ -12,8 +13,14 @@ from tests.outbox_db import disk_full_for
 from tests.server import Gunicorn
 from tests.updates import ANSWER, SECRET, Counted, body_of, history, rows, signed, status_event
 from widget import create_app
+from widget.web.intake import LARGEST
 
 URL = "/intake/updates"
+# An answer of 20,000 characters, the longest there may be, as staff write them.
+LONGEST = ("Суп теперь подают горячим, повару сделанно замечание. Меню — на сайте школы.\n" * 260)[
+    :20_000
+]
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 @pytest.fixture
@@ -50,17 +57,28 @@ def test_a_missing_or_wrong_signature_is_401_and_stores_nothing(client, app):
 
 
 def test_an_oversized_body_is_413_before_its_signature_is_read(client, app):
-    body = body_of(status_event(answer=ANSWER, note="Ж" * 40_000))  # over 64 KiB in UTF-8
+    body = body_of(status_event(note="Ж" * 140_000))  # over 256 KiB in UTF-8
     response = push(client, body, headers={})
     assert response.status_code == 413
     assert problem_of(response)["detail"] == (
-        "the body is over 65,536 bytes: send one update per request"
+        "the body is over 262,144 bytes: send one update per request"
     )
     assert rows(app) == []
     event = body_of(status_event())
-    exactly = event + b" " * (64 * 1024 - len(event))  # JSON allows trailing spaces
+    exactly = event + b" " * (LARGEST - len(event))  # JSON allows trailing spaces
     assert push(client, exactly + b" ").status_code == 413
     assert push(client, exactly).status_code == 200
+
+
+def test_a_get_or_any_other_method_is_405_as_a_problem_allowing_post(client, app):
+    for method in ("GET", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND"):
+        response = client.open(URL, method=method)
+        assert response.status_code == 405, method
+        assert response.headers["Allow"] == "POST"
+        assert problem_of(response)["detail"].startswith("only POST is taken here")
+    head = client.head(URL)
+    assert head.status_code == 405 and head.headers["Allow"] == "POST"
+    assert rows(app) == []
 
 
 def test_an_invalid_event_is_400_saying_why_without_its_values(client, app):
@@ -98,6 +116,35 @@ def test_a_full_disk_is_503_with_retry_after_and_the_update_goes_in_later(client
 
 
 # -- what works ---------------------------------------------------------------------------
+
+
+def largest(event: dict) -> dict:
+    """``event`` with every bounded text field at its longest, in emoji: the largest
+    valid event there is (4 bytes a character in UTF-8, 12 as a ``\\u`` surrogate pair)."""
+    data = event["data"]
+    data.update(answer="🙏" * 20_000, answered_by="🏫" * 300, note="📌" * 1_000)
+    data.update(redirected_to="🏛" * 300, message_id=str(uuid.UUID(int=0)), answer_by="2027-01-20")
+    return {**event, "id": "x" * 200, "source": "/" * 200, "traceparent": TRACEPARENT}
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        # 20,000 Cyrillic letters as Python's json.dumps writes them by default: 120 kB
+        pytest.param(lambda: json.dumps(status_event(answer=LONGEST)).encode(), id="escaped"),
+        # 20,000 emoji as UTF-8: 80 kB
+        pytest.param(lambda: body_of(status_event(answer="🙏" * 20_000)), id="emoji-utf8"),
+        # every field at its longest, in emoji, escaped and indented: the worst there is
+        pytest.param(lambda: json.dumps(largest(status_event()), indent=2).encode(), id="largest"),
+    ],
+)
+def test_a_valid_update_is_taken_whatever_its_encoding(client, app, encoded):
+    body = encoded()
+    assert len(body) > 64 * 1024  # each was refused by the first limit
+    response = push(client, body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    (update,) = history(app)
+    assert len(update.answer) == 20_000
 
 
 def test_a_signed_update_is_200_after_the_commit_and_a_repeat_is_200_too(client, app):
@@ -150,7 +197,7 @@ def test_a_push_is_not_a_page_view(app, client):
 
 def test_over_real_http_a_push_is_taken_and_a_chunked_oversized_one_refused(instance):
     """gunicorn in front: a push as curl sends it, and one of unknown length (chunked)
-    that grows past 64 KiB, which is refused once that much is read."""
+    that grows past 256 KiB, which is refused once that much is read."""
     env = {"OTKLIK_INTAKE_SECRET": SECRET, "OTKLIK_DEMO": "true"}
     server = Gunicorn(instance, workers=1, env=env)
     try:
@@ -160,7 +207,7 @@ def test_over_real_http_a_push_is_taken_and_a_chunked_oversized_one_refused(inst
         answer = connection.getresponse()
         assert answer.status == 200 and json.loads(answer.read())["outcome"] == "recorded"
 
-        chunks = [b"{" + b" " * 30_000] * 3 + [b"}"]
+        chunks = [b"{"] + [b" " * 30_000] * 9 + [b"}"]
         whole = b"".join(chunks)
         connection.request("POST", URL, body=iter(chunks), headers=signed(whole))
         answer = connection.getresponse()  # http.client sends an iterable chunked

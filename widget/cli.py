@@ -367,7 +367,8 @@ def outbox_retry(ident: str | None, all_dead: bool) -> None:
 @outbox_cli.command("purge")
 def outbox_purge() -> None:
     """Delete delivered messages and ratings older than retention_days (dead ones stay),
-    and the answers of messages closed longer ago than that (their statuses stay)."""
+    and the answers and notes of messages closed longer ago than that (their statuses
+    stay)."""
     days = current_app.config["RETENTION_DAYS"]
     db = _outbox_db()
     try:
@@ -376,7 +377,7 @@ def outbox_purge() -> None:
     finally:
         db.close()
     click.echo(f"{purged} delivered message(s) older than {days} days purged")
-    click.echo(f"{forgotten} answer(s) of messages closed over {days} days ago dropped")
+    click.echo(f"{forgotten} message(s) closed over {days} days ago: answers and notes dropped")
 
 
 @outbox_cli.command("backup")

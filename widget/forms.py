@@ -158,7 +158,7 @@ def _invisible(char: str) -> bool:
     return char.isspace() or char in BLANK_LETTERS or unicodedata.category(char) == "Cf"
 
 
-def _strip(value):
+def strip_blank(value):
     """Trim spaces; a value of nothing visible (spaces, no-break spaces, zero-width and
     other invisible characters) is empty, so a required field so filled is missing."""
     if not isinstance(value, str):
@@ -182,7 +182,9 @@ def _optional(form, field):
         raise StopValidation()
 
 
-def _newlines(value):
+def unify_newlines(value):
+    """Every line break as ``\n``: browsers send ``\r\n``, and a limit counts what
+    the citizen sees, one character a break."""
     return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
 
 
@@ -226,7 +228,7 @@ class FeedbackForm(FlaskForm):
 
     text = TextAreaField(
         _l("Ваше сообщение"),
-        filters=[_strip, _newlines],
+        filters=[strip_blank, unify_newlines],
         validators=[
             DataRequired(_l("Напишите сообщение")),
             Length(max=TEXT_MAX, message=_l("Сообщение должно быть не длиннее 5000 символов")),
@@ -343,7 +345,7 @@ def _contact_field(name: str, mode: str):
             ),
             _phone_digits,
         ]
-    return StringField(CONTACT_LABELS[name], filters=[_strip], validators=validators)
+    return StringField(CONTACT_LABELS[name], filters=[strip_blank], validators=validators)
 
 
 # A class costs about 10 kB and is needed to render a blank form (cached on its own, see
@@ -358,7 +360,7 @@ def for_agency(agency: Agency, lang: str) -> type[FeedbackForm]:
         "topic": RadioField(
             _l("Тема сообщения"),
             choices=[SelectChoice(t.id, t.title_in(lang)) for t in agency.topics],
-            filters=[_strip],
+            filters=[strip_blank],
             validators=[
                 DataRequired(_l("Выберите тему сообщения")),
                 AnyOf([t.id for t in agency.topics], message=_l("Выберите тему из списка")),

@@ -271,8 +271,8 @@ class Forwarder:
     # -- retention ---------------------------------------------------------------------
 
     def purge(self, now: float | None = None) -> int:
-        """Retention: delivered rows past ``retention_days`` go, and the answers of
-        messages closed longer ago than that. Returns how many rows were purged."""
+        """Retention: delivered rows past ``retention_days`` go, and the answers and
+        notes of messages closed longer ago than that. Returns how many rows were purged."""
         now = self.clock() if now is None else now
         stored_updates.forget_answers(self.db, self.retention_days, now)
         return delivery.purge(self.db, self.retention_days, now)

@@ -45,20 +45,20 @@ class RatingForm(FlaskForm):
     solved = RadioField(
         _l("Ваш вопрос решён?"),
         choices=[SelectChoice(value, words) for value, words in SOLVED_WORDS.items()],
-        filters=[forms._strip],
+        filters=[forms.strip_blank],
         validators=[DataRequired(_l("Ответьте, решён ли ваш вопрос"))],
         validate_choice=False,
     )
     score = RadioField(
         _l("Насколько вы довольны ответом?"),
         choices=[SelectChoice(str(n), SCORE_WORDS[n]) for n in SCORES],
-        filters=[forms._strip],
+        filters=[forms.strip_blank],
         validators=[InputRequired(_l("Выберите оценку от 1 до 5"))],
         validate_choice=False,
     )
     comment = TextAreaField(
         _l("Комментарий"),
-        filters=[forms._strip, forms._newlines],
+        filters=[forms.strip_blank, forms.unify_newlines],
         validators=[
             Length(max=COMMENT_MAX, message=_l("Комментарий должен быть не длиннее 1000 символов"))
         ],

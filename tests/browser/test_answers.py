@@ -1,7 +1,8 @@
 """The message's page in every state a citizen meets (received, in progress, answered
 with a long answer holding a URL and markup, rated, closed), the rating's errors and the
-status page: no axe violation, JavaScript off for what the citizen does, at 1280 and
-320 px, standalone and inside the agency's cross-site iframe (issue 18, item 7)."""
+status page: no axe violation, JavaScript off for what the citizen does, at 1280 px, at
+320 px and at 200 % zoom without sideways scrolling, standalone and inside the agency's
+cross-site iframe (issue 18, item 7)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from playwright.sync_api import expect
 
 from tests.answers import LONG_ANSWER, sent, update
 from tests.browser.audit import violations
+from tests.browser.layout import EVERY, assert_fits
 from tests.browser.sites import TEST_AGENCY
 from tests.pages import check_html
 
@@ -20,7 +22,6 @@ pytestmark = pytest.mark.browser
 
 FRAME = "iframe[title='Форма обратной связи']"
 STATES = ["received", "in_progress", "answered", "rated", "closed", "rating-error"]
-WIDTHS = [1280, 320]
 
 
 def message_in(sites, state: str) -> str:
@@ -52,18 +53,20 @@ def bring(page, frame, state: str) -> None:
         expect(frame.get_by_role("alert")).to_be_visible()
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("size", EVERY)
 @pytest.mark.parametrize("state", STATES)
-def test_the_message_page_standalone(no_js, sites, shoot, state, width):
-    done = message_in(sites, state).replace(f"/embed/{TEST_AGENCY}", f"/f/{TEST_AGENCY}", 1)
-    page = no_js.new_page()
-    page.set_viewport_size({"width": width, "height": 900})
+@pytest.mark.parametrize("kind", ["f", "embed"])
+def test_the_message_page_fits(browser, sites, shoot, kind, state, size):
+    done = message_in(sites, state).replace(f"/embed/{TEST_AGENCY}", f"/{kind}/{TEST_AGENCY}", 1)
+    context = browser.new_context(java_script_enabled=False, **size)
+    page = context.new_page()
     page.goto(sites.widget.url + done)
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     bring(page, page, state)
     check_html(page.content())
-    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
-    shoot(page, f"{state}-{width}")
+    assert_fits(page)
+    shoot(page, state)
+    context.close()
 
 
 @pytest.mark.parametrize("state", STATES)
@@ -87,21 +90,25 @@ def test_the_message_page_has_no_violations_standalone(with_js, sites, state):
     assert violations(page) == []
 
 
-@pytest.mark.parametrize("width", WIDTHS)
-def test_the_status_page(with_js, sites, shoot, width):
+@pytest.mark.parametrize("size", EVERY)
+def test_the_status_page(browser, sites, shoot, size):
     done = message_in(sites, "answered")
     receipt = urlsplit(done).path.rsplit("/", 1)[1]
-    page = with_js.new_page()
-    page.set_viewport_size({"width": width, "height": 900})
+    context = browser.new_context(**size)  # JavaScript on for axe: the page has none
+    page = context.new_page()
     page.goto(f"{sites.widget.url}/f/{TEST_AGENCY}/status")
+    assert_fits(page)
     page.get_by_label("Номер сообщения").fill(receipt.lower().replace("-", " "))
     page.get_by_role("button", name="Узнать статус").click()
     expect(page.get_by_role("heading", name=re.compile("Дан ответ"))).to_be_visible()
     assert "горячим" not in page.content()
-    shoot(page, f"status-{width}")
+    assert_fits(page)
+    shoot(page, "status")
     assert violations(page) == []
     page.get_by_label("Номер сообщения").fill("K7M2-9QXD")
     page.get_by_role("button", name="Узнать статус").click()
     expect(page.get_by_role("alert")).to_be_visible()
-    shoot(page, f"status-unknown-{width}")
+    assert_fits(page)
+    shoot(page, "status-unknown")
     assert violations(page) == []
+    context.close()

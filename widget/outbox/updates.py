@@ -61,16 +61,16 @@ DAY = 86400.0
 
 
 def forget_answers(db: Database, retention_days: float, now: float | None = None) -> int:
-    """Drop the answers (personal data) of messages closed more than ``retention_days``
-    ago: their last update is ``closed`` and happened before then. The statuses, dates
-    and who answered stay, for the page's history and for statistics. Returns how many
-    answers were dropped."""
+    """Drop the answers and staff's notes (free text, personal data) of messages closed
+    more than ``retention_days`` ago: their last update is ``closed`` and happened before
+    then. The statuses, dates and who answered stay, for the page's history and for
+    statistics. Returns how many messages lost them."""
     now = time.time() if now is None else now
     with write_transaction(db):
-        return db.execute(
+        forgotten = db.execute(
             """
-            UPDATE updates SET answer = NULL
-            WHERE answer IS NOT NULL AND EXISTS (
+            UPDATE updates SET answer = NULL, note = NULL
+            WHERE (answer IS NOT NULL OR note IS NOT NULL) AND EXISTS (
                 SELECT 1 FROM updates closing
                 WHERE closing.agency_id = updates.agency_id
                   AND closing.receipt = updates.receipt
@@ -82,6 +82,8 @@ def forget_answers(db: Database, retention_days: float, now: float | None = None
                         AND later.happened_at > closing.happened_at
                   )
             )
+            RETURNING agency_id, receipt
             """,
             [now - retention_days * DAY],
-        ).rowcount
+        ).fetchall()
+    return len(set(forgotten))

@@ -91,10 +91,16 @@ def progress_of(agency: Agency, receipt: str) -> progress.Progress:
 
 
 def dates(
-    agency: Agency, topic_id: str | None, received_on: date | None, now: progress.Progress
+    agency: Agency,
+    topic_id: str | None,
+    received_on: date | None,
+    now: progress.Progress,
+    private: bool = False,
 ) -> dict:
     """The deadline the topic gives and the one the agency set, when it extended it;
-    the status and its history. ``received_on`` None: not known on this instance."""
+    the status and its history. ``received_on`` None: not known on this instance.
+    Staff's notes are free text, as the answer is: shown only when ``private`` (with
+    the message's seal), never by receipt alone."""
     topic = agency.topic(topic_id) if topic_id else None
     days = topic.answer_within_days if topic else 30
     answer_by = now.answer_by
@@ -111,7 +117,7 @@ def dates(
             {
                 "on": format_date(datetime.fromisoformat(u.time).date(), "long"),
                 "status": STATUS_WORDS[u.status],
-                "note": u.note,
+                "note": u.note if private else None,
                 "redirected_to": u.redirected_to,
                 "answer_by": format_date(date.fromisoformat(u.answer_by), "long")
                 if u.answer_by
@@ -179,7 +185,7 @@ def render_message(
     if form is not None and not form.token.data:
         issuer = tokens.for_message(agency.id, shown.receipt)
         form.token.data = tokens.issue(issuer, embedding_origin(agency, request.referrer))
-    values = dates(agency, shown.topic_id, shown.received_on, now)
+    values = dates(agency, shown.topic_id, shown.received_on, now, private)
     address = None
     if private:
         address = links.public(

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from .. import agencies, forms, i18n
-from . import context, uploads
+from . import context, intake, uploads
 from .limits import LimitReached
 
 log = logging.getLogger(__name__)
@@ -230,6 +230,8 @@ def render_error(
 def handle_http(e: HTTPException):
     if e.code is None or e.code < 400:
         return e
+    if intake.takes(request.path):  # a machine client: a problem, never a page
+        return intake.http_problem(e)
     kept = {k: v for k, v in e.get_headers() if k in ("Allow", "Retry-After")}
     return render_error(e.code, kept, limited=e if isinstance(e, LimitReached) else None)
 

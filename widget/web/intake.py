@@ -26,7 +26,11 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("intake", __name__)
 
-LARGEST = 64 * 1024  # bytes of one event's body
+# Bytes of one event's body: the largest valid event (every text field at its longest,
+# each character an emoji written as a \u surrogate pair, indented) is 260 kB, and a
+# valid event is never refused for how it is encoded (docs/design.md).
+LARGEST = 256 * 1024
+PATH = "/intake/updates"
 KIND = "http"  # the intake's metrics label
 RETRY_AFTER = "30"  # seconds, when the outbox cannot take the update now
 
@@ -46,7 +50,8 @@ def problem(status: int, detail: str, headers: dict | None = None):
     return response
 
 
-@bp.post("/intake/updates")
+# No automatic OPTIONS: POST is the one method taken, and every other gets a 405 problem.
+@bp.post(PATH, provide_automatic_options=False)
 def take_update():
     # A body of unknown length (chunked) is cut at the limit without a word from
     # werkzeug: reading one byte more tells an oversized one.
@@ -86,13 +91,24 @@ def take_update():
 
 
 CROSS_SITE = "a request with a browser's cross-site Sec-Fetch-Site or Origin is refused"
+ONLY_POST = "only POST is taken here: one signed feedback.status.v1 event per request"
+
+
+def takes(path: str) -> bool:
+    """Whether ``path`` is the intake's, when it is served: the app's error handler
+    then answers a routing error (a GET's 405) as a problem, not a page; Flask runs no
+    blueprint's handler for those."""
+    return path == PATH and bp.name in current_app.blueprints
 
 
 @bp.errorhandler(HTTPException)
 def http_problem(e: HTTPException):
-    """The route's other refusals (security's 403 of a cross-site POST) as problems."""
+    """The route's other refusals (a method other than POST, security's 403 of a
+    cross-site POST) as problems."""
     status = e.code or 500
-    return problem(status, CROSS_SITE if status == 403 else HTTPStatus(status).phrase)
+    detail = {403: CROSS_SITE, 405: ONLY_POST}.get(status, HTTPStatus(status).phrase)
+    kept = {k: v for k, v in e.get_headers() if k in ("Allow", "Retry-After")}
+    return problem(status, detail, kept)
 
 
 @bp.errorhandler(Exception)
