@@ -21,7 +21,9 @@ SCALE = (1, 2, 3, 4, 5)
 KINDS = ("single", "multiple", "scale")
 RESULTS = ("after_vote", "after_close", "hidden")
 
-Words = dict[Annotated[str, Field(pattern=LANGUAGE)], Annotated[str, Field(min_length=1, max_length=500)]]
+Words = dict[
+    Annotated[str, Field(pattern=LANGUAGE)], Annotated[str, Field(min_length=1, max_length=500)]
+]
 LongWords = dict[
     Annotated[str, Field(pattern=LANGUAGE)], Annotated[str, Field(min_length=1, max_length=3000)]
 ]
@@ -143,7 +145,7 @@ class Poll(Strict):
         return self
 
     def state(self, now: datetime) -> str:
-        """"upcoming", "open" or "closed" at ``now`` (aware)."""
+        """ "upcoming", "open" or "closed" at ``now`` (aware)."""
         if now < self.opens:
             return "upcoming"
         return "open" if now < self.closes else "closed"

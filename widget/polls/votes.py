@@ -45,7 +45,9 @@ class Ballot:
 
     @classmethod
     def posted(cls, poll: Poll, fields: MultiDict) -> Ballot:
-        ballot = cls(poll, token=Hidden(fields.get("token", "")), honeypot=fields.get("website", ""))
+        ballot = cls(
+            poll, token=Hidden(fields.get("token", "")), honeypot=fields.get("website", "")
+        )
         for question in poll.questions:
             values = [v.strip() for v in fields.getlist(field_name(question))[:MAX_VALUES]]
             ballot.chosen[question.id] = [v for v in values if v]
@@ -85,9 +87,7 @@ class Ballot:
     def event_answers(self) -> dict[str, list[str] | int]:
         """As ``poll.voted.v1`` carries them: option ids, or the score of a scale."""
         kinds = {q.id: q.kind for q in self.poll.questions}
-        return {
-            q: int(v[0]) if kinds[q] == "scale" else v for q, v in self.answers().items()
-        }
+        return {q: int(v[0]) if kinds[q] == "scale" else v for q, v in self.answers().items()}
 
     def first_error(self) -> str | None:
         """The id of the first question with an error (where the summary's link goes)."""

@@ -210,7 +210,6 @@ class Limits:
         self.counters.hit(*per_ip)
         self.counters.hit(*ceiling)
 
-
     def vote(self, agency: agencies.Agency, poll_id: str, remote_addr: str | None) -> None:
         """Count a vote in one poll about to be accepted (checked first, as a message)."""
         per_poll = (self.votes, "votes", self.client(remote_addr), agency.id, poll_id)

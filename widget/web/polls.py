@@ -44,7 +44,9 @@ def words(value: dict | None) -> str:
 
 def when(moment: datetime) -> str:
     """A moment in the poll's own time zone, as its file gives it, with the zone said."""
-    return format_datetime(moment, "d MMMM y, HH:mm (ZZZZ)", tzinfo=moment.tzinfo, locale=get_locale())
+    return format_datetime(
+        moment, "d MMMM y, HH:mm (ZZZZ)", tzinfo=moment.tzinfo, locale=get_locale()
+    )
 
 
 @on_each_surface("/<agency:agency_id>/polls", methods=["GET"])
@@ -96,7 +98,9 @@ def poll(surface: str, agency_id: str, poll_id: str):
     outcome = current_app.extensions["otklik.intake"].vote(post)
     match outcome:
         case submissions.Voted():
-            return redirect(page_url(".poll_thanks", agency, surface=surface, poll_id=shown.id), 303)
+            return redirect(
+                page_url(".poll_thanks", agency, surface=surface, poll_id=shown.id), 303
+            )
         case submissions.GivenBack():
             problem = None
             if outcome.refused == submissions.NOT_OPEN:
@@ -174,11 +178,21 @@ def tally_rows(shown: polls.Poll, counts: dict) -> list[dict]:
         rows = []
         for choice in q.choices:
             n = counts.get((q.id, choice), 0)
-            rows.append(Row(titles.get(choice, choice), n, round(100 * n / answered) if answered else 0))
+            rows.append(
+                Row(titles.get(choice, choice), n, round(100 * n / answered) if answered else 0)
+            )
         mean = None
         if q.kind == "scale" and answered:
             mean = sum(int(c) * counts.get((q.id, c), 0) for c in q.choices) / answered
-        found.append({"question": q, "title": words(q.title), "rows": rows, "answered": answered, "mean": mean})
+        found.append(
+            {
+                "question": q,
+                "title": words(q.title),
+                "rows": rows,
+                "answered": answered,
+                "mean": mean,
+            }
+        )
     return found
 
 
