@@ -91,7 +91,8 @@ def test_a_vote_is_committed_with_its_event_and_shown_in_the_results(client, app
         (row,) = (
             outbox.get_db()
             .execute(
-                "SELECT event, routing_key FROM messages WHERE kind = 'vote' ORDER BY created_at LIMIT 1"
+                "SELECT event, routing_key FROM messages WHERE kind = 'vote'"
+                " ORDER BY created_at LIMIT 1"
             )
             .fetchall()
         )

@@ -29,8 +29,8 @@ from . import (
 from .agencies import files as agency_files
 from .agencies.lines import is_warning
 from .outbox import delivery, repairs
-from .polls import cli as polls_cli
 from .outbox import updates as stored_updates
+from .polls import cli as polls_cli
 from .web import snippet
 
 agencies_cli = AppGroup("agencies", help="Check and manage agency configuration files.")

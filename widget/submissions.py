@@ -15,17 +15,17 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlite_utils import Database
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 
 from . import consent, events, forms, metrics, outbox, progress, ratings, receipts, tokens
 from .agencies import Agency
-from .outbox import votes as stored_votes
 from .outbox import ratings as stored_ratings
 from .outbox import updates as stored_updates
+from .outbox import votes as stored_votes
 
 log = logging.getLogger(__name__)
 

@@ -77,7 +77,8 @@ def tally(db: Database, agency_id: str, poll_id: str) -> Counts:
     return {
         (q, c): n
         for q, c, n in db.execute(
-            "SELECT question_id, choice, count FROM poll_tallies WHERE agency_id = ? AND poll_id = ?",
+            "SELECT question_id, choice, count FROM poll_tallies"
+            " WHERE agency_id = ? AND poll_id = ?",
             [agency_id, poll_id],
         )
     }
@@ -86,7 +87,8 @@ def tally(db: Database, agency_id: str, poll_id: str) -> Counts:
 def fingerprints(db: Database, agency_id: str, poll_id: str) -> dict[str, str]:
     return dict(
         db.execute(
-            "SELECT question_id, fingerprint FROM poll_questions WHERE agency_id = ? AND poll_id = ?",
+            "SELECT question_id, fingerprint FROM poll_questions"
+            " WHERE agency_id = ? AND poll_id = ?",
             [agency_id, poll_id],
         ).fetchall()
     )

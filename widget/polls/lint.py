@@ -71,8 +71,10 @@ def check_one(folder, agency_id, poll_id, languages, fingerprints: Fingerprints)
                 "votes already cast would count for other answers: put it back as it was, "
                 "or hold a new poll")))  # fmt: skip
     for q_id in sorted(set(kept) - {q.id for q in poll.questions}):
-        problems.append(where.problem(("questions",), (
-            f"question {q_id!r} was removed after the first vote: put it back, or hold a new poll")))  # fmt: skip
+        removed = f"question {q_id!r} was removed after the first vote"
+        problems.append(
+            where.problem(("questions",), f"{removed}: put it back, or hold a new poll")
+        )
     return [p.text(shown) for p in sorted(problems, key=lambda p: p.line or 0)]
 
 

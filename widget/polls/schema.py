@@ -48,7 +48,7 @@ class Question(Strict):
     hint: Words | None = None
     required: bool = True
     max_choices: Annotated[int, Field(ge=1, le=50)] | None = None  # multiple only
-    options: list[Option] = []  # none for a scale: its answers are 1 to 5
+    options: list[Option] = Field(default_factory=list)  # none for a scale: 1 to 5
 
     @model_validator(mode="after")
     def _fits_kind(self) -> Question:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import abort, current_app, g, redirect, render_template, request
 from babel.dates import format_datetime
+from flask import abort, current_app, g, redirect, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
