@@ -30,6 +30,7 @@ from .agencies import files as agency_files
 from .agencies.lines import is_warning
 from .outbox import delivery, repairs
 from .outbox import updates as stored_updates
+from .polls import cli as polls_cli
 from .web import snippet
 
 agencies_cli = AppGroup("agencies", help="Check and manage agency configuration files.")
@@ -49,6 +50,7 @@ def agencies_check(ids: tuple[str, ...], workers: int | None) -> None:
     any. Warnings (`path:line: warning: field: message`) do not fail the check."""
     folder = agencies.extension(current_app).folder
     found = agencies.check(folder, list(ids) or None, workers=workers)
+    found += polls_cli.check_lines(list(ids) or None)  # each agency's polls too
     for line in found:
         click.echo(line)
     warnings = sum(1 for line in found if is_warning(line))
@@ -182,6 +184,7 @@ def init_app(app) -> None:
     app.cli.add_command(listen_command)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(demo.demo_cli)
+    app.cli.add_command(polls_cli.polls_cli)
 
 
 # -- forwarding: `flask forward`, `flask outbox …` ---------------------------------------

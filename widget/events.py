@@ -15,6 +15,7 @@ from .agencies import CONTACT_FIELDS, WAYS, Agency
 
 TYPE = "feedback.submitted.v1"
 RATED_TYPE = "feedback.rated.v1"
+VOTED_TYPE = "poll.voted.v1"
 CONTENT_TYPE = "application/cloudevents+json"
 
 
@@ -127,6 +128,39 @@ def build_rated(
             "lang": lang,
             "channel": channel,
             "rated_at": iso(rating.rated_at),
+        },
+    }
+
+
+def build_voted(
+    agency: Agency,
+    poll_id: str,
+    answers: dict,
+    *,
+    event_id: str,
+    voted_at: float,
+    lang: str,
+    channel: str,
+    origin: str | None,
+) -> dict:
+    """The ``poll.voted.v1`` CloudEvent of one vote (docs/voted.schema.json)."""
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "type": VOTED_TYPE,
+        "source": f"/agencies/{agency.id}",
+        "subject": poll_id,
+        "time": iso(voted_at),
+        "datacontenttype": "application/json",
+        "data": {
+            "agency_id": agency.id,
+            "region": agency.region,
+            "poll_id": poll_id,
+            "answers": answers,
+            "lang": lang,
+            "channel": channel,
+            "origin": origin,
+            "voted_at": iso(voted_at),
         },
     }
 

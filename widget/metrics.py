@@ -47,6 +47,7 @@ REQUESTS = Counter(
 SUBMISSION_OUTCOMES = (
     "accepted",  # a new message committed to the outbox
     "rated",  # a new rating of an answer committed to the outbox
+    "voted",  # a new vote in a poll committed to the outbox
     "duplicate",  # the same form token again (a double press): the first receipt again
     "limit",  # a rate limit refused it (429)
     "honeypot",  # a bot filled the hidden field: answered like a success, stored nowhere

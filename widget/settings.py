@@ -91,6 +91,23 @@ SETTINGS = [
         "300 per minute",
         "The most page views (GET) one client address may make across all agencies.",
     ),
+    Setting(
+        "ratelimit_votes_per_ip",
+        "5 per hour; 20 per day",
+        "The most votes one client address may cast in one poll (a household or an office "
+        "shares an address).",
+    ),
+    Setting(
+        "tallies_uri",
+        "outbox",
+        "Where polls' tallies are kept: outbox (in the outbox file, in each vote's "
+        "transaction) or redis://host:6379/0 (shared by several instances).",
+    ),
+    Setting(
+        "tallies_key_prefix",
+        "otklik",
+        "Prefix of every tally's key in Redis: one per deployment sharing a Redis.",
+    ),
     Setting("trusted_proxies", 0, "How many X-Forwarded-For hops to trust.", int),
     Setting(
         "max_content_length",

@@ -4,7 +4,8 @@ and the outbox. Nothing here knows HTTP: the form's view (and any other intake) 
 a ``Post``, calls ``Intake.take`` once and turns the outcome into its answer.
 
 A rating of an answer is the other kind of post (``RatingPost``, ``Intake.rate``): the
-same token check, rate limit, outbox write and outcomes, with its own form and rules.
+same token check, rate limit, outbox write and outcomes, with its own form and rules;
+a vote in a public poll the third (``VotePost``, ``Intake.vote``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlite_utils import Database
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
@@ -23,6 +25,7 @@ from . import consent, events, forms, metrics, outbox, progress, ratings, receip
 from .agencies import Agency
 from .outbox import ratings as stored_ratings
 from .outbox import updates as stored_updates
+from .outbox import votes as stored_votes
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,28 @@ class RatingPost:
     fields: MultiDict
     surface: str
     lang: str
+
+
+@dataclass(frozen=True)
+class VotePost:
+    """What was posted to a poll's form: ``q-<question>`` fields, the token, the honeypot.
+    ``now``: the moment the poll's opening and closing are compared with."""
+
+    agency: Agency
+    poll: object  # polls.Poll (not imported: polls need Flask-Babel's words)
+    fields: MultiDict
+    surface: str
+    lang: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Voted:
+    """The vote is stored and counted (``new``), or its token had voted already (a second
+    press of the button: nothing stored again), or (``decoy``) a bot filled the honeypot."""
+
+    new: bool
+    decoy: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,7 +121,7 @@ class GivenBack:
     A rating form also comes back ``refused`` for the message's state (NOT_ANSWERED,
     CLOSED) or for a token used already for another rating (USED)."""
 
-    form: forms.FeedbackForm | ratings.RatingForm
+    form: forms.FeedbackForm | ratings.RatingForm | object  # or a polls.votes.Ballot
     uploaded: list[outbox.Upload]
     status: int
     token_refused: bool = False
@@ -122,7 +147,11 @@ class Unavailable:
 
 Outcome = Accepted | Repeat | GivenBack | Limited | Unavailable
 RatingOutcome = Rated | GivenBack | Limited | Unavailable
+VoteOutcome = Voted | GivenBack | Limited | Unavailable
 NOT_ANSWERED, CLOSED, USED = "not_answered", "closed", "used"
+NOT_OPEN = "not_open"  # a vote for a poll not open (yet, or any more)
+# A vote's AMQP routing key: its agency's, with this after it (docs/queue.md).
+VOTED_SUFFIX = ".voted"
 # A rating's AMQP routing key: its agency's, with this after it (docs/queue.md).
 RATED_SUFFIX = ".rated"
 TakeFiles = Callable[[Agency, str, MultiDict, list[str]], tuple[list[outbox.Upload], list[str]]]
@@ -144,6 +173,8 @@ class Intake:
         message: Callable[[Agency], None],
         limit_reached: type[Exception],
         take_files: TakeFiles,
+        vote: Callable[[Agency, str], None] = lambda agency, poll_id: None,
+        tallies=None,
     ):
         self.secret_key = secret_key
         self.outbox_db = outbox_db
@@ -151,6 +182,8 @@ class Intake:
         self.message = message
         self.limit_reached = limit_reached
         self.take_files = take_files
+        self.vote_limit = vote  # a vote about to be counted, per address and poll
+        self.tallies = tallies
 
     def _flooded(self, agency: Agency) -> Exception | None:
         """Count the post as an attempt; the limit reached, when there is no room."""
@@ -298,6 +331,56 @@ class Intake:
             return GivenBack(form, [], 422, refused=USED)
         metrics.submission("rated" if new else "duplicate")
         return Rated(post.receipt, kept, new)
+
+    def vote(self, post: VotePost) -> VoteOutcome:
+        """Take a vote in ``post.poll`` while it is open, with a token issued for it."""
+        from .polls.votes import Ballot  # the polls' words need Flask-Babel
+
+        agency, poll = post.agency, post.poll
+        ballot = Ballot.posted(poll, post.fields)
+        flooded = self._flooded(agency)
+        if flooded:
+            return Limited(ballot, flooded)
+        token = self._token(ballot, tokens.for_poll(agency.id, poll.id))
+        if poll.state(post.now) != "open":
+            metrics.submission("invalid")
+            return GivenBack(ballot, [], 422, refused=NOT_OPEN)
+        if not ballot.validate() or token is None:
+            metrics.submission("token" if token is None else "invalid")
+            return GivenBack(ballot, [], 422, token_refused=token is None)
+        if ballot.honeypot:  # as for a message: looks like a success, counts like one
+            try:
+                self.vote_limit(agency, poll.id)
+            except self.limit_reached as e:
+                return Limited(ballot, e)
+            metrics.submission("honeypot")
+            return Voted(new=True, decoy=True)
+        answers = ballot.answers()
+        now = time.time()
+        event = events.build_voted(
+            agency, poll.id, ballot.event_answers(), event_id=str(uuid.uuid4()),
+            voted_at=now, lang=post.lang, channel=post.surface, origin=token.origin,
+        )  # fmt: skip
+        try:
+            new = stored_votes.record(
+                self.outbox_db(),
+                event,
+                nonce=token.nonce,
+                routing_key=f"{agency.routing_key}{VOTED_SUFFIX}",
+                tally=self.tallies.in_transaction(poll, answers),
+                admit=lambda: self.vote_limit(agency, poll.id),
+            )
+        except self.limit_reached as e:
+            return Limited(ballot, e)
+        except sqlite3.Error as e:
+            return self._unavailable(ballot, "vote", e)
+        if new:
+            try:
+                self.tallies.after_commit(poll, answers)
+            except Exception as e:  # the vote is kept and forwarded; only a shared tally misses it
+                log.error("vote stored, but the shared tally missed it: %s", e)
+        metrics.submission("voted" if new else "duplicate")
+        return Voted(new=new)
 
     def _kept(self, form: forms.FeedbackForm, agency: Agency) -> list[outbox.Upload]:
         """The files kept under the posted token, to list on a page that reads nothing

@@ -72,6 +72,11 @@ def for_message(agency_id: str, receipt: str) -> str:
     return f"{agency_id}/{receipt}"
 
 
+def for_poll(agency_id: str, poll_id: str) -> str:
+    """Who a vote token is issued for: one poll of one agency (as ``for_message``)."""
+    return f"{agency_id}/polls/{poll_id}"
+
+
 def issue(agency_id: str, origin: str | None = None, nonce: str | None = None) -> str:
     """A token for a form of ``agency_id``, framed by ``origin`` when it is known."""
     payload = [agency_id, int(time.time() * 1000), nonce or new_nonce(), origin]

@@ -3,6 +3,8 @@ the database. The schema changes only by appending one here."""
 
 from __future__ import annotations
 
+import re
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -153,3 +155,57 @@ def _ratings(db: Database) -> None:
         """
     )
     db.execute("CREATE INDEX ratings_receipt ON ratings (agency_id, receipt, rated_at)")
+
+
+@MIGRATIONS(name="0006_votes")
+def _votes(db: Database) -> None:
+    # A vote leaves through the forwarder as a message does: a row of ``messages`` of
+    # kind 'vote'. The CHECK on ``kind`` can only change by building the table again,
+    # from its own definition (so it stays written once, in 0005).
+    (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'messages'").fetchone()
+    old = "CHECK (kind IN ('message', 'rating'))"
+    if old not in sql:
+        raise RuntimeError("messages: the kind's CHECK is not as 0005 wrote it")
+    sql = sql.replace(old, "CHECK (kind IN ('message', 'rating', 'vote'))")
+    # (a renamed table's definition names it in quotes)
+    sql = re.sub(r'^CREATE TABLE "?messages"?', "CREATE TABLE messages_rebuilt", sql, count=1)
+    indexes = [
+        row[0]
+        for row in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'"
+            " AND sql IS NOT NULL"
+        )
+    ]
+    db.execute(sql)
+    db.execute("INSERT INTO messages_rebuilt SELECT * FROM messages")
+    db.execute("DROP TABLE messages")
+    db.execute("ALTER TABLE messages_rebuilt RENAME TO messages")
+    for index in indexes:
+        db.execute(index)
+    # The tallies, kept as votes arrive (in the vote's transaction): a row per answer
+    # given, and one per poll with question '' counting the votes.
+    db.execute(
+        """
+        CREATE TABLE poll_tallies (
+            agency_id TEXT NOT NULL,
+            poll_id TEXT NOT NULL,
+            question_id TEXT NOT NULL,
+            choice TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (agency_id, poll_id, question_id, choice)
+        ) WITHOUT ROWID
+        """
+    )
+    # Each question's shape at the poll's first vote: an edit that changes it after
+    # that is refused by `flask agencies check`.
+    db.execute(
+        """
+        CREATE TABLE poll_questions (
+            agency_id TEXT NOT NULL,
+            poll_id TEXT NOT NULL,
+            question_id TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            PRIMARY KEY (agency_id, poll_id, question_id)
+        ) WITHOUT ROWID
+        """
+    )

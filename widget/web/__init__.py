@@ -7,6 +7,7 @@ from werkzeug.routing import BaseConverter
 from ..agencies import AGENCY_ID
 from . import answers as answers  # its views register on pages.bp
 from . import demo, errors, intake, limits, links, ops, pages, security, snippet, theme
+from . import polls as polls  # its views register on pages.bp
 
 
 class AgencyConverter(BaseConverter):

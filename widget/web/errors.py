@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from .. import agencies, forms, i18n
+from .. import agencies, forms, i18n, polls
 from . import context, intake, uploads
 from .limits import LimitReached
 
@@ -121,6 +121,10 @@ LIMITED = {
         "Форму с этого адреса отправляли очень много раз подряд, и мы ненадолго перестали её "
         "принимать. Так бывает, когда одним адресом пользуется вся сеть, например в школе."
     ),
+    "votes": _l(
+        "С этого адреса уже проголосовали в этом опросе за %(window)s: %(count)s раз. Больше "
+        "голосов с одного адреса за это время мы не принимаем."
+    ),
     "pages": _l(
         "С этого адреса за короткое время открыли очень много страниц. Так бывает, когда "
         "одним адресом пользуется вся сеть, например в школе или офисе."
@@ -128,6 +132,7 @@ LIMITED = {
 }
 LIMITED_TITLE = _l("Сообщение не отправлено")  # above the words, on the form given back
 WAIT_AND_SEND = _l("Ваш текст сохранён. Подождите %(wait)s и отправьте его снова.")
+WAIT_AND_VOTE = _l("Ваши ответы сохранены в форме. Подождите %(wait)s и отправьте их снова.")
 WAIT_AND_OPEN = _l("Подождите %(wait)s и откройте страницу снова.")
 # A window of one unit, as "за %(window)s" needs it; others are counted ("за 10 минут").
 ONE_UNIT = {1: _l("секунду"), 60: _l("минуту"), 3600: _l("час"), 86400: _l("сутки")}
@@ -244,6 +249,24 @@ def handle_broken_agency(e: agencies.AgencyError):
     return render_error(ServiceUnavailable.code, page=BROKEN_AGENCY, portal=True)
 
 
+BROKEN_POLL = (
+    _l("Опрос временно недоступен"),
+    _l(
+        "В описании этого опроса ошибка, и организация уже может её видеть. Другие опросы и "
+        "форма обратной связи работают. Загляните сюда позже."
+    ),
+)
+
+
+def handle_broken_poll(_e: Exception):
+    """The poll's file is broken (``flask agencies check`` says where): that poll alone."""
+    return render_error(ServiceUnavailable.code, page=BROKEN_POLL)
+
+
+def handle_missing_poll(_e: Exception):
+    return render_error(404)
+
+
 def handle_missing_agency(_e: agencies.AgencyNotFound):
     return render_error(404)
 
@@ -257,4 +280,6 @@ def init_app(app) -> None:
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(agencies.AgencyError, handle_broken_agency)
     app.register_error_handler(agencies.AgencyNotFound, handle_missing_agency)
+    app.register_error_handler(polls.PollError, handle_broken_poll)
+    app.register_error_handler(polls.PollNotFound, handle_missing_poll)
     app.register_error_handler(Exception, handle_unexpected)

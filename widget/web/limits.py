@@ -178,10 +178,13 @@ def _key_of(secret: str, remote_addr: str) -> str:
 class Limits:
     """The app's limits, as its settings give them, counted in ``counters``."""
 
-    def __init__(self, counters: Counters, *, secret: str, pages: str, per_agency: str):
+    def __init__(
+        self, counters: Counters, *, secret: str, pages: str, per_agency: str, votes: str = ""
+    ):
         self.counters = counters
         self.secret = secret
         self.pages, self.per_agency = pages, per_agency
+        self.votes = votes or "5 per hour; 20 per day"
 
     def client(self, remote_addr: str | None) -> str:
         return _key_of(self.secret, remote_addr or "")
@@ -206,6 +209,12 @@ class Limits:
         self.counters.check(*ceiling)
         self.counters.hit(*per_ip)
         self.counters.hit(*ceiling)
+
+    def vote(self, agency: agencies.Agency, poll_id: str, remote_addr: str | None) -> None:
+        """Count a vote in one poll about to be accepted (checked first, as a message)."""
+        per_poll = (self.votes, "votes", self.client(remote_addr), agency.id, poll_id)
+        self.counters.check(*per_poll)
+        self.counters.hit(*per_poll)
 
 
 def extension(app) -> Limits:
@@ -243,6 +252,16 @@ def message(agency: agencies.Agency) -> None:
         raise
 
 
+def vote(agency: agencies.Agency, poll_id: str) -> None:
+    """Count this request's vote in ``poll_id``, about to be accepted (called by the
+    outbox inside its write transaction, as ``message``)."""
+    try:
+        extension(current_app).vote(agency, poll_id, request.remote_addr)
+    except LimitReached:
+        metrics.submission("limit")
+        raise
+
+
 def _checked(name: str, app) -> str:
     value = app.config[name.upper()]
     try:
@@ -253,12 +272,19 @@ def _checked(name: str, app) -> str:
 
 
 def init_app(app) -> None:
-    pages, per_agency = (_checked(n, app) for n in ("ratelimit_pages", "ratelimit_per_agency"))
+    pages, per_agency, votes = (
+        _checked(n, app)
+        for n in ("ratelimit_pages", "ratelimit_per_agency", "ratelimit_votes_per_ip")
+    )
     uri = app.config["RATELIMIT_STORAGE_URI"]
     try:
         counters = Counters(uri, app.config["RATELIMIT_KEY_PREFIX"])
     except (ConfigurationError, ValueError, OSError) as e:
         raise SettingsError(f"ratelimit_storage_uri: {e} (got {uri!r})") from None
     app.extensions[EXTENSION] = Limits(
-        counters, secret=app.config["SECRET_KEY"], pages=pages, per_agency=per_agency
+        counters,
+        secret=app.config["SECRET_KEY"],
+        pages=pages,
+        per_agency=per_agency,
+        votes=votes,
     )

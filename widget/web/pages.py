@@ -20,7 +20,7 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 
-from .. import consent, forms, metrics, outbox, receipts, submissions, tokens
+from .. import consent, forms, metrics, outbox, polls, receipts, submissions, tokens
 from ..agencies import Agency
 from ..submissions import EMBED, PAGE
 from . import context, errors, limits, theme, uploads
@@ -135,6 +135,8 @@ def _init_app(state) -> None:
         message=limits.message,
         limit_reached=limits.LimitReached,
         take_files=uploads.take,
+        vote=limits.vote,
+        tallies=polls.tallies(app),
     )
 
 
