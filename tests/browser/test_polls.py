@@ -41,10 +41,13 @@ def poll_ids(sites) -> dict[str, str]:
     body = (DEMO_POLL / "blagoustroystvo-2027.toml").read_text(encoding="utf-8")
     bodies = {
         "dvor-2027": body,
-        "dvor-2026": body.replace("closes = 2030-12-31", "closes = 2026-06-30"),
-        "dvor-2031": body.replace("opens = 2026-01-01", "opens = 2031-01-01").replace(
-            "closes = 2030-12-31", "closes = 2031-12-31"
-        ),
+        "dvor-2026": body.replace("closes = 2030-12-31", "closes = 2026-06-30")
+        .replace("Благоустройство 2027", "Двор школы: лето 2026")
+        .replace("Improvements 2027", "The school's yard: summer 2026"),
+        "dvor-2031": body.replace("opens = 2026-01-01", "opens = 2031-01-01")
+        .replace("closes = 2030-12-31", "closes = 2031-12-31")
+        .replace("Благоустройство 2027", "Спортивная площадка 2031")
+        .replace("Improvements 2027", "The sports ground 2031"),
     }
     for poll_id, text in bodies.items():
         write_poll(sites.widget.instance, poll_id, text, agency_id=TEST_AGENCY)
