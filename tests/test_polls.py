@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from werkzeug.datastructures import MultiDict
 
 from tests.conftest import token_of
 from tests.polls import AGENCY, POLL, counts, url, write_poll
-from widget import outbox, polls
+from widget import agencies, outbox, polls, submissions, tokens
+from widget.web.polls import now
 
 
 def vote(client, poll_id="dvor", ip="203.0.113.7", **fields):
@@ -107,6 +109,7 @@ def test_a_vote_is_committed_with_its_event_and_shown_in_the_results(client, app
     assert "Голосов на эту минуту: 2." in html
     assert "50 % (1)" in html and "bar-50" in html and "<table" in html
     assert "Это не проверенное голосование" in html
+    assert "Средняя оценка: 3,0 из 5." in html  # a Russian decimal comma
 
 
 def test_the_limit_per_address_and_poll_holds(client, app, poll_file):
@@ -147,3 +150,43 @@ def test_a_thousand_polls_list_in_pages(client, instance):
     assert "Всего опросов: 1000." in html and "Страница 1 из 50." in html
     assert html.count('class="poll-list__item"') == 20
     assert client.get(f"/embed/{AGENCY}/polls?page=51").status_code == 404
+
+
+def test_ten_thousand_votes_from_many_addresses_keep_the_limit_and_an_exact_tally(app, poll_file):
+    """The issue's flood: 10,000 votes within a minute against one poll, 8 from each of
+    1,250 addresses, straight into the intake (the HTTP layer adds nothing here that the
+    tests above do not cover): 5 of each address count, the rest are refused, and every
+    answer's tally is exactly what was accepted."""
+    intake = app.extensions["otklik.intake"]
+    agency_id, issuer = AGENCY, tokens.for_poll(AGENCY, "dvor")
+    choices = ["park", "square"]
+    expected = {"voted": 0, "limited": 0, "park": 0, "square": 0}
+    with app.test_request_context():
+        agency = agencies.load(agency_id)
+        shown = polls.load(agency_id, "dvor")
+    for n in range(1250):
+        ip = f"10.{n // 250}.{n % 250}.7"
+        with app.test_request_context(f"/embed/{AGENCY}/polls/dvor", method="POST",
+                                      environ_base={"REMOTE_ADDR": ip}):  # fmt: skip
+            for attempt in range(8):
+                choice = choices[(n + attempt) % 2]
+                fields = MultiDict({"token": tokens.issue(issuer), "website": "",
+                                    "q-priority": choice, "q-mood": "5"})  # fmt: skip
+                post = submissions.VotePost(agency, shown, fields, "embed", "ru", now())
+                outcome = intake.vote(post)
+                if isinstance(outcome, submissions.Voted):
+                    expected["voted"] += 1
+                    expected[choice] += 1
+                else:
+                    assert isinstance(outcome, submissions.Limited), outcome
+                    assert attempt >= 5
+                    expected["limited"] += 1
+    assert expected["voted"] == 1250 * 5 and expected["limited"] == 1250 * 3
+    tally = counts(app, "dvor")
+    assert tally[("", "")] == expected["voted"]
+    assert tally[("priority", "park")] == expected["park"]
+    assert tally[("priority", "square")] == expected["square"]
+    assert tally[("mood", "5")] == tally[("mood", "")] == expected["voted"]
+    with app.app_context():
+        stored = outbox.get_db().execute("SELECT count(*) FROM messages WHERE kind = 'vote'")
+        assert stored.fetchone()[0] == expected["voted"]

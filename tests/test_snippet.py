@@ -12,6 +12,8 @@ import html5lib
 import pytest
 
 from tests.conftest import write_agency
+from tests.polls import AGENCY as POLL_AGENCY
+from tests.polls import POLL, write_poll
 from widget import agencies, create_app, settings
 from widget.web.snippet import recommended_height, snippet_for
 
@@ -253,3 +255,47 @@ def test_the_recommended_height_follows_the_form(app, instance):
     )
     write_agency(instance, "library-1", hidden)
     assert recommended_height(registry.get("library-1")) < one_topic - 300
+
+
+def test_a_closed_a_not_yet_open_or_a_broken_poll_has_no_snippet(client, instance):
+    write_poll(instance, "old", POLL.replace("2035-12-31", "2026-01-02"))
+    write_poll(instance, "soon", POLL.replace("2026-01-01", "2035-01-01"))
+    write_poll(instance, "broken", POLL.replace('kind = "single"', 'kind = "singel"'))
+    _response, page = page_of(client, POLL_AGENCY)
+    assert "Опросы, которые идут сейчас" not in page and "/polls/" not in page
+    for poll_id in ("old", "soon", "broken", "nowhere"):
+        assert client.get(f"/snippet/{POLL_AGENCY}/polls/{poll_id}/qr.svg").status_code == 404
+
+
+def test_each_open_poll_gets_its_code_link_and_qr_code(client, instance):
+    write_poll(instance, "dvor")
+    write_poll(instance, "park", POLL.replace("Благоустройство 2027", "Парк «Ботанический» 🌳"))
+    _response, page = page_of(client, POLL_AGENCY)
+    for poll_id in ("dvor", "park"):
+        code = html.unescape(
+            re.search(rf'id="poll-{poll_id}-code"[^>]*>(.*?)</textarea>', page, re.S).group(1)
+        )
+        iframe = parse_iframe(code)
+        src = urlsplit(iframe.get("src")).path
+        assert src == f"/embed/{POLL_AGENCY}/polls/{poll_id}"
+        assert int(iframe.get("height")) >= 1000  # three questions, eight answers, the notice
+        assert client.get(src).status_code == 200
+        assert f"/f/{POLL_AGENCY}/polls/{poll_id}" in page
+        qr = client.get(f"/snippet/{POLL_AGENCY}/polls/{poll_id}/qr.svg")
+        assert qr.status_code == 200 and qr.mimetype == "image/svg+xml"
+    assert "Опрос: Парк «Ботанический» 🌳" in html.unescape(page)
+    assert page.count('class="snippet__qr"') == 3  # the form's and the two polls'
+
+
+def test_the_command_prints_each_open_polls_code_and_link(runner, instance, tmp_path):
+    write_poll(instance, "dvor")
+    qr = tmp_path / "qr.svg"
+    result = runner.invoke(
+        args=["agencies", "snippet", POLL_AGENCY, "--base-url", "https://o.ru", "--qr", str(qr)]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert f"https://o.ru/f/{POLL_AGENCY}/polls/dvor" in lines
+    assert any(line.startswith(f'<iframe src="https://o.ru/embed/{POLL_AGENCY}/polls/dvor"')
+               for line in lines)  # fmt: skip
+    assert (tmp_path / "qr-dvor.svg").read_bytes().startswith(b"<?xml")

@@ -167,6 +167,15 @@ def agencies_snippet(agency_id: str, base_url: str | None, qr_path: str | None) 
     if qr_path:
         Path(qr_path).write_bytes(found.qr_file())
         click.echo(f"# the QR code of the link: {qr_path}", err=True)
+    for item in snippet.poll_snippets(app, agency, base, snippet.now()):
+        click.echo(f"# the open poll {item.poll_id!r}: the code, then the link", err=True)
+        click.echo(item.snippet.iframe)
+        click.echo(item.snippet.page_url)
+        if qr_path:
+            path = Path(qr_path)
+            poll_qr = path.with_name(f"{path.stem}-{item.poll_id}{path.suffix}")
+            poll_qr.write_bytes(item.snippet.qr_file())
+            click.echo(f"# its QR code: {poll_qr}", err=True)
 
 
 def _agency(agency_id: str) -> agencies.Agency:

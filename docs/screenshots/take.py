@@ -1,6 +1,7 @@
 """Take the screenshots in this folder: the form in Russian and English, light and dark;
 the message's page answered, rated, closed (in the demo's iframe) and with the rating's
-errors, and the status page.
+errors, and the status page; the demo poll's form, its errors and its results (in
+Russian: its agency's only language).
 
     .venv/bin/python docs/screenshots/take.py
 
@@ -30,6 +31,7 @@ from tests.browser.layout import DESKTOP, PHONE  # noqa: E402
 from widget import create_app  # noqa: E402
 
 AGENCY = "orel-school-57"
+POLL = "orel-city-admin/polls/blagoustroystvo-2027"
 
 
 def main() -> None:
@@ -37,6 +39,7 @@ def main() -> None:
         instance = Path(tmp)
         shutil.copytree(ROOT / "instance" / "agencies", instance / "agencies")
         shutil.copytree(ROOT / "instance" / "logos", instance / "logos")
+        shutil.copytree(ROOT / "instance" / "polls", instance / "polls")
         settings = {
             "secret_key": "screenshots",
             "token_min_seconds": 0,
@@ -53,6 +56,8 @@ def main() -> None:
                 for lang in ("ru", "en"):
                     for scheme in ("light", "dark"):
                         shoot(browser, base, lang, scheme)
+                        if lang == "ru":  # the city's administration offers Russian only
+                            shoot_poll(browser, base, lang, scheme)
                 shoot_the_way_back(browser, base, app)
                 browser.close()
         finally:
@@ -107,6 +112,23 @@ def shoot_the_way_back(browser, base: str, app) -> None:
     page.locator("iframe.demo__frame").evaluate("(f, url) => { f.src = url; }", base + embedded)
     frame.get_by_role("heading", name="Ваше сообщение").wait_for()
     page.screenshot(path=HERE / "message-closed-iframe.png")
+    context.close()
+
+
+def shoot_poll(browser, base: str, lang: str, scheme: str) -> None:
+    context = browser.new_context(
+        viewport={"width": 400, "height": 900}, color_scheme=scheme, java_script_enabled=False
+    )
+    page = context.new_page()
+    page.goto(f"{base}/embed/{POLL}?lang={lang}")
+    page.screenshot(path=HERE / f"poll-{lang}-{scheme}.png", full_page=True)
+    page.locator("button[type=submit]").click()  # nothing chosen: the errors
+    page.screenshot(path=HERE / f"poll-error-{lang}-{scheme}.png", full_page=True)
+    for fieldset in page.locator("fieldset").all():
+        fieldset.locator("input").nth(1).check()
+    page.locator("button[type=submit]").click()
+    page.locator("a[href*='/results']").click()
+    page.screenshot(path=HERE / f"poll-results-{lang}-{scheme}.png", full_page=True)
     context.close()
 
 

@@ -98,6 +98,7 @@ class Widget:
                 # every page of a worker's tests comes from 127.0.0.1
                 "ratelimit_pages": "100000 per minute",
                 "ratelimit_per_agency": "100000 per minute",
+                "ratelimit_votes_per_ip": "100000 per minute",
             },
             instance_path=instance,
         )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from babel.dates import format_datetime
+from babel.numbers import format_decimal
 from flask import abort, current_app, g, redirect, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -184,6 +185,7 @@ def tally_rows(shown: polls.Poll, counts: dict) -> list[dict]:
         mean = None
         if q.kind == "scale" and answered:
             mean = sum(int(c) * counts.get((q.id, c), 0) for c in q.choices) / answered
+            mean = format_decimal(mean, "0.0", locale=get_locale())  # 3,5 in Russian
         found.append(
             {
                 "question": q,

@@ -7,15 +7,16 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import segno
-from flask import Blueprint, Flask, Response, current_app, render_template, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, url_for
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from markupsafe import escape
 
-from .. import agencies, consent
+from .. import agencies, consent, polls
 from ..agencies import Agency
 from . import context, links, uploads
 from .security import allow_own_frames
@@ -78,14 +79,49 @@ def _qr(url: str) -> segno.QRCode:
 def snippet_for(app: Flask, agency: Agency, base_url: str) -> Snippet:
     """The snippet of ``agency`` served from ``base_url`` (``public_url``, or the
     command's ``--base-url``)."""
-
-    def link(surface: str) -> str:
-        return links.external(app, base_url, "widget.form", surface=surface, agency_id=agency.id)
-
-    embed_url, page_url = link("embed"), link("page")
-    height = recommended_height(agency)
     with force_locale(agency.language):  # the same code whoever asks, in whatever language
         title = _("Форма обратной связи: %(name)s", name=agency.display_name)
+    return _built(app, agency, base_url, "widget.form", {}, title, recommended_height(agency))
+
+
+@dataclass(frozen=True)
+class PollSnippet:
+    """One open poll's code, link and QR code, as the form's: ``snippet`` holds them."""
+
+    poll_id: str
+    title: str  # in the agency's own language
+    snippet: Snippet
+
+
+def poll_snippets(app: Flask, agency: Agency, base_url: str, at: datetime) -> list[PollSnippet]:
+    """Each of the agency's polls open at ``at``, soonest closing first (a broken poll
+    file has none: ``flask agencies check`` names it)."""
+    found, _broken = polls.registry(app).of_agency(agency.id)
+    shown = sorted((p for p in found if p.state(at) == "open"), key=lambda p: (p.closes, p.id))
+    out = []
+    for poll in shown:
+        name = polls.words_in(poll.title, agency.language, agency.language)
+        with force_locale(agency.language):
+            title = _("Опрос: %(title)s", title=name)
+        values = {"poll_id": poll.id}
+        height = poll_height(poll, agency.language)
+        out.append(
+            PollSnippet(
+                poll.id, name, _built(app, agency, base_url, "widget.poll", values, title, height)
+            )
+        )
+    return out
+
+
+def _built(
+    app: Flask, agency: Agency, base_url: str, endpoint: str, values: dict, title: str, height: int
+) -> Snippet:
+    def link(surface: str) -> str:
+        return links.external(
+            app, base_url, endpoint, surface=surface, agency_id=agency.id, **values
+        )
+
+    embed_url, page_url = link("embed"), link("page")
     iframe = (
         f'<iframe src="{escape(embed_url)}" title="{escape(title)}" height="{height}" '
         'loading="lazy" referrerpolicy="strict-origin-when-cross-origin" '
@@ -112,6 +148,29 @@ def snippet_for(app: Flask, agency: Agency, base_url: str) -> Snippet:
             )
         )
     return Snippet(agency, embed_url, page_url, height, iframe, warnings)
+
+
+def poll_height(poll: polls.Poll, lang: str) -> int:
+    """An iframe height (CSS px) for a poll's form at the narrowest phone's width, by the
+    same figures as the form's: its title, description, questions and answers."""
+    title = polls.words_in(poll.title, lang, lang)
+    height = 24.0 + 24 + _lines(title, HEADING_CHARS_PER_LINE) * LINE + 4 + 16  # the heading
+    height += LINE + 16  # the agency's name under it
+    description = polls.words_in(poll.description, lang, lang) if poll.description else ""
+    if description:
+        height += _lines(description) * LINE + 16
+    height += 2 * LINE + 16  # "the poll runs until"
+    for q in poll.questions:
+        title = polls.words_in(q.title, lang, lang)
+        height += _lines(title, CHARS_PER_LINE - 4) * LINE + 8 + LINE + 8  # legend and hint
+        for choice in q.options or q.choices:
+            words = polls.words_in(choice.title, lang, lang) if q.options else str(choice)
+            height += max(28, _lines(words, CHARS_PER_LINE - 6) * LINE) + 8
+        height += FIELD_GAP
+    height += 48  # the button and its shadow
+    height += 8 * SMALL_LINE + 3 * 16  # what a poll without sign-in cannot prove, the links
+    height = height * FUDGE + ERROR_ROOM
+    return max(MIN_HEIGHT, min(MAX_HEIGHT, math.ceil(height / 10) * 10))
 
 
 def recommended_height(agency: Agency) -> int:
@@ -152,6 +211,10 @@ def recommended_height(agency: Agency) -> int:
     return max(MIN_HEIGHT, min(MAX_HEIGHT, math.ceil(height / 10) * 10))
 
 
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _lines(text: str, per_line: int = CHARS_PER_LINE) -> int:
     return sum(max(1, math.ceil(len(part) / per_line)) for part in str(text).split("\n"))
 
@@ -168,6 +231,7 @@ def page(agency_id: str):
         lang=agency.language,
         layout="page",
         preview=url_for("widget.form", surface="embed", agency_id=agency.id),
+        polls=poll_snippets(current_app, agency, current_app.config["PUBLIC_URL"], now()),
     )
 
 
@@ -179,4 +243,18 @@ def qr(agency_id: str):
         snippet.qr_file(),
         mimetype="image/svg+xml",
         headers={"Content-Disposition": f'attachment; filename="otklik-{agency.id}.svg"'},
+    )
+
+
+@bp.get("/snippet/<agency:agency_id>/polls/<poll_id>/qr.svg")
+def poll_qr(agency_id: str, poll_id: str):
+    agency = agencies.load(agency_id)
+    found = poll_snippets(current_app, agency, current_app.config["PUBLIC_URL"], now())
+    item = next((p for p in found if p.poll_id == poll_id), None)
+    if item is None:  # no such poll, or not open: its page says why
+        abort(404)
+    return Response(
+        item.snippet.qr_file(),
+        mimetype="image/svg+xml",
+        headers={"Content-Disposition": f'attachment; filename="otklik-{agency.id}-{poll_id}.svg"'},
     )
