@@ -13,9 +13,10 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from babel.dates import format_date
 from babel.lists import format_list
 from flask import abort, current_app, g, redirect, render_template, request
-from flask_babel import format_date, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
@@ -106,22 +107,25 @@ def dates(
     answer_by = now.answer_by
     if answer_by is None and received_on is not None:
         answer_by = received_on + timedelta(days=days)
+    locale = get_locale()  # once for the page's dates: Flask-Babel's format_date asks each time
+
+    def long(day: date | None) -> str | None:
+        return format_date(day, "long", locale=locale) if day else None
+
     return {
         "topic_title": topic.title_in(g.lang) if topic else None,
         "days": days,
-        "received_on": format_date(received_on, "long") if received_on else None,
-        "answer_by": format_date(answer_by, "long") if answer_by else None,
+        "received_on": long(received_on),
+        "answer_by": long(answer_by),
         "extended": now.answer_by is not None,
         "status_words": STATUS_WORDS[now.status],
         "history": [
             {
-                "on": format_date(datetime.fromisoformat(u.time).date(), "long"),
+                "on": long(datetime.fromisoformat(u.time).date()),
                 "status": STATUS_WORDS[u.status],
                 "note": u.note,
                 "redirected_to": u.redirected_to,
-                "answer_by": format_date(date.fromisoformat(u.answer_by), "long")
-                if u.answer_by
-                else None,
+                "answer_by": long(date.fromisoformat(u.answer_by) if u.answer_by else None),
             }
             for u in now.history
         ],
