@@ -4,6 +4,7 @@ from running it; it takes about a minute per figure).
 
     .venv/bin/python bench/_instructions.py                  # the form page, and hello world
     .venv/bin/python bench/_instructions.py --without count token edge
+    .venv/bin/python bench/_instructions.py --page done      # the message's page, answered
 
 Each figure runs the WSGI app in one process under ``valgrind --tool=callgrind`` twice,
 with 0 and with ``-n`` requests after a warm-up, and divides the difference. ``--without``
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PARTS = ("count", "token", "edge", "metrics", "lang")
 
 
-def serve(requests: int, app_name: str, without: list[str]) -> None:
+def serve(requests: int, app_name: str, without: list[str], page: str = "form") -> None:
     """The measured process: build the app, warm it up, answer ``requests`` requests."""
     sys.path.insert(0, str(ROOT))
     from werkzeug.test import EnvironBuilder
@@ -45,16 +46,17 @@ def serve(requests: int, app_name: str, without: list[str]) -> None:
 
         path = "/"
     else:
-        from bench._common import PUBLIC_URL
-        from bench._compare import AGENCY, SECRET, make_instance
-        from widget import create_app
+        from bench._compare import AGENCY, bench_app, make_instance
+        from bench.answers import answered_message
 
-        app = create_app(
-            {"secret_key": SECRET, "public_url": PUBLIC_URL}, instance_path=make_instance(tmp)
-        )
-        path = f"/embed/{AGENCY}"
+        instance = make_instance(tmp)
+        path = answered_message(instance) if page == "done" else f"/embed/{AGENCY}"
+        app = bench_app(instance)
         take_out(app, without)
-    environ = EnvironBuilder(path=path, base_url="http://127.0.0.1:8000").get_environ()
+    path, _, query = path.partition("?")
+    environ = EnvironBuilder(
+        path=path, query_string=query, base_url="http://127.0.0.1:8000"
+    ).get_environ()
 
     def start_response(status, headers, exc_info=None):
         pass
@@ -83,7 +85,7 @@ def take_out(app, without: list[str]) -> None:
             funcs[None] = [f for f in funcs[None] if f.__name__ != "count_request"]
 
 
-def instructions(requests: int, app_name: str, without: list[str]) -> int:
+def instructions(requests: int, app_name: str, without: list[str], page: str) -> int:
     """Instructions the whole measured process executed."""
     command = [
         "valgrind",
@@ -95,6 +97,8 @@ def instructions(requests: int, app_name: str, without: list[str]) -> int:
         str(requests),
         "--app",
         app_name,
+        "--page",
+        page,
         "--without",
         *without,
     ]
@@ -105,17 +109,22 @@ def instructions(requests: int, app_name: str, without: list[str]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--without", nargs="*", default=[], choices=PARTS)
+    parser.add_argument("--page", choices=["form", "done"], default="form",
+                        help="the form page, or the message's page with an answer")  # fmt: skip
     parser.add_argument("-n", type=int, default=300, help="requests measured")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--app", default="widget", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
-        serve(args.serve, args.app, args.without)
+        serve(args.serve, args.app, args.without, args.page)
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is needed: apt-get install valgrind")
     figures = [("Flask hello world", "hello", [])]
-    label = "form page GET /embed/<agency>"
+    label = {
+        "form": "form page GET /embed/<agency>",
+        "done": "message's page GET /embed/<agency>/done/<receipt>",
+    }[args.page]
     figures.append(
         (
             f"{label} without {', '.join(args.without)}" if args.without else label,
@@ -125,7 +134,8 @@ def main() -> None:
     )
     for name, app_name, without in figures:
         per_request = (
-            instructions(args.n, app_name, without) - instructions(0, app_name, without)
+            instructions(args.n, app_name, without, args.page)
+            - instructions(0, app_name, without, args.page)
         ) / args.n
         print(f"{name}: {per_request / 1000:,.0f} thousand instructions a request")
 

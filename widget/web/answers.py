@@ -13,11 +13,13 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from babel.dates import format_date
 from babel.lists import format_list
 from flask import abort, current_app, g, redirect, render_template, request
-from flask_babel import format_date, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 
 from .. import outbox, progress, ratings, receipts, submissions, tokens
 from ..agencies import Agency
@@ -27,10 +29,13 @@ from . import context, links
 from .errors import limited_words
 from .pages import (
     TOKEN_MESSAGE,
+    TOKEN_SLOT,
     UNAVAILABLE_MESSAGE,
     embedding_origin,
     on_each_surface,
     page_url,
+    rendered_once,
+    with_slots,
 )
 
 STATUS_WORDS = {
@@ -48,6 +53,8 @@ REFUSED_WORDS = {
         "отправьте форму ещё раз, чтобы изменить оценку."
     ),
 }
+# Stands in for the rating form's address (its message's) in a cached blank rating form.
+ACTION_SLOT = "otklik-action-slot-3b9f2c60"
 # What looks like a link in an answer (shown as text: see docs/design.md).
 LINK_LIKE = re.compile(r"(?i)\b(?:https?://|www\.)\S")
 
@@ -106,22 +113,25 @@ def dates(
     answer_by = now.answer_by
     if answer_by is None and received_on is not None:
         answer_by = received_on + timedelta(days=days)
+    locale = get_locale()  # once for the page's dates: Flask-Babel's format_date asks each time
+
+    def long(day: date | None) -> str | None:
+        return format_date(day, "long", locale=locale) if day else None
+
     return {
         "topic_title": topic.title_in(g.lang) if topic else None,
         "days": days,
-        "received_on": format_date(received_on, "long") if received_on else None,
-        "answer_by": format_date(answer_by, "long") if answer_by else None,
+        "received_on": long(received_on),
+        "answer_by": long(answer_by),
         "extended": now.answer_by is not None,
         "status_words": STATUS_WORDS[now.status],
         "history": [
             {
-                "on": format_date(datetime.fromisoformat(u.time).date(), "long"),
+                "on": long(datetime.fromisoformat(u.time).date()),
                 "status": STATUS_WORDS[u.status],
                 "note": u.note if private else None,
                 "redirected_to": u.redirected_to,
-                "answer_by": format_date(date.fromisoformat(u.answer_by), "long")
-                if u.answer_by
-                else None,
+                "answer_by": long(date.fromisoformat(u.answer_by) if u.answer_by else None),
             }
             for u in now.history
         ],
@@ -172,19 +182,27 @@ def render_message(
     problem=None,
     status: int = 200,
 ):
+    """The message's page; ``form`` and ``problem``: a rating given back to correct."""
     now = progress_of(agency, shown.receipt)
     private = shown.seal is not None
     answer = now.answer if private else None
     rating = stored_ratings.latest(outbox.get_db(), agency.id, shown.receipt) if private else None
-    if form is None and private and now.rateable:
-        form = ratings.RatingForm(formdata=None, meta={"csrf": False})
-        if rating is not None:  # the rating given, to change
-            form.solved.data, form.score.data = rating.solved, str(rating.score)
-    if form is not None and (not private or not now.rateable) and problem is None:
+    rateable = private and now.rateable
+    action = page_url(".done", agency, surface=surface, receipt=shown.receipt, at=shown.seal)
+    if form is not None and not rateable and problem is None:
         form = None
-    if form is not None and not form.token.data:
-        issuer = tokens.for_message(agency.id, shown.receipt)
-        form.token.data = tokens.issue(issuer, embedding_origin(agency, request.referrer))
+    shown_form = None
+    if form is None and rateable:  # blank, or with the rating given, to change
+        given = (rating.solved, str(rating.score)) if rating else None
+        blank = rendered_once(_render_blank_rating_form, g.lang, given)
+        token = rating_token(agency, shown)
+        shown_form = Markup(
+            blank.replace(TOKEN_SLOT, token, 1).replace(ACTION_SLOT, escape(action), 1)
+        )
+    elif form is not None:
+        if not form.token.data:
+            form.token.data = rating_token(agency, shown)
+        shown_form = rating_form_html(form, rating is not None, problem, action)
     values = dates(agency, shown.topic_id, shown.received_on, now, private)
     address = None
     if private:
@@ -209,15 +227,43 @@ def render_message(
         rating=rating,
         thanked=bool(rating and request.args.get("rated")) and request.method == "GET",
         form=form,
+        rating_form=shown_form,
         problem=problem,
-        action=page_url(".done", agency, surface=surface, receipt=shown.receipt, at=shown.seal),
         follow_up=page_url(".form", agency, surface=surface, follows=shown.receipt),
         solved_words=ratings.SOLVED_WORDS,
         score_words=ratings.SCORE_WORDS,
-        comment_max=ratings.COMMENT_MAX,
         **values,
     )
     return body, status
+
+
+def rating_token(agency: Agency, shown: Message) -> str:
+    issuer = tokens.for_message(agency.id, shown.receipt)
+    return tokens.issue(issuer, embedding_origin(agency, request.referrer))
+
+
+def rating_form_html(form: ratings.RatingForm, rated: bool, problem, action: str) -> Markup:
+    """The rating form (``rated``: a rating was given, which the form changes)."""
+    html = render_template(
+        "_rating_form.html",
+        form=form,
+        rated=rated,
+        problem=problem,
+        action=action,
+        comment_max=ratings.COMMENT_MAX,
+    )
+    return Markup(html)
+
+
+def _render_blank_rating_form(lang: str, given: tuple[str, str] | None) -> str:
+    """The rating form with nothing typed, in ``lang`` (the page's: what gettext
+    translates to), with the rating ``given`` (solved, score) chosen."""
+    form = ratings.RatingForm(formdata=None, meta={"csrf": False})
+    if given is not None:
+        form.solved.data, form.score.data = given
+    form.token.data = TOKEN_SLOT
+    html = rating_form_html(form, given is not None, None, ACTION_SLOT)
+    return with_slots(str(html), "_rating_form.html", TOKEN_SLOT, ACTION_SLOT)
 
 
 def paragraphs(text: str) -> list[str]:

@@ -39,7 +39,7 @@ TOKEN_MESSAGE = _l("Не получилось отправить форму. П�
 # Stands in for the form token in a cached blank form (URL-safe, so never escaped).
 TOKEN_SLOT = "otklik-token-slot-5e0c7d1a"
 TOKEN_SLOT_BYTES = TOKEN_SLOT.encode()
-BLANK_FORMS_CACHED = 1024  # (agency, language, layout, logo, prefix) pages kept per worker
+BLANK_FORMS_CACHED = 1024  # blank forms kept per worker: form pages and rating forms
 UNAVAILABLE_MESSAGE = _l(
     "Сейчас мы не можем принять сообщение. Ваш текст остался в форме: попробуйте отправить "
     "его ещё раз через несколько минут."
@@ -98,36 +98,54 @@ def render_limited(agency: Agency, surface: str, form, limited: limits.LimitReac
     return body, status, {"Retry-After": str(limited.retry_after)}
 
 
+def rendered_once(render, *key):
+    """``render(*key)``, rendered once per worker and kept: for a blank form, whose HTML
+    changes only with ``key``, each visitor's own values (the token; the rating form's
+    address) being put into its slots afterwards. Rendering a form (macros,
+    translations) is most of a page's time. ``key`` must hold everything the HTML
+    depends on, the language included. With template auto-reload on (debug), it is
+    rendered every time so edits show at once."""
+    if current_app.jinja_env.auto_reload:
+        return render(*key)
+    return current_app.extensions["otklik.blank_forms"](render, *key)
+
+
+def with_slots(body, template: str, *slots):
+    """``body``, checked to show each slot exactly once: filling it cannot miss one."""
+    for slot in slots:
+        if body.count(slot) != 1:
+            raise RuntimeError(f"{template} must show {slot} exactly once")
+    return body
+
+
 def _render_blank_form(agency: Agency, lang: str, surface: str, *_where) -> bytes:
     form = forms.for_agency(agency, lang)(formdata=None)
     form.token.data = TOKEN_SLOT
     body, _status = render_form(agency, surface, form)
-    if body.count(TOKEN_SLOT) != 1:
-        raise RuntimeError("form.html must show the form token exactly once")
-    return body.encode()  # UTF-8 takes half the memory of a Cyrillic str, and is sent as is
+    # UTF-8 takes half the memory of a Cyrillic str, and is sent as is
+    return with_slots(body, "form.html", TOKEN_SLOT).encode()
 
 
 def blank_form(agency: Agency, surface: str) -> bytes:
     """The empty form as UTF-8 HTML with ``TOKEN_SLOT`` for its token.
 
-    Rendering it (macros, translations) was most of a form page's time, yet it only
-    changes with the agency (a changed file is a new Agency object, so a new key),
-    the language, the surface, the logo file's version and the prefix its relative links
-    start with (SCRIPT_NAME, the server's). Never the Host header, which the client
-    chooses: absolute links (og:url, og:image) come from ``public_url``. With template
-    auto-reload on (debug), it is rendered every time so edits show at once.
+    It only changes with the agency (a changed file is a new Agency object, so a new
+    key), the language, the surface, the logo file's version and the prefix its relative
+    links start with (SCRIPT_NAME, the server's). Never the Host header, which the
+    client chooses: absolute links (og:url, og:image) come from ``public_url``.
     """
-    key = (agency, g.lang, surface, theme.logo_version(agency), request.environ.get("SCRIPT_NAME"))
-    if current_app.jinja_env.auto_reload:
-        return _render_blank_form(*key)
-    return current_app.extensions["otklik.blank_forms"](*key)
+    where = (theme.logo_version(agency), request.environ.get("SCRIPT_NAME"))
+    return rendered_once(_render_blank_form, agency, g.lang, surface, *where)
+
+
+def _render(render, *key):
+    return render(*key)
 
 
 @bp.record_once
 def _init_app(state) -> None:
     app = state.app
-    cached = functools.lru_cache(maxsize=BLANK_FORMS_CACHED)(_render_blank_form)
-    app.extensions["otklik.blank_forms"] = cached
+    app.extensions["otklik.blank_forms"] = functools.lru_cache(BLANK_FORMS_CACHED)(_render)
     app.extensions["otklik.intake"] = submissions.Intake(
         secret_key=app.config["SECRET_KEY"],
         outbox_db=outbox.get_db,
