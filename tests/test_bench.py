@@ -1,4 +1,4 @@
-"""Each benchmark of issue 18 starts, measures both sides and writes its results, in a
+"""Each benchmark of issues 18 and 19 starts, measures both sides and writes its results, in a
 run too short to mean anything: so that a broken benchmark shows in `make test`, not
 only on the lead's quiet machine. (bench/web.py and the others take longer even at
 their shortest; see bench/README.md.)"""
@@ -45,6 +45,19 @@ def test_answers_bench_measures_the_page_and_the_rating(tmp_path):
         assert measured["errors"] == 0  # every page a 200, every rating a 303
         assert measured["ratio"] is not None and "aim" in measured
     assert rating["stored"] > 0  # the ratings were committed, not only answered
+
+
+def test_polls_bench_measures_the_results_and_every_vote(tmp_path):
+    results = run(tmp_path, "polls.py", "--check")
+    page = first_row(results, "poll results page")
+    vote = first_row(results, "vote POST")
+    for measured in (page, vote):
+        assert measured["value"] > 0 and measured["baseline"] > 0
+        assert measured["errors"] == 0  # every page a 200, every vote a 303
+        assert measured["ratio"] is not None and "aim" in measured
+    # every vote committed, and counted once in the poll's tally
+    assert vote["stored"] > 0
+    assert vote["tallied"] == vote["stored"]
 
 
 @pytest.mark.services
