@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import statistics
 import time
+import uuid
 from pathlib import Path
 
 from bench._common import (
@@ -136,6 +137,24 @@ def alternate_gets(
         base_runs.append(load(*base, seconds, "get"))
         app_runs.append(load(*app, seconds, "get"))
     return app_runs, base_runs
+
+
+def alternate_fresh_posts(
+    instance: Path, tmp: Path, app, base, issuer: str, rate: float, args, warm: bool = True
+):
+    """``alternate_posts`` with enough fresh tokens for every round: ``rate`` (requests a
+    second) bounds the posts, which are no faster than a page. ``app`` and ``base``:
+    (server, path, body); the app's tokens are minted for ``issuer``, the baseline's are
+    unique ids."""
+    count = int(rate * (args.seconds * args.rounds + 1) * 1.5) + 2000
+    tokens_file = tmp / "tokens.txt"
+    took = mint_tokens(instance, count, tokens_file, issuer)
+    print(f"# minted {count} tokens in {took:.1f} s", flush=True)
+    unique = tmp / "unique.txt"
+    unique.write_text("".join(f"{uuid.uuid4()}\n" for _ in range(count)))
+    return alternate_posts(
+        (*app, tokens_file), (*base, unique), args.seconds, args.rounds, warm=warm
+    )
 
 
 def alternate_posts(app, base, seconds: float, rounds: int, warm: bool = True):

@@ -17,7 +17,6 @@ import os
 import re
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -26,12 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import BENCH, ROOT, Server, print_machine, shown, write_results
 from bench._compare import (
     AGENCY,
+    alternate_fresh_posts,
     alternate_gets,
-    alternate_posts,
     bench_app,
     count_rows,
     make_instance,
-    mint_tokens,
     pooled,
     rate_rows,
 )
@@ -116,20 +114,11 @@ def main() -> None:
             print("rating POST vs a bare Flask + SQLite route:", flush=True)
             from widget import tokens
 
-            # enough fresh tokens for every round: a POST is not faster than the page
-            count = int(pooled(page).rate * (args.seconds * args.rounds + 1) * 1.5) + 2000
-            tokens_file = tmp / "tokens.txt"
-            took = mint_tokens(instance, count, tokens_file, tokens.for_message(AGENCY, receipt))
-            print(f"# minted {count} rating tokens in {took:.1f} s", flush=True)
-            unique = tmp / "unique.txt"
-            unique.write_text("".join(f"{uuid.uuid4()}\n" for _ in range(count)))
-            rated, base = alternate_posts(
-                (widget, done, RATING, tokens_file),
-                (bare, "/", SUBMISSION, unique),
-                args.seconds,
-                args.rounds,
+            rated, base = alternate_fresh_posts(
+                instance, tmp, (widget, done, RATING), (bare, "/", SUBMISSION),
+                tokens.for_message(AGENCY, receipt), pooled(page).rate, args,
                 warm=not args.check,
-            )
+            )  # fmt: skip
             rows += rate_rows(
                 "rating POST (fresh token, synchronous=FULL)",
                 "rating",

@@ -18,7 +18,6 @@ import random
 import shutil
 import sys
 import tempfile
-import uuid
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlencode
@@ -27,13 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import BENCH, ROOT, Server, print_machine, shown, write_results
 from bench._compare import (
+    alternate_fresh_posts,
     alternate_gets,
-    alternate_posts,
     bench_app,
     count_rows,
     lift_limits,
     make_instance,
-    mint_tokens,
     pooled,
     rate_rows,
 )
@@ -176,20 +174,11 @@ def main() -> None:
             print("vote POST vs a bare Flask + SQLite route:", flush=True)
             from widget import tokens
 
-            # enough fresh tokens for every round: a POST is not faster than the page
-            count = int(pooled(page).rate * (args.seconds * args.rounds + 1) * 1.5) + 2000
-            tokens_file = tmp / "tokens.txt"
-            took = mint_tokens(instance, count, tokens_file, tokens.for_poll(POLL_AGENCY, POLL))
-            print(f"# minted {count} vote tokens in {took:.1f} s", flush=True)
-            unique = tmp / "unique.txt"
-            unique.write_text("".join(f"{uuid.uuid4()}\n" for _ in range(count)))
-            voted, base = alternate_posts(
-                (widget, POLL_PATH, VOTE, tokens_file),
-                (bare, "/", SUBMISSION, unique),
-                args.seconds,
-                args.rounds,
+            voted, base = alternate_fresh_posts(
+                instance, tmp, (widget, POLL_PATH, VOTE), (bare, "/", SUBMISSION),
+                tokens.for_poll(POLL_AGENCY, POLL), pooled(page).rate, args,
                 warm=not args.check,
-            )
+            )  # fmt: skip
         # counted once gunicorn has stopped: its workers finish the votes wrk left in flight
         rows += rate_rows(
             "vote POST (fresh token, tally in the outbox, synchronous=FULL)",

@@ -16,7 +16,6 @@ import argparse
 import os
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -25,12 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import BENCH, ROOT, Server, print_machine, row, shown, write_results
 from bench._compare import (
     AGENCY,
+    alternate_fresh_posts,
     alternate_gets,
-    alternate_posts,
     count_rows,
     load,
     make_instance,
-    mint_tokens,
     pooled,
     rate_rows,
 )
@@ -93,19 +91,10 @@ def main() -> None:
             )
 
             print("submission POST /embed/<agency> vs a bare Flask + SQLite route:", flush=True)
-            # enough fresh tokens for every round: a POST is not faster than the page
-            count = int(pooled(page).rate * (args.seconds * args.rounds + 1) * 1.5) + 2000
-            tokens_file = tmp / "tokens.txt"
-            took = mint_tokens(instance, count, tokens_file)
-            print(f"# minted {count} tokens in {took:.1f} s", flush=True)
-            unique = tmp / "unique.txt"
-            unique.write_text("".join(f"{uuid.uuid4()}\n" for _ in range(count)))
-            submit, base = alternate_posts(
-                (widget, form_path, BODY, tokens_file),
-                (bare, "/", BODY, unique),
-                args.seconds,
-                args.rounds,
-            )
+            submit, base = alternate_fresh_posts(
+                instance, tmp, (widget, form_path, BODY), (bare, "/", BODY), AGENCY,
+                pooled(page).rate, args,
+            )  # fmt: skip
             rows += rate_rows(
                 "submission POST (fresh token, synchronous=FULL)",
                 "submission",
