@@ -33,7 +33,8 @@ def _request(netloc: str, method: str, path: str, body: str | None = None):
 
 def _worker(url, seconds, kind, body, tokens, results) -> None:
     parts = urlsplit(url)
-    netloc, path = parts.netloc, parts.path or "/"
+    # the query too: a message's page is its done URL with the seal (?at=…)
+    netloc, path = parts.netloc, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     latencies, errors, visits, used = [], 0, 0, 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

@@ -40,10 +40,26 @@ BUSY_TIMEOUT_MS = 10_000
 def connect(path: str) -> Database:
     """Open the outbox with the durability settings every writer must use."""
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
+    _write_ahead_log(conn)
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return Database(conn, execute_plugins=False, recursive_triggers=False)
+
+
+def _write_ahead_log(conn: sqlite3.Connection) -> None:
+    """Put a new outbox in WAL mode. The change of journal mode can answer "database is
+    locked" at once, without waiting out busy_timeout, while another worker opens the same
+    new outbox (seen in test_several_processes_write_safely): try again until the busy
+    timeout has passed. Once in WAL, the mode stays and this is a no-op."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def migrate(path: str) -> None:
