@@ -232,3 +232,27 @@ def test_no_answer_note_or_comment_in_logs_or_metrics(client, app, caplog, tmp_p
     said = caplog.text + client.get("/metrics").get_data(as_text=True)
     for secret in ("Иван Петрович", "Марье Ивановне", "холодный", "горячим"):
         assert secret not in said, secret
+
+
+def test_a_page_kept_between_visits_changes_with_each_update_and_rating(client, app):
+    # the page is rendered once and kept while its facts stay the same (pages.py): each
+    # visit still gets a token of its own, and a new update or rating shows at once
+    done = sent(client)
+    update(app, done, "in_progress", time="2026-12-02T09:00:00+03:00")
+    assert "Статус: Рассматривается" in text_of(client.get(done))
+    update(app, done, "answered", time="2026-12-03T10:15:00+03:00", answer=LONG_ANSWER)
+    first, second = (client.get(done).get_data(as_text=True) for _ in range(2))
+    token = re.compile(r'name="token" value="([^"]+)"')
+    assert token.search(first).group(1) != token.search(second).group(1)
+    assert token.sub("", first) == token.sub("", second)  # the rest is the same page
+    assert "Статус: Дан ответ" in text_of(client.get(done))
+    english = text_of(client.get(f"{done}&lang=en"))
+    assert "Status: Answered" in english, english
+    assert rate(client, done, solved="partly", score="4").status_code == 303
+    page = text_of(client.get(done))
+    assert "Ваша оценка: вопрос решён — частично; ответ — 4 — доволен." in page
+    assert rate(client, done, solved="no", score="2").status_code == 303
+    assert "вопрос решён — нет; ответ — 2 — недоволен." in text_of(client.get(done))
+    update(app, done, "closed", time="2026-12-09T10:00:00+03:00")
+    page = text_of(client.get(done))
+    assert "Статус: Закрыто" in page and "Отправить оценку" not in page

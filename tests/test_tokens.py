@@ -153,3 +153,22 @@ def test_nonces_are_fresh_and_url_safe():
     nonces = {tokens.new_nonce() for _ in range(1000)}
     assert len(nonces) == 1000
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{16}", nonce) for nonce in nonces)
+
+
+def test_tokens_and_seals_of_itsdangerous_own_kind_still_verify(app):
+    # tokens.py signs without trying zlib; what itsdangerous's URLSafeSerializer made
+    # before (compressed when that was shorter: a long, repetitive origin here) verifies,
+    # and what we make now, it reads: a deploy refuses no form and no saved link
+    origin = "https://" + "school" * 30 + ".example.ru"
+    plain = URLSafeSerializer(["k1"], salt=tokens.SALT)
+    old = plain.dumps(["orel-school-57", int((time.time() - 60) * 1000), "n" * 16, origin])
+    assert old.startswith(".")  # compressed
+    with app.app_context():
+        assert tokens.verify(old, "orel-school-57").origin == origin
+        new = tokens.issue("orel-school-57", origin)
+        assert not new.startswith(".") and plain.loads(new)[3] == origin
+        sealed = URLSafeSerializer(["k1"], salt=tokens.DONE_SALT).dumps(
+            ["orel-school-57", "K7M2-9QXD", "food" * 40, "2026-12-01", ["email"]]
+        )
+        assert sealed.startswith(".")
+        assert tokens.open_done(sealed, "orel-school-57", "K7M2-9QXD").topic_id == "food" * 40

@@ -19,7 +19,7 @@ from flask import abort, current_app, g, redirect, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from .. import outbox, progress, ratings, receipts, submissions, tokens
 from ..agencies import Agency
@@ -30,11 +30,13 @@ from .errors import limited_words
 from .pages import (
     TOKEN_MESSAGE,
     TOKEN_SLOT,
+    TOKEN_SLOT_BYTES,
     UNAVAILABLE_MESSAGE,
     embedding_origin,
+    layout_version,
     on_each_surface,
     page_url,
-    rendered_once,
+    rendered_while_unchanged,
     with_slots,
 )
 
@@ -53,8 +55,6 @@ REFUSED_WORDS = {
         "отправьте форму ещё раз, чтобы изменить оценку."
     ),
 }
-# Stands in for the rating form's address (its message's) in a cached blank rating form.
-ACTION_SLOT = "otklik-action-slot-3b9f2c60"
 # What looks like a link in an answer (shown as text: see docs/design.md).
 LINK_LIKE = re.compile(r"(?i)\b(?:https?://|www\.)\S")
 
@@ -182,27 +182,52 @@ def render_message(
     problem=None,
     status: int = 200,
 ):
-    """The message's page; ``form`` and ``problem``: a rating given back to correct."""
+    """The message's page; ``form`` and ``problem``: a rating given back to correct.
+
+    As a visit sees it (no rating given back), the page is rendered once and kept until
+    the message's next update or rating: the key holds its history and its rating, read
+    for each request; only the rating form's token is new each time."""
     now = progress_of(agency, shown.receipt)
     private = shown.seal is not None
-    answer = now.answer if private else None
     rating = stored_ratings.latest(outbox.get_db(), agency.id, shown.receipt) if private else None
     rateable = private and now.rateable
-    action = page_url(".done", agency, surface=surface, receipt=shown.receipt, at=shown.seal)
     if form is not None and not rateable and problem is None:
         form = None
+    if form is None:
+        thanked = bool(rating and request.args.get("rated")) and request.method == "GET"
+        page = rendered_while_unchanged(
+            _render_page, agency, surface, g.lang, *layout_version(agency), shown, now, rating,
+            thanked,
+        )  # fmt: skip
+        if rateable:
+            page = page.replace(TOKEN_SLOT_BYTES, rating_token(agency, shown).encode(), 1)
+        return page, status
+    if not form.token.data:
+        form.token.data = rating_token(agency, shown)
+    action = page_url(".done", agency, surface=surface, receipt=shown.receipt, at=shown.seal)
+    shown_form = rating_form_html(form, rating is not None, problem, action)
+    return page_html(agency, surface, shown, now, rating, False, form, shown_form, problem), status
+
+
+def _render_page(agency, surface, _lang, _logo, _prefix, shown, now, rating, thanked) -> bytes:
+    """The page as UTF-8 (kept, and sent, as is), with its rating form blank (or with
+    the rating given, to change) and its token ``TOKEN_SLOT``. Called with the key of
+    ``rendered_while_unchanged``."""
     shown_form = None
-    if form is None and rateable:  # blank, or with the rating given, to change
-        given = (rating.solved, str(rating.score)) if rating else None
-        blank = rendered_once(_render_blank_rating_form, g.lang, given)
-        token = rating_token(agency, shown)
-        shown_form = Markup(
-            blank.replace(TOKEN_SLOT, token, 1).replace(ACTION_SLOT, escape(action), 1)
-        )
-    elif form is not None:
-        if not form.token.data:
-            form.token.data = rating_token(agency, shown)
-        shown_form = rating_form_html(form, rating is not None, problem, action)
+    if shown.seal is not None and now.rateable:
+        form = ratings.RatingForm(formdata=None, meta={"csrf": False})
+        if rating is not None:
+            form.solved.data, form.score.data = rating.solved, str(rating.score)
+        form.token.data = TOKEN_SLOT
+        action = page_url(".done", agency, surface=surface, receipt=shown.receipt, at=shown.seal)
+        shown_form = rating_form_html(form, rating is not None, None, action)
+    body = page_html(agency, surface, shown, now, rating, thanked, None, shown_form, None)
+    return (with_slots(body, "message.html", TOKEN_SLOT) if shown_form else body).encode()
+
+
+def page_html(agency, surface, shown, now, rating, thanked, form, rating_form, problem) -> str:
+    private = shown.seal is not None
+    answer = now.answer if private else None
     values = dates(agency, shown.topic_id, shown.received_on, now, private)
     address = None
     if private:
@@ -210,7 +235,7 @@ def render_message(
             "widget.done", surface=surface, agency_id=agency.id, receipt=shown.receipt,
             at=shown.seal, **({"lang": g.lang} if g.lang != agency.language else {}),
         )  # fmt: skip
-    body = render_template(
+    return render_template(
         "message.html",
         receipt=shown.receipt,
         seal=shown.seal,
@@ -225,16 +250,15 @@ def render_message(
         status=now.status,
         closed=now.closed,
         rating=rating,
-        thanked=bool(rating and request.args.get("rated")) and request.method == "GET",
+        thanked=thanked,
         form=form,
-        rating_form=shown_form,
+        rating_form=rating_form,
         problem=problem,
         follow_up=page_url(".form", agency, surface=surface, follows=shown.receipt),
         solved_words=ratings.SOLVED_WORDS,
         score_words=ratings.SCORE_WORDS,
         **values,
     )
-    return body, status
 
 
 def rating_token(agency: Agency, shown: Message) -> str:
@@ -253,17 +277,6 @@ def rating_form_html(form: ratings.RatingForm, rated: bool, problem, action: str
         comment_max=ratings.COMMENT_MAX,
     )
     return Markup(html)
-
-
-def _render_blank_rating_form(lang: str, given: tuple[str, str] | None) -> str:
-    """The rating form with nothing typed, in ``lang`` (the page's: what gettext
-    translates to), with the rating ``given`` (solved, score) chosen."""
-    form = ratings.RatingForm(formdata=None, meta={"csrf": False})
-    if given is not None:
-        form.solved.data, form.score.data = given
-    form.token.data = TOKEN_SLOT
-    html = rating_form_html(form, given is not None, None, ACTION_SLOT)
-    return with_slots(str(html), "_rating_form.html", TOKEN_SLOT, ACTION_SLOT)
 
 
 def paragraphs(text: str) -> list[str]:

@@ -39,7 +39,11 @@ TOKEN_MESSAGE = _l("Не получилось отправить форму. П�
 # Stands in for the form token in a cached blank form (URL-safe, so never escaped).
 TOKEN_SLOT = "otklik-token-slot-5e0c7d1a"
 TOKEN_SLOT_BYTES = TOKEN_SLOT.encode()
-BLANK_FORMS_CACHED = 1024  # blank forms kept per worker: form pages and rating forms
+BLANK_FORMS_CACHED = 1024  # blank forms kept per worker
+# Pages kept per worker whose HTML changes only when their facts do: a message's page (until
+# its next update or rating), a poll's results (until its next vote). What their readers
+# reload; a few hundred of about 15 KB each.
+PAGES_CACHED = 256
 UNAVAILABLE_MESSAGE = _l(
     "Сейчас мы не можем принять сообщение. Ваш текст остался в форме: попробуйте отправить "
     "его ещё раз через несколько минут."
@@ -100,14 +104,33 @@ def render_limited(agency: Agency, surface: str, form, limited: limits.LimitReac
 
 def rendered_once(render, *key):
     """``render(*key)``, rendered once per worker and kept: for a blank form, whose HTML
-    changes only with ``key``, each visitor's own values (the token; the rating form's
-    address) being put into its slots afterwards. Rendering a form (macros,
-    translations) is most of a page's time. ``key`` must hold everything the HTML
-    depends on, the language included. With template auto-reload on (debug), it is
-    rendered every time so edits show at once."""
+    changes only with ``key``, each visitor's own values (the token) being put into its
+    slots afterwards. Rendering a page (macros, translations) is most of its time.
+    ``key`` must hold everything the HTML depends on, the language and
+    ``layout_version`` included. With template auto-reload on (debug), it is rendered
+    every time so edits show at once."""
+    return _kept("otklik.blank_forms", render, key)
+
+
+def rendered_while_unchanged(render, *key):
+    """``rendered_once`` for a page of facts that change (a message's updates, a poll's
+    tally): ``key`` holds those facts, read for each request, so a new fact is a new
+    page. Kept apart from the blank forms, so that these never push a form out."""
+    return _kept("otklik.pages", render, key)
+
+
+def _kept(cache: str, render, key: tuple):
     if current_app.jinja_env.auto_reload:
         return render(*key)
-    return current_app.extensions["otklik.blank_forms"](render, *key)
+    return current_app.extensions[cache](render, *key)
+
+
+def layout_version(agency: Agency) -> tuple:
+    """What every page's layout depends on beyond the agency and the language: the logo
+    file's version and the prefix its relative links start with (SCRIPT_NAME, the
+    server's). Never the Host header, which the client chooses: absolute links (og:url,
+    og:image) come from ``public_url``."""
+    return theme.logo_version(agency), request.environ.get("SCRIPT_NAME")
 
 
 def with_slots(body, template: str, *slots):
@@ -130,12 +153,9 @@ def blank_form(agency: Agency, surface: str) -> bytes:
     """The empty form as UTF-8 HTML with ``TOKEN_SLOT`` for its token.
 
     It only changes with the agency (a changed file is a new Agency object, so a new
-    key), the language, the surface, the logo file's version and the prefix its relative
-    links start with (SCRIPT_NAME, the server's). Never the Host header, which the
-    client chooses: absolute links (og:url, og:image) come from ``public_url``.
+    key), the language, the surface and the layout's version.
     """
-    where = (theme.logo_version(agency), request.environ.get("SCRIPT_NAME"))
-    return rendered_once(_render_blank_form, agency, g.lang, surface, *where)
+    return rendered_once(_render_blank_form, agency, g.lang, surface, *layout_version(agency))
 
 
 def _render(render, *key):
@@ -146,6 +166,7 @@ def _render(render, *key):
 def _init_app(state) -> None:
     app = state.app
     app.extensions["otklik.blank_forms"] = functools.lru_cache(BLANK_FORMS_CACHED)(_render)
+    app.extensions["otklik.pages"] = functools.lru_cache(PAGES_CACHED)(_render)
     app.extensions["otklik.intake"] = submissions.Intake(
         secret_key=app.config["SECRET_KEY"],
         outbox_db=outbox.get_db,
