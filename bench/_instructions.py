@@ -5,6 +5,7 @@ from running it; it takes about a minute per figure).
     .venv/bin/python bench/_instructions.py                  # the form page, and hello world
     .venv/bin/python bench/_instructions.py --without count token edge
     .venv/bin/python bench/_instructions.py --page done      # the message's page, answered
+    .venv/bin/python bench/_instructions.py --page results   # a poll's results, 1,000 votes
 
 Each figure runs the WSGI app in one process under ``valgrind --tool=callgrind`` twice,
 with 0 and with ``-n`` requests after a warm-up, and divides the difference. ``--without``
@@ -48,9 +49,15 @@ def serve(requests: int, app_name: str, without: list[str], page: str = "form") 
     else:
         from bench._compare import AGENCY, bench_app, make_instance
         from bench.answers import answered_message
+        from bench.polls import POLL_PATH, fill_tallies, poll_instance
 
-        instance = make_instance(tmp)
-        path = answered_message(instance) if page == "done" else f"/embed/{AGENCY}"
+        if page == "results":  # the tally's size does not change the page's cost
+            instance = poll_instance(tmp)
+            fill_tallies(instance, 1000)
+            path = f"{POLL_PATH}/results"
+        else:
+            instance = make_instance(tmp)
+            path = answered_message(instance) if page == "done" else f"/embed/{AGENCY}"
         app = bench_app(instance)
         take_out(app, without)
     path, _, query = path.partition("?")
@@ -109,8 +116,9 @@ def instructions(requests: int, app_name: str, without: list[str], page: str) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--without", nargs="*", default=[], choices=PARTS)
-    parser.add_argument("--page", choices=["form", "done"], default="form",
-                        help="the form page, or the message's page with an answer")  # fmt: skip
+    parser.add_argument("--page", choices=["form", "done", "results"], default="form",
+                        help="the form page, the message's page with an answer, or a poll's "
+                        "results")  # fmt: skip
     parser.add_argument("-n", type=int, default=300, help="requests measured")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--app", default="widget", help=argparse.SUPPRESS)
@@ -124,6 +132,7 @@ def main() -> None:
     label = {
         "form": "form page GET /embed/<agency>",
         "done": "message's page GET /embed/<agency>/done/<receipt>",
+        "results": "poll results GET /embed/<agency>/polls/<poll>/results",
     }[args.page]
     figures.append(
         (

@@ -19,7 +19,14 @@ from ..agencies import Agency
 from ..polls.votes import Ballot, field_name
 from . import context
 from .errors import WAIT_AND_VOTE, limited_words
-from .pages import TOKEN_MESSAGE, embedding_origin, on_each_surface, page_url
+from .pages import (
+    TOKEN_MESSAGE,
+    embedding_origin,
+    layout_version,
+    on_each_surface,
+    page_url,
+    rendered_while_unchanged,
+)
 
 PAGE_SIZE = 20
 STATE_ORDER = {"open": 0, "upcoming": 1, "closed": 2}
@@ -200,20 +207,30 @@ def tally_rows(shown: polls.Poll, counts: dict) -> list[dict]:
 
 @on_each_surface("/<agency:agency_id>/polls/<poll_id>/results", methods=["GET"])
 def poll_results(surface: str, agency_id: str, poll_id: str):
+    """The results as the tally stands: rendered once and kept until the next vote (the
+    key holds the tally, read for each visit) or until the poll opens or closes."""
     agency = context.agency()
     shown = poll_of(agency, poll_id)
     at = now()
     visible = shown.results_shown(at)
     counts = polls.tallies().counts(agency.id, shown.id) if visible else {}
+    return rendered_while_unchanged(
+        _render_results, agency, shown, surface, g.lang, *layout_version(agency),
+        visible, shown.state(at), frozenset(counts.items()),
+    )  # fmt: skip
+
+
+def _render_results(agency, shown, surface, _lang, _logo, _prefix, visible, state, tally) -> bytes:
+    counts = dict(tally)
     return render_template(
         "poll_results.html",
         poll=shown,
         texts=texts(shown),
         visible=visible,
-        state=shown.state(at),
+        state=state,
         votes=counts.get(("", ""), 0),
         questions=tally_rows(shown, counts),
         closes=when(shown.closes),
         poll_url=page_url(".poll", agency, surface=surface, poll_id=shown.id),
         all_polls=page_url(".poll_list", agency, surface=surface),
-    )
+    ).encode()  # UTF-8: kept, and sent, as is
