@@ -99,7 +99,7 @@ def _agency() -> agencies.Agency:
 
 @bp.get("/discovery<format:fmt>")
 def discovery(fmt: str):
-    endpoint = links.public(".discovery", fmt="xml").rsplit("/", 1)[0] + "/"
+    endpoint = links.public("open311.discovery", fmt="xml").rsplit("/", 1)[0] + "/"
     return answer(fmt, "discovery", documents.discovery(endpoint, CHANGESET))
 
 
