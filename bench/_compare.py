@@ -146,15 +146,26 @@ def alternate_fresh_posts(
     second) bounds the posts, which are no faster than a page. ``app`` and ``base``:
     (server, path, body); the app's tokens are minted for ``issuer``, the baseline's are
     unique ids."""
-    count = int(rate * (args.seconds * args.rounds + 1) * 1.5) + 2000
+    count = posts_needed(rate, args)
     tokens_file = tmp / "tokens.txt"
     took = mint_tokens(instance, count, tokens_file, issuer)
     print(f"# minted {count} tokens in {took:.1f} s", flush=True)
-    unique = tmp / "unique.txt"
-    unique.write_text("".join(f"{uuid.uuid4()}\n" for _ in range(count)))
+    unique = unique_ids(tmp / "unique.txt", count)
     return alternate_posts(
         (*app, tokens_file), (*base, unique), args.seconds, args.rounds, warm=warm
     )
+
+
+def posts_needed(rate: float, args) -> int:
+    """How many fresh tokens every round of posts at ``rate`` (requests a second) uses,
+    with room to spare."""
+    return int(rate * (args.seconds * args.rounds + 1) * 1.5) + 2000
+
+
+def unique_ids(path: Path, count: int) -> Path:
+    """``count`` unique ids, one a line: the "tokens" of a side that needs none."""
+    path.write_text("".join(f"{uuid.uuid4()}\n" for _ in range(count)))
+    return path
 
 
 def alternate_posts(app, base, seconds: float, rounds: int, warm: bool = True):
