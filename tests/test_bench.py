@@ -1,6 +1,6 @@
-"""Each benchmark of issues 18, 19 and 21 starts, measures both sides and writes its results, in a
-run too short to mean anything: so that a broken benchmark shows in `make test`, not
-only on the lead's quiet machine. (bench/web.py and the others take longer even at
+"""Each benchmark of issues 18, 19 and 21 starts, measures both sides and writes its
+results, in a run too short to mean anything: so that a broken benchmark shows in
+`make test`, not only on the lead's quiet machine. (bench/web.py and the others take longer even at
 their shortest; see bench/README.md.)"""
 
 from __future__ import annotations
