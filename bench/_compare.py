@@ -6,6 +6,7 @@ every benchmark uses.
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sqlite3
 import statistics
@@ -30,6 +31,21 @@ from bench._common import (
 # The instance every web benchmark serves: a demo agency, a fixed secret.
 AGENCY = "orel-school-57"
 SECRET = "bench-secret-not-for-production"
+
+
+def comparison_args(doc: str) -> argparse.Namespace:
+    """The options of a benchmark that compares in rounds (``doc``: its docstring):
+    ``--seconds`` and ``--rounds``, or ``--check`` for one round of a second and no warm-up."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3, help="each measured run")
+    parser.add_argument("--rounds", type=int, default=6, help="A/B rounds per comparison")
+    parser.add_argument(
+        "--check", action="store_true", help="one round of a second, no warm-up: that it runs"
+    )
+    args = parser.parse_args()
+    if args.check:
+        args.seconds, args.rounds = 1, 1
+    return args
 
 
 def make_instance(folder: Path) -> Path:

@@ -13,7 +13,6 @@ bench/README.md.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from bench._compare import (
     AGENCY,
     alternate_gets,
     alternate_posts,
+    comparison_args,
     count_rows,
     make_instance,
     pooled,
@@ -74,15 +74,7 @@ def request_body(api_key: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3, help="each measured run")
-    parser.add_argument("--rounds", type=int, default=6, help="A/B rounds per comparison")
-    parser.add_argument(
-        "--check", action="store_true", help="one round of a second, no warm-up: that it runs"
-    )
-    args = parser.parse_args()
-    if args.check:
-        args.seconds, args.rounds = 1, 1
+    args = comparison_args(__doc__)
     print_machine()
     from widget.open311 import keys
 

@@ -14,6 +14,17 @@ from widget.open311 import keys
 AGENCY = "orel-city-admin"  # the demo's city hall: topics, contact fields, address optional
 OTHER = "orel-school-57"
 DATATYPES = {"string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"}
+# A request as the spec's example posts one: a point, an address, an email and the consent.
+POTHOLE = {
+    "jurisdiction_id": AGENCY,
+    "service_code": "roads",
+    "lat": "52.9651",
+    "long": "36.0785",
+    "address_string": "Орёл, ул. Ленина, 1",
+    "description": "Глубокая яма на проезжей части у дома 1.",
+    "attribute[email]": "citizen@example.ru",
+    "attribute[consent]": "yes",
+}
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 

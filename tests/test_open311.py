@@ -22,6 +22,9 @@ from tests.open311 import (
     xml_errors,
     xml_items,
 )
+from tests.open311 import (
+    POTHOLE as SPEC_EXAMPLE,
+)
 from tests.outbox_db import rows
 from tests.updates import body_of, status_event
 from widget import outbox, updates
@@ -30,17 +33,7 @@ from widget.outbox import updates as stored_updates
 
 V2 = "/open311/v2"
 FORMATS = ["xml", "json"]
-POTHOLE = {
-    "jurisdiction_id": AGENCY,
-    "service_code": "roads",
-    "lat": "52.9651",
-    "long": "36.0785",
-    "address_string": "Орёл, ул. Ленина, 1",
-    "description": "Глубокая яма на проезжей части у дома 1.",
-    "attribute[email]": "citizen@example.ru",
-    "attribute[consent]": "yes",
-    "media_url": "https://photos.example.org/pothole.jpg",
-}
+POTHOLE = {**SPEC_EXAMPLE, "media_url": "https://photos.example.org/pothole.jpg"}
 
 
 @pytest.fixture

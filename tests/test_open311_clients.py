@@ -13,6 +13,7 @@ from georeport import GeoReport
 from tests.conftest import DEMO_AGENCIES
 from tests.open311 import (
     AGENCY,
+    POTHOLE,
     add_key,
     check_definition,
     check_errors,
@@ -24,17 +25,6 @@ from tests.open311 import (
 from tests.pages import EXPECTED_CSP
 from tests.server import Gunicorn
 from widget.open311 import keys
-
-POTHOLE = {
-    "jurisdiction_id": AGENCY,
-    "service_code": "roads",
-    "lat": "52.9651",
-    "long": "36.0785",
-    "address_string": "Орёл, ул. Ленина, 1",
-    "description": "Глубокая яма на проезжей части у дома 1.",
-    "attribute[email]": "citizen@example.ru",
-    "attribute[consent]": "yes",
-}
 
 
 @pytest.fixture(scope="module")
