@@ -82,7 +82,8 @@ def answer(fmt: str, root: str, value, status: int = 200, headers: dict | None =
 def _agency() -> agencies.Agency:
     """The agency ``jurisdiction_id`` names (of the query, or of a POST's form), with
     the language of its words chosen as the widget's pages choose it (``?lang=``)."""
-    agency_id = request.values.get("jurisdiction_id", "").strip()
+    asked = request.form if request.method == "POST" else request.args
+    agency_id = asked.get("jurisdiction_id", "").strip()
     if not agency_id:
         raise bad("jurisdiction_id: required (the agency's id)")
     if not agencies.AGENCY_ID.fullmatch(agency_id):
