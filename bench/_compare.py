@@ -6,6 +6,7 @@ every benchmark uses.
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sqlite3
 import statistics
@@ -30,6 +31,21 @@ from bench._common import (
 # The instance every web benchmark serves: a demo agency, a fixed secret.
 AGENCY = "orel-school-57"
 SECRET = "bench-secret-not-for-production"
+
+
+def comparison_args(doc: str) -> argparse.Namespace:
+    """The options of a benchmark that compares in rounds (``doc``: its docstring):
+    ``--seconds`` and ``--rounds``, or ``--check`` for one round of a second and no warm-up."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3, help="each measured run")
+    parser.add_argument("--rounds", type=int, default=6, help="A/B rounds per comparison")
+    parser.add_argument(
+        "--check", action="store_true", help="one round of a second, no warm-up: that it runs"
+    )
+    args = parser.parse_args()
+    if args.check:
+        args.seconds, args.rounds = 1, 1
+    return args
 
 
 def make_instance(folder: Path) -> Path:
@@ -146,15 +162,26 @@ def alternate_fresh_posts(
     second) bounds the posts, which are no faster than a page. ``app`` and ``base``:
     (server, path, body); the app's tokens are minted for ``issuer``, the baseline's are
     unique ids."""
-    count = int(rate * (args.seconds * args.rounds + 1) * 1.5) + 2000
+    count = posts_needed(rate, args)
     tokens_file = tmp / "tokens.txt"
     took = mint_tokens(instance, count, tokens_file, issuer)
     print(f"# minted {count} tokens in {took:.1f} s", flush=True)
-    unique = tmp / "unique.txt"
-    unique.write_text("".join(f"{uuid.uuid4()}\n" for _ in range(count)))
+    unique = unique_ids(tmp / "unique.txt", count)
     return alternate_posts(
         (*app, tokens_file), (*base, unique), args.seconds, args.rounds, warm=warm
     )
+
+
+def posts_needed(rate: float, args) -> int:
+    """How many fresh tokens every round of posts at ``rate`` (requests a second) uses,
+    with room to spare."""
+    return int(rate * (args.seconds * args.rounds + 1) * 1.5) + 2000
+
+
+def unique_ids(path: Path, count: int) -> Path:
+    """``count`` unique ids, one a line: the "tokens" of a side that needs none."""
+    path.write_text("".join(f"{uuid.uuid4()}\n" for _ in range(count)))
+    return path
 
 
 def alternate_posts(app, base, seconds: float, rounds: int, warm: bool = True):

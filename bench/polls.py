@@ -11,7 +11,6 @@ Run: ``.venv/bin/python bench/polls.py [--seconds N] [--rounds N]``; see bench/R
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import random
@@ -29,6 +28,7 @@ from bench._compare import (
     alternate_fresh_posts,
     alternate_gets,
     bench_app,
+    comparison_args,
     count_rows,
     lift_limits,
     make_instance,
@@ -130,15 +130,7 @@ def votes_counted(app) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3, help="each measured run")
-    parser.add_argument("--rounds", type=int, default=6, help="A/B rounds per comparison")
-    parser.add_argument(
-        "--check", action="store_true", help="one round of a second, no warm-up: that it runs"
-    )
-    args = parser.parse_args()
-    if args.check:
-        args.seconds, args.rounds = 1, 1
+    args = comparison_args(__doc__)
     print_machine()
     rows = []
     with tempfile.TemporaryDirectory(prefix="otklik-bench-") as tmp:

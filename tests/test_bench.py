@@ -1,6 +1,6 @@
-"""Each benchmark of issues 18 and 19 starts, measures both sides and writes its results, in a
-run too short to mean anything: so that a broken benchmark shows in `make test`, not
-only on the lead's quiet machine. (bench/web.py and the others take longer even at
+"""Each benchmark of issues 18, 19 and 21 starts, measures both sides and writes its
+results, in a run too short to mean anything: so that a broken benchmark shows in
+`make test`, not only on the lead's quiet machine. (bench/web.py and the others take longer even at
 their shortest; see bench/README.md.)"""
 
 from __future__ import annotations
@@ -67,3 +67,14 @@ def test_listener_bench_commits_every_update(tmp_path):
     taken = first_row(results, "listener from RabbitMQ")
     assert taken["value"] > 0 and taken["baseline"] > 0
     assert taken["stored"] == 150
+
+
+def test_open311_bench_measures_the_services_and_every_request(tmp_path):
+    results = run(tmp_path, "open311.py", "--check")
+    services = first_row(results, "Open311 GET services.xml")
+    posted = first_row(results, "Open311 POST requests.json")
+    for measured in (services, posted):
+        assert measured["value"] > 0 and measured["baseline"] > 0
+        assert measured["errors"] == 0  # every list a 200, every request a 200 with its receipt
+        assert measured["ratio"] is not None and "aim" in measured
+    assert posted["stored"] > 0  # the requests were committed, not only answered

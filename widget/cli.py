@@ -28,6 +28,7 @@ from . import (
 )
 from .agencies import files as agency_files
 from .agencies.lines import is_warning
+from .open311 import cli as open311_cli
 from .outbox import delivery, repairs
 from .outbox import updates as stored_updates
 from .polls import cli as polls_cli
@@ -194,6 +195,7 @@ def init_app(app) -> None:
     app.cli.add_command(outbox_cli)
     app.cli.add_command(demo.demo_cli)
     app.cli.add_command(polls_cli.polls_cli)
+    app.cli.add_command(open311_cli.open311_cli)
 
 
 # -- forwarding: `flask forward`, `flask outbox …` ---------------------------------------

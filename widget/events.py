@@ -27,16 +27,35 @@ class Consent:
 
 
 @dataclass(frozen=True)
+class Location:
+    """Where a request posted over Open311 is about: its point (WGS84) and/or the address
+    the integrator's app gave. Not the citizen's postal address (``contact.address``)."""
+
+    lat: float | None = None
+    long: float | None = None
+    address: str | None = None
+
+    def as_data(self) -> dict:
+        point = {} if self.lat is None else {"lat": self.lat, "long": self.long}
+        return {**point, **({"address": self.address} if self.address else {})}
+
+
+@dataclass(frozen=True)
 class Submission:
     agency: Agency
     topic_id: str
     text: str
     contact: dict[str, str]  # only the fields the citizen filled
     lang: str
-    channel: str  # "embed" or "page"
+    channel: str  # "embed", "page" or "open311"
     origin: str | None
     consent: Consent | None
     follows: str | None = None  # the receipt of the message this one follows up
+    # Posted over Open311: the API key's name, where the request is about, and the
+    # link to the integrator's photo (recorded as given, never fetched).
+    integrator: str | None = None
+    location: Location | None = None
+    media_url: str | None = None
 
 
 def iso(timestamp: float) -> str:
@@ -81,6 +100,9 @@ def build(
             "origin": submission.origin,
             "received_at": iso(received_at),
             **({"follows": submission.follows} if submission.follows else {}),
+            **({"integrator": submission.integrator} if submission.integrator else {}),
+            **({"location": submission.location.as_data()} if submission.location else {}),
+            **({"media_url": submission.media_url} if submission.media_url else {}),
             "consent": None
             if consent is None
             else {

@@ -214,6 +214,9 @@ class WTFormsMessages:
 WTFORMS_MESSAGES = WTFormsMessages()
 
 
+CONSENT_LABEL = _l("Даю согласие на обработку персональных данных")
+
+
 class FeedbackForm(FlaskForm):
     """What every agency's form has. ``for_agency`` adds the agency's own fields."""
 
@@ -234,7 +237,7 @@ class FeedbackForm(FlaskForm):
             Length(max=TEXT_MAX, message=_l("Сообщение должно быть не длиннее 5000 символов")),
         ],
     )
-    consent = BooleanField(_l("Даю согласие на обработку персональных данных"))
+    consent = BooleanField(CONSENT_LABEL)
     website = StringField(_l("Оставьте это поле пустым"))  # the honeypot
     token = HiddenField()
     # The receipt of an earlier message whose answer did not solve the question; a

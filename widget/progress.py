@@ -5,7 +5,7 @@ gives the updates (``outbox.updates.history``), the pages show what this sums up
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from .updates import Update
 
@@ -32,6 +32,13 @@ class Progress:
         """The answer-by date the agency set last, when it extended the deadline."""
         dates = [u.answer_by for u in self.history if u.answer_by]
         return date.fromisoformat(dates[-1]) if dates else None
+
+    def due(self, received_on: date | None, within_days: int) -> date | None:
+        """When the answer is due: the date the agency set last, else ``within_days``
+        (the topic's) after the message was received; None when neither is known."""
+        if self.answer_by is not None:
+            return self.answer_by
+        return received_on + timedelta(days=within_days) if received_on else None
 
     @property
     def closed(self) -> bool:

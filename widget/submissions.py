@@ -6,6 +6,9 @@ a ``Post``, calls ``Intake.take`` once and turns the outcome into its answer.
 A rating of an answer is the other kind of post (``RatingPost``, ``Intake.rate``): the
 same token check, rate limit, outbox write and outcomes, with its own form and rules;
 a vote in a public poll the third (``VotePost``, ``Intake.vote``).
+
+A request posted over Open311 is a ``Post`` too, vouched for by a checked API key
+(``Post.key``) instead of a form token: the same rules, limits, consent and outbox.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
@@ -27,23 +31,34 @@ from .outbox import ratings as stored_ratings
 from .outbox import updates as stored_updates
 from .outbox import votes as stored_votes
 
+if TYPE_CHECKING:
+    from .open311.keys import Key
+
 log = logging.getLogger(__name__)
 
 # Where a form is shown: in an agency's iframe, or as a page of its own. The message's
 # channel (a public value of the event) and the template's layout are this word.
 EMBED, PAGE = "embed", "page"
+OPEN311 = "open311"  # a request an integrator's app posted (widget/web/open311.py)
 
 
 @dataclass(frozen=True)
 class Post:
     """What was posted to an agency's form. ``fields`` hold the form's fields, the form
-    token (``token``) and the buttons pressed among them; ``files`` the files sent."""
+    token (``token``) and the buttons pressed among them; ``files`` the files sent.
+
+    ``key``: the API key, already checked, that vouches for a post from an integrator
+    (Open311) in place of a form token; its own rate limit then counts the message
+    instead of the sender's address. ``location`` and ``media_url`` travel with it."""
 
     agency: Agency
     fields: MultiDict
     files: MultiDict
-    surface: str  # EMBED or PAGE
+    surface: str  # EMBED, PAGE or OPEN311
     lang: str  # the page's language
+    key: Key | None = None
+    location: events.Location | None = None
+    media_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,7 +176,8 @@ class Intake:
     """Built once per app with what the rules need. ``attempt(agency)`` and
     ``message(agency)`` count one hit against a rate limit and raise ``limit_reached``
     when there is no room; ``take_files(agency, nonce, files, removed)`` keeps the files
-    sent under the token and returns what is attached and the problems with the new ones.
+    sent under the token and returns what is attached and the problems with the new ones;
+    ``keyed(agency, key)`` counts a message posted with an API key, as ``message`` does.
     """
 
     def __init__(
@@ -174,6 +190,7 @@ class Intake:
         limit_reached: type[Exception],
         take_files: TakeFiles,
         vote: Callable[[Agency, str], None] = lambda agency, poll_id: None,
+        keyed: Callable[[Agency, Key], None] = lambda agency, key: None,
         tallies=None,
     ):
         self.secret_key = secret_key
@@ -183,6 +200,7 @@ class Intake:
         self.limit_reached = limit_reached
         self.take_files = take_files
         self.vote_limit = vote  # a vote about to be counted, per address and poll
+        self.keyed = keyed  # a message about to be counted, per API key
         self.tallies = tallies
 
     def _flooded(self, agency: Agency) -> Exception | None:
@@ -205,8 +223,10 @@ class Intake:
 
     def take(self, post: Post) -> Outcome:
         agency = post.agency
-        # every post is an attempt; only an accepted message counts as one (below)
-        flooded = self._flooded(agency)
+        # every post is an attempt; only an accepted message counts as one (below). An
+        # integrator's server posts for many citizens from one address: its key's own
+        # limit counts its messages instead.
+        flooded = None if post.key else self._flooded(agency)
         form_class = forms.for_agency(agency, post.lang)
         form = form_class(
             formdata=CombinedMultiDict([post.files, post.fields]), meta={"csrf": False}
@@ -215,7 +235,10 @@ class Intake:
             return Limited(form, flooded, self._kept(form, agency))
 
         fresh = tokens.new_nonce()  # files sent with a refused token are kept under it
-        token = self._token(form, agency.id, fresh)
+        if post.key is None:
+            token = self._token(form, agency.id, fresh)
+        else:  # the key vouches for the post: a token of its own, used this once
+            token = tokens.Token(agency.id, time.time(), fresh, None)
         nonce = fresh if token is None else token.nonce
         uploaded, upload_errors = [], []
         if form.accepts_files:
@@ -257,14 +280,19 @@ class Intake:
             origin=token.origin,
             consent=self._consent(form, agency, post.lang),
             follows=form.follows.data or None,
+            integrator=post.key.name if post.key else None,
+            location=post.location,
+            media_url=post.media_url,
         )
+
+        def admit() -> None:  # a new token: is there room for its message?
+            if post.key is None:
+                self.message(agency)
+            else:
+                self.keyed(agency, post.key)
+
         try:
-            stored = outbox.enqueue(
-                self.outbox_db(),
-                submission,
-                nonce=token.nonce,
-                admit=lambda: self.message(agency),  # a new token: is there room for it?
-            )
+            stored = outbox.enqueue(self.outbox_db(), submission, nonce=token.nonce, admit=admit)
         except self.limit_reached as e:  # rolled back: nothing stored, the files kept
             return Limited(form, e, uploaded)
         except sqlite3.Error as e:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlite_utils import Database
 
@@ -47,8 +47,24 @@ def history(db: Database, agency_id: str, receipt: str) -> list[Update]:
         f"SELECT {', '.join(COLUMNS)} FROM updates WHERE agency_id = ? AND receipt = ?",
         [agency_id, receipt],
     ).fetchall()
-    found = [Update(*row) for row in rows]
-    return sorted(found, key=lambda u: (u.happened_at, STATUSES.index(u.status), u.id))
+    return in_order(Update(*row) for row in rows)
+
+
+def histories(db: Database, agency_id: str, receipts: Sequence[str]) -> dict[str, list[Update]]:
+    """``history`` of each of ``receipts`` (one query; a receipt without updates has none)."""
+    marks = ", ".join("?" * len(receipts))
+    rows = db.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM updates WHERE agency_id = ? AND receipt IN ({marks})",
+        [agency_id, *receipts],
+    ).fetchall()
+    found: dict[str, list[Update]] = {}
+    for update in in_order(Update(*row) for row in rows):
+        found.setdefault(update.receipt, []).append(update)
+    return found
+
+
+def in_order(updates: Iterable[Update]) -> list[Update]:
+    return sorted(updates, key=lambda u: (u.happened_at, STATUSES.index(u.status), u.id))
 
 
 def current(db: Database, agency_id: str, receipt: str) -> Update | None:

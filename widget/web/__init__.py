@@ -6,7 +6,7 @@ from werkzeug.routing import BaseConverter
 
 from ..agencies import AGENCY_ID
 from . import answers as answers  # its views register on pages.bp
-from . import demo, errors, intake, limits, links, ops, pages, security, snippet, theme
+from . import demo, errors, intake, limits, links, open311, ops, pages, security, snippet, theme
 from . import polls as polls  # its views register on pages.bp
 
 
@@ -24,6 +24,7 @@ def init_app(app) -> None:
     app.register_blueprint(theme.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(snippet.bp)
+    app.register_blueprint(open311.bp)
     if app.config["DEMO"]:
         app.register_blueprint(demo.bp)
     if app.config["INTAKE_SECRET"]:  # the central system pushes updates only when it signs them

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from babel.dates import format_date
 from babel.lists import format_list
@@ -110,9 +110,7 @@ def dates(
     the message's seal), never by receipt alone."""
     topic = agency.topic(topic_id) if topic_id else None
     days = topic.answer_within_days if topic else 30
-    answer_by = now.answer_by
-    if answer_by is None and received_on is not None:
-        answer_by = received_on + timedelta(days=days)
+    answer_by = now.due(received_on, days)
     locale = get_locale()  # once for the page's dates: Flask-Babel's format_date asks each time
 
     def long(day: date | None) -> str | None:

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from .. import agencies, forms, i18n, polls
-from . import context, intake, uploads
+from . import context, intake, open311, uploads
 from .limits import LimitReached
 
 log = logging.getLogger(__name__)
@@ -237,6 +237,8 @@ def handle_http(e: HTTPException):
         return e
     if intake.takes(request.path):  # a machine client: a problem, never a page
         return intake.http_problem(e)
+    if open311.takes(request.path):  # the spec's errors, never a page
+        return open311.http_error(e)
     kept = {k: v for k, v in e.get_headers() if k in ("Allow", "Retry-After")}
     return render_error(e.code, kept, limited=e if isinstance(e, LimitReached) else None)
 
@@ -272,6 +274,8 @@ def handle_missing_agency(_e: agencies.AgencyNotFound):
 
 
 def handle_unexpected(e: Exception):
+    if open311.takes(request.path):
+        return open311.unexpected_error(e)
     log.exception("unhandled error on %s %s", request.method, request.path)
     return render_error(InternalServerError.code)
 

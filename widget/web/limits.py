@@ -9,7 +9,10 @@ the notation flask-limiter documents):
 - accepted messages per client address to one agency: that agency's ``[limits] per_ip``;
 - accepted messages to one agency from everybody together: ``ratelimit_per_agency``,
   counted only once the per-address limit has taken the message, so one address cannot
-  use up an agency's ceiling.
+  use up an agency's ceiling;
+- accepted messages posted with one Open311 API key, across the agencies it may post to:
+  the key's own ``limit`` (docs/open311.md), in place of the per-address limits (an
+  integrator's server posts for many citizens from one address), beside the ceiling.
 
 The pages call ``page_view(app, req)`` (a blueprint hook, ``count_page_view``) and
 ``attempt(agency)``, each of which counts one hit against every window of its limit,
@@ -204,11 +207,21 @@ class Limits:
         limit there, then the agency's ceiling; checked before counting, so that a
         refused message costs nothing."""
         per_ip = (agency.limits.per_ip, "per-ip", self.client(remote_addr), agency.id)
-        ceiling = (self.per_agency, "agency", agency.id)
-        self.counters.check(*per_ip)
-        self.counters.check(*ceiling)
-        self.counters.hit(*per_ip)
-        self.counters.hit(*ceiling)
+        self._admit(per_ip, (self.per_agency, "agency", agency.id))
+
+    def keyed(self, agency: agencies.Agency, key) -> None:
+        """Count a message posted to ``agency`` with an API key (an ``open311.keys.Key``)
+        that is about to be accepted: the key's own limit, across the agencies it posts
+        to, in place of the address's; then the agency's ceiling, as for any message."""
+        self._admit((key.limit, "key", key.name), (self.per_agency, "agency", agency.id))
+
+    def _admit(self, *counted: tuple[str, ...]) -> None:
+        """Check every window of each limit, then count one hit in each: a message
+        refused by any of them costs nothing in the others."""
+        for limit in counted:
+            self.counters.check(*limit)
+        for limit in counted:
+            self.counters.hit(*limit)
 
     def vote(self, agency: agencies.Agency, poll_id: str, remote_addr: str | None) -> None:
         """Count a vote in one poll about to be accepted (checked first, as a message)."""
@@ -247,6 +260,16 @@ def message(agency: agencies.Agency) -> None:
     place is refused."""
     try:
         extension(current_app).message(agency, request.remote_addr)
+    except LimitReached:
+        metrics.submission("limit")
+        raise
+
+
+def keyed(agency: agencies.Agency, key) -> None:
+    """Count this request's message to ``agency``, posted with API ``key``, about to be
+    accepted (called by the outbox inside its write transaction, as ``message``)."""
+    try:
+        extension(current_app).keyed(agency, key)
     except LimitReached:
         metrics.submission("limit")
         raise

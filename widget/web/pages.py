@@ -175,6 +175,7 @@ def _init_app(state) -> None:
         limit_reached=limits.LimitReached,
         take_files=uploads.take,
         vote=limits.vote,
+        keyed=limits.keyed,
         tallies=polls.tallies(app),
     )
 
