@@ -21,6 +21,7 @@ takes parts of the page out, to show what each costs (docs/performance.md):
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
 import shutil
@@ -68,6 +69,8 @@ def serve(requests: int, app_name: str, without: list[str], page: str = "form") 
     def start_response(status, headers, exc_info=None):
         pass
 
+    gc.collect()  # as gunicorn.conf.py's when_ready, before forking the workers
+    gc.freeze()
     for _ in range(50 + requests):
         b"".join(app(dict(environ), start_response))
     shutil.rmtree(tmp)

@@ -24,6 +24,8 @@ def test_an_answer_goes_retention_days_after_closing_its_status_stays(client, ap
         update(app, done, "answered", time=earlier)
         update(app, done, "closed", time=closed_at, note="Иван Петрович, спасибо за сигнал")
     update(app, open_one, "answered", time=earlier)  # answered long ago, never closed
+    # opened before the purge, the page is kept rendered (pages.py): it must not outlive it
+    assert "суп теперь подают горячим" in text_of(client.get(old))
 
     purged = runner.invoke(args=["outbox", "purge"])  # retention_days: 30 by default
     assert purged.exit_code == 0
@@ -46,6 +48,7 @@ def test_a_rating_comment_leaves_the_outbox_once_delivered(client, app, tmp_path
     update(app, done, "answered")
     comment = "Ответили быстро, но суп всё ещё чуть тёплый 🤷"
     assert rate(client, done, solved="partly", score="4", comment=comment).status_code == 303
+    assert comment in text_of(client.get(done))  # shown back, and the page kept so
     db = outbox.connect(app.config["OUTBOX_PATH"])
     try:
         assert [r["comment"] for r in db["ratings"].rows] == [comment]  # until delivered
@@ -55,6 +58,7 @@ def test_a_rating_comment_leaves_the_outbox_once_delivered(client, app, tmp_path
         db.close()
     assert kept["comment"] is None and (kept["solved"], kept["score"]) == ("partly", 4)
     assert comment not in repr(rows(app))
+    assert comment not in text_of(client.get(done))
     db_rows = rows(app)
     assert {r["kind"] for r in db_rows} == {"message", "rating"}
     assert all(r["status"] == "delivered" for r in db_rows)

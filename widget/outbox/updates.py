@@ -43,11 +43,20 @@ def history(db: Database, agency_id: str, receipt: str) -> list[Update]:
     """Every update of one message, in the order they happened. Two with the same time
     are in the order of their statuses (``STATUSES``), then of their ids, so that the
     order never depends on which arrived first."""
-    rows = db.execute(
-        f"SELECT {', '.join(COLUMNS)} FROM updates WHERE agency_id = ? AND receipt = ?",
-        [agency_id, receipt],
-    ).fetchall()
-    return in_order(Update(*row) for row in rows)
+    return in_order(Update(*row) for row in kept(db, agency_id, receipt))
+
+
+def kept(db: Database, agency_id: str, receipt: str) -> tuple[tuple, ...]:
+    """One message's updates as the outbox holds them now (rows of ``COLUMNS``, by id):
+    equal while nothing about them changed, a new update or a forgotten answer
+    included. What a page kept rendered is known by (widget/web/answers.py)."""
+    return tuple(
+        db.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM updates WHERE agency_id = ? AND receipt = ?"
+            " ORDER BY id",
+            [agency_id, receipt],
+        ).fetchall()
+    )
 
 
 def histories(db: Database, agency_id: str, receipts: Sequence[str]) -> dict[str, list[Update]]:

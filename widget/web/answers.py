@@ -25,6 +25,8 @@ from .. import outbox, progress, ratings, receipts, submissions, tokens
 from ..agencies import Agency
 from ..outbox import ratings as stored_ratings
 from ..outbox import updates as stored_updates
+from ..outbox.updates import in_order
+from ..updates import Update
 from . import context, links
 from .errors import limited_words
 from .pages import (
@@ -183,36 +185,43 @@ def render_message(
     """The message's page; ``form`` and ``problem``: a rating given back to correct.
 
     As a visit sees it (no rating given back), the page is rendered once and kept until
-    the message's next update or rating: the key holds its history and its rating, read
-    for each request; only the rating form's token is new each time."""
-    now = progress_of(agency, shown.receipt)
+    the message's next update or rating: the key holds its updates and its rating as
+    stored, read for each visit; only the rating form's token is new each time."""
+    db = outbox.get_db()
+    updates = stored_updates.kept(db, agency.id, shown.receipt)
     private = shown.seal is not None
-    rating = stored_ratings.latest(outbox.get_db(), agency.id, shown.receipt) if private else None
-    rateable = private and now.rateable
-    if form is not None and not rateable and problem is None:
-        form = None
-    if form is None:
-        thanked = bool(rating and request.args.get("rated")) and request.method == "GET"
-        page = rendered_while_unchanged(
-            _render_page, agency, surface, g.lang, *layout_version(agency), shown, now, rating,
-            thanked,
-        )  # fmt: skip
-        if rateable:
-            page = page.replace(TOKEN_SLOT_BYTES, rating_token(agency, shown).encode(), 1)
-        return page, status
-    if not form.token.data:
-        form.token.data = rating_token(agency, shown)
-    action = page_url(".done", agency, surface=surface, receipt=shown.receipt, at=shown.seal)
-    shown_form = rating_form_html(form, rating is not None, problem, action)
-    return page_html(agency, surface, shown, now, rating, False, form, shown_form, problem), status
+    rating = stored_ratings.latest(db, agency.id, shown.receipt) if private else None
+    if form is not None:
+        now = progress.Progress(tuple(in_order(Update(*row) for row in updates)))
+        if (private and now.rateable) or problem is not None:
+            if not form.token.data:
+                form.token.data = rating_token(agency, shown)
+            action = page_url(
+                ".done", agency, surface=surface, receipt=shown.receipt, at=shown.seal
+            )
+            shown_form = rating_form_html(form, rating is not None, problem, action)
+            body = page_html(agency, surface, shown, now, rating, False, form, shown_form, problem)
+            return body, status
+    thanked = bool(rating and request.args.get("rated")) and request.method == "GET"
+    page, rateable = rendered_while_unchanged(
+        _render_page, agency, surface, g.lang, *layout_version(agency), shown, updates, rating,
+        thanked,
+    )  # fmt: skip
+    if rateable:
+        page = page.replace(TOKEN_SLOT_BYTES, rating_token(agency, shown).encode(), 1)
+    return page, status
 
 
-def _render_page(agency, surface, _lang, _logo, _prefix, shown, now, rating, thanked) -> bytes:
-    """The page as UTF-8 (kept, and sent, as is), with its rating form blank (or with
-    the rating given, to change) and its token ``TOKEN_SLOT``. Called with the key of
-    ``rendered_while_unchanged``."""
+def _render_page(
+    agency, surface, _lang, _logo, _prefix, shown, updates, rating, thanked
+) -> tuple[bytes, bool]:
+    """The page as UTF-8 (kept, and sent, as is), and whether it asks for a rating: then
+    with its rating form blank (or with the rating given, to change) and its token
+    ``TOKEN_SLOT``. Called with the key of ``rendered_while_unchanged``."""
+    now = progress.Progress(tuple(in_order(Update(*row) for row in updates)))
+    rateable = shown.seal is not None and now.rateable
     shown_form = None
-    if shown.seal is not None and now.rateable:
+    if rateable:
         form = ratings.RatingForm(formdata=None, meta={"csrf": False})
         if rating is not None:
             form.solved.data, form.score.data = rating.solved, str(rating.score)
@@ -220,7 +229,9 @@ def _render_page(agency, surface, _lang, _logo, _prefix, shown, now, rating, tha
         action = page_url(".done", agency, surface=surface, receipt=shown.receipt, at=shown.seal)
         shown_form = rating_form_html(form, rating is not None, None, action)
     body = page_html(agency, surface, shown, now, rating, thanked, None, shown_form, None)
-    return (with_slots(body, "message.html", TOKEN_SLOT) if shown_form else body).encode()
+    if rateable:
+        body = with_slots(body, "message.html", TOKEN_SLOT)
+    return body.encode(), rateable
 
 
 def page_html(agency, surface, shown, now, rating, thanked, form, rating_form, problem) -> str:
