@@ -17,7 +17,6 @@ month it was cast. All in UTC.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
 from sqlite_utils import Database
@@ -35,7 +34,7 @@ def _month(timestamp: float) -> str:
     return _utc(timestamp).strftime("%Y-%m")
 
 
-def add(db: Database, agency_id: str, region: str, changes: Iterable[tuple[str, str, int]]):
+def add(db: Database, agency_id: str, region: str, changes: list[tuple[str, str, int]]):
     """Add ``(month, figure, by)`` to the agency's, its region's and the instance's counts,
     inside the caller's transaction, and note the agency as changed (for sharing)."""
     rows = [
@@ -56,6 +55,24 @@ def add(db: Database, agency_id: str, region: str, changes: Iterable[tuple[str, 
         rows,
     )
     db.execute("INSERT OR IGNORE INTO stats_changed (agency_id) VALUES (?)", [agency_id])
+    for month in sorted({month for month, figure, _ in changes if figure == "ratings"}):
+        small_ratings(db, region, month)
+
+
+def small_ratings(db: Database, region: str, month: str) -> None:
+    """Work out again the ratings of the region's agencies that had 1 to 4 in ``month``,
+    from the counts of every instance."""
+    (small,) = db.execute(
+        "SELECT coalesce(sum(n), 0) FROM (SELECT sum(count) AS n FROM stats_counts"
+        " WHERE scope = 'agency' AND region = ? AND month = ? AND figure = 'ratings'"
+        " GROUP BY key) WHERE n BETWEEN 1 AND 4",
+        [region, month],
+    ).fetchone()
+    db.execute(
+        "INSERT INTO stats_small (region, month, ratings) VALUES (?, ?, ?)"
+        " ON CONFLICT DO UPDATE SET ratings = excluded.ratings",
+        [region, month, small],
+    )
 
 
 def _move(db: Database, agency_id: str, region: str, old: Contribution, new: Contribution):
@@ -149,7 +166,7 @@ def rating(
 ) -> None:
     """Count a rating (in its transaction): it takes the place of the message's earlier
     rating taken here, if any."""
-    new = frozenset({(_month(at), f"score:{score}:{solved}")})
+    new = frozenset({(_month(at), "ratings"), (_month(at), f"score:{score}:{solved}")})
     row = db.execute(
         "SELECT region, counted FROM stats_facts"
         " WHERE agency_id = ? AND receipt = ? AND part = 'rating'",
@@ -184,3 +201,59 @@ def _dump(contribution: Contribution) -> str:
 
 def _load(counted: str) -> Contribution:
     return frozenset(tuple(pair) for pair in json.loads(counted))
+
+
+# Reading (widget.stats): the counts of every instance, summed.
+
+Rows = list[tuple[str, str, str, int]]  # (key, month, figure, count)
+
+# The figures a table row needs: not the breakdowns by topic, channel and day.
+ROW_FIGURES = "substr(figure, 1, 4) NOT IN ('topi', 'chan', 'day:')"
+
+
+def of_scope(db: Database, scope: str, key: str, first: str, last: str) -> Rows:
+    return db.execute(
+        "SELECT key, month, figure, sum(count) FROM stats_counts"
+        " WHERE scope = ? AND key = ? AND month BETWEEN ? AND ? GROUP BY month, figure",
+        [scope, key, first, last],
+    ).fetchall()
+
+
+def of_rows(db: Database, scope: str, region: str | None, first: str, last: str) -> Rows:
+    """The table figures of every region (``region`` None) or of a region's agencies."""
+    where, args = ("", []) if region is None else (" AND region = ?", [region])
+    return db.execute(
+        "SELECT key, month, figure, sum(count) FROM stats_counts"
+        f" WHERE scope = ?{where} AND month BETWEEN ? AND ? AND {ROW_FIGURES}"
+        " GROUP BY key, month, figure",
+        [scope, *args, first, last],
+    ).fetchall()
+
+
+def small(db: Database, first: str, last: str) -> dict[tuple[str, str], int]:
+    """(region, month): the ratings of its agencies with 1 to 4 that month."""
+    return {
+        (region, month): n
+        for region, month, n in db.execute(
+            "SELECT region, month, ratings FROM stats_small WHERE month BETWEEN ? AND ?",
+            [first, last],
+        )
+    }
+
+
+def region_counted(db: Database, region: str) -> bool:
+    return bool(
+        db.execute(
+            "SELECT 1 FROM stats_counts WHERE scope = 'region' AND key = ? LIMIT 1", [region]
+        ).fetchone()
+    )
+
+
+def agency_names(db: Database, region: str | None = None, agency_id: str | None = None):
+    """Agency id -> name, as counted: of a region's agencies, or of one."""
+    column, value = ("region", region) if agency_id is None else ("agency_id", agency_id)
+    return dict(
+        db.execute(
+            f"SELECT agency_id, name FROM stats_agencies WHERE {column} = ?", [value]
+        ).fetchall()
+    )
