@@ -31,6 +31,7 @@ from .agencies.lines import is_warning
 from .outbox import delivery, repairs
 from .outbox import updates as stored_updates
 from .polls import cli as polls_cli
+from .stats import sharing
 from .web import snippet
 
 agencies_cli = AppGroup("agencies", help="Check and manage agency configuration files.")
@@ -211,6 +212,7 @@ def make_forwarder(app, batch_size: int | None = None, lease: float = 120.0):
             retention_days=config["RETENTION_DAYS"],
             batch_size=batch_size,
             lease_seconds=lease,
+            sharing=sharing.from_settings(config),
         )
     except transports.TransportError as e:
         raise click.ClickException(str(e)) from None

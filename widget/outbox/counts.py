@@ -34,11 +34,18 @@ def _month(timestamp: float) -> str:
     return _utc(timestamp).strftime("%Y-%m")
 
 
-def add(db: Database, agency_id: str, region: str, changes: list[tuple[str, str, int]]):
+def add(
+    db: Database,
+    agency_id: str,
+    region: str,
+    changes: list[tuple[str, str, int]],
+    instance: str = "",
+):
     """Add ``(month, figure, by)`` to the agency's, its region's and the instance's counts,
-    inside the caller's transaction, and note the agency as changed (for sharing)."""
+    inside the caller's transaction, and note the agency as changed (for sharing).
+    ``instance``: a peer's id, for its counts merged in (``merge``)."""
     rows = [
-        (scope, key, month, figure, row_region, by)
+        (scope, key, month, figure, instance, row_region, by)
         for month, figure, by in changes
         for scope, key, row_region in (
             ("agency", agency_id, region),
@@ -49,12 +56,17 @@ def add(db: Database, agency_id: str, region: str, changes: list[tuple[str, str,
     if not rows:
         return
     db.conn.executemany(
-        "INSERT INTO stats_counts (scope, key, month, figure, region, count)"
-        " VALUES (?, ?, ?, ?, ?, ?)"
+        "INSERT INTO stats_counts (scope, key, month, figure, instance, region, count)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT DO UPDATE SET count = count + excluded.count",
         rows,
     )
-    db.execute("INSERT OR IGNORE INTO stats_changed (agency_id) VALUES (?)", [agency_id])
+    if not instance:
+        db.execute(
+            "INSERT INTO stats_changed (agency_id, version) VALUES (?, 1)"
+            " ON CONFLICT DO UPDATE SET version = version + 1",
+            [agency_id],
+        )
     for month in sorted({month for month, figure, _ in changes if figure == "ratings"}):
         small_ratings(db, region, month)
 
@@ -257,3 +269,47 @@ def agency_names(db: Database, region: str | None = None, agency_id: str | None 
             f"SELECT agency_id, name FROM stats_agencies WHERE {column} = ?", [value]
         ).fetchall()
     )
+
+
+# Sharing (widget.stats.sharing): this instance's counts of an agency out, a peer's in.
+
+
+def changed(db: Database, limit: int) -> list[tuple[str, int]]:
+    """Agencies whose counts changed since they were last shared, with their version."""
+    return db.execute("SELECT agency_id, version FROM stats_changed LIMIT ?", [limit]).fetchall()
+
+
+def own(db: Database, agency_id: str) -> tuple[str | None, list[tuple[str, str, int]]]:
+    """This instance's own counts of one agency: its region and (month, figure, count)."""
+    rows = db.execute(
+        "SELECT region, month, figure, count FROM stats_counts"
+        " WHERE scope = 'agency' AND key = ? AND instance = '' AND count != 0",
+        [agency_id],
+    ).fetchall()
+    return (rows[0][0] if rows else None), [(m, f, n) for _, m, f, n in rows]
+
+
+def shared(db: Database, sent: list[tuple[str, int]]) -> None:
+    """Forget the changes sent, unless the agency changed again meanwhile (in the
+    caller's transaction)."""
+    db.conn.executemany("DELETE FROM stats_changed WHERE agency_id = ? AND version = ?", sent)
+
+
+def merge(db: Database, instance: str, agency_id: str, region: str, rows) -> None:
+    """Take a peer's counts of one agency in place of those it sent before (in the
+    caller's transaction)."""
+    before = {
+        (m, f): n
+        for m, f, n in db.execute(
+            "SELECT month, figure, count FROM stats_counts"
+            " WHERE scope = 'agency' AND key = ? AND instance = ?",
+            [agency_id, instance],
+        )
+    }
+    after = {(m, f): n for m, f, n in rows}
+    changes = [
+        (m, f, after.get((m, f), 0) - before.get((m, f), 0))
+        for m, f in sorted(before.keys() | after.keys())
+        if after.get((m, f), 0) != before.get((m, f), 0)
+    ]
+    add(db, agency_id, region, changes, instance=instance)

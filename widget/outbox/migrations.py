@@ -278,5 +278,9 @@ def _stats(db: Database) -> None:
         ) WITHOUT ROWID
         """
     )
-    # Agencies whose counts changed since this instance last shared them.
-    db.execute("CREATE TABLE stats_changed (agency_id TEXT PRIMARY KEY) WITHOUT ROWID")
+    # Agencies whose counts changed since this instance last shared them; ``version``
+    # goes up with each change, so that sharing clears only what it sent.
+    db.execute(
+        "CREATE TABLE stats_changed (agency_id TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+        " WITHOUT ROWID"
+    )
