@@ -1,5 +1,5 @@
-"""Command-line tools (``flask agencies …``, ``forward``, ``listen``, ``outbox …``): thin
-wrappers over plain functions."""
+"""Command-line tools (``flask agencies …``, ``forward``, ``listen``, ``outbox …``,
+``stats``): thin wrappers over plain functions."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from .agencies.lines import is_warning
 from .outbox import delivery, repairs
 from .outbox import updates as stored_updates
 from .polls import cli as polls_cli
+from .stats import cli as stats_cli
 from .stats import sharing
 from .web import snippet
 
@@ -195,6 +196,7 @@ def init_app(app) -> None:
     app.cli.add_command(outbox_cli)
     app.cli.add_command(demo.demo_cli)
     app.cli.add_command(polls_cli.polls_cli)
+    app.cli.add_command(stats_cli.stats_command)
 
 
 # -- forwarding: `flask forward`, `flask outbox …` ---------------------------------------

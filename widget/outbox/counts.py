@@ -253,6 +253,13 @@ def small(db: Database, first: str, last: str) -> dict[tuple[str, str], int]:
     }
 
 
+def regions(db: Database) -> list[str]:
+    """The regions with any count."""
+    return [
+        r for (r,) in db.execute("SELECT DISTINCT key FROM stats_counts WHERE scope = 'region'")
+    ]
+
+
 def region_counted(db: Database, region: str) -> bool:
     return bool(
         db.execute(
@@ -267,6 +274,18 @@ def agency_names(db: Database, region: str | None = None, agency_id: str | None 
     return dict(
         db.execute(
             f"SELECT agency_id, name FROM stats_agencies WHERE {column} = ?", [value]
+        ).fetchall()
+    )
+
+
+def totals(db: Database) -> dict[str, int]:
+    """This instance's own counts of every month (Prometheus: each instance reports its
+    own, and a sum over instances is the deployment's)."""
+    return dict(
+        db.execute(
+            "SELECT figure, sum(count) FROM stats_counts WHERE scope = 'instance'"
+            " AND instance = '' AND figure IN ('messages', 'answered', 'on_time', 'ratings')"
+            " GROUP BY figure"
         ).fetchall()
     )
 

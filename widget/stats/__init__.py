@@ -286,5 +286,9 @@ def _bars(bars: list[tuple[str, int]], every: bool = False) -> tuple[Bar, ...]:
     )
 
 
+def stored_regions() -> list[str]:
+    return stored.regions(outbox.get_db())
+
+
 def init_app(app) -> None:
     app.extensions["otklik.stats"] = {"instance_id": app.config.get("INSTANCE_ID", "")}
