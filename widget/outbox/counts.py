@@ -75,7 +75,9 @@ def small_ratings(db: Database, region: str, month: str) -> None:
     """Work out again the ratings of the region's agencies that had 1 to 4 in ``month``,
     from the counts of every instance."""
     (small,) = db.execute(
+        # (by the region's index: grouping by key, the planner would scan every agency)
         "SELECT coalesce(sum(n), 0) FROM (SELECT sum(count) AS n FROM stats_counts"
+        " INDEXED BY stats_counts_region"
         " WHERE scope = 'agency' AND region = ? AND month = ? AND figure = 'ratings'"
         " GROUP BY key) WHERE n BETWEEN 1 AND 4",
         [region, month],
@@ -231,15 +233,24 @@ def of_scope(db: Database, scope: str, key: str, first: str, last: str) -> Rows:
     ).fetchall()
 
 
-def of_rows(db: Database, scope: str, region: str | None, first: str, last: str) -> Rows:
-    """The table figures of every region (``region`` None) or of a region's agencies."""
+def of_rows(db: Database, scope: str, region: str | None, first: str, last: str):
+    """The table figures of every region (``region`` None) or of a region's agencies:
+    (key, figure, count) over the period, and (key, month, ratings) per month."""
     where, args = ("", []) if region is None else (" AND region = ?", [region])
-    return db.execute(
-        "SELECT key, month, figure, sum(count) FROM stats_counts"
+    args = [scope, *args, first, last]
+    sums = db.execute(
+        "SELECT key, figure, sum(count) FROM stats_counts"
         f" WHERE scope = ?{where} AND month BETWEEN ? AND ? AND {ROW_FIGURES}"
-        " GROUP BY key, month, figure",
-        [scope, *args, first, last],
+        " GROUP BY key, figure",
+        args,
     ).fetchall()
+    ratings = db.execute(
+        "SELECT key, month, sum(count) FROM stats_counts"
+        f" WHERE scope = ?{where} AND month BETWEEN ? AND ? AND figure = 'ratings'"
+        " GROUP BY key, month",
+        args,
+    ).fetchall()
+    return sums, ratings
 
 
 def small(db: Database, first: str, last: str) -> dict[tuple[str, str], int]:

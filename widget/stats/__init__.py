@@ -56,11 +56,12 @@ def report(scope: str, key: str | None, period: Period, lang: str) -> Report:
         name = _name(db, scope, key)
         per_month = _by_month(stored.of_scope(db, scope, key, period.first, period.last))
         per_month = {m: per_month.get(m, Counter()) for m in period.months}
-        hidden = _hidden_months(db, scope, key, period, per_month)
+        inner = _inner(db, scope, key, period)
+        hidden = _hidden_months(db, scope, key, period, per_month, inner)
         months = [Raw(per_month[m], m in hidden) for m in period.months]
         total = Raw(sum(per_month.values(), Counter()), bool(hidden))
         _protect_line(months)
-        rows = _rows(db, scope, key, period)
+        rows = _rows(db, scope, key, period, inner)
         _protect_line([r for _, _, r in rows])
         return Report(
             scope=scope,
@@ -107,7 +108,17 @@ def _by_month(rows) -> dict[str, Counter]:
     return out
 
 
-def _hidden_months(db, scope: str, key: str, period: Period, per_month) -> set[str]:
+def _inner(db, scope: str, key: str, period: Period):
+    """The counts of the rows of the page: the instance's regions, a region's agencies."""
+    if scope == "agency":
+        return [], []
+    region = None if scope == "instance" else key
+    return stored.of_rows(
+        db, "region" if scope == "instance" else "agency", region, period.first, period.last
+    )
+
+
+def _hidden_months(db, scope: str, key: str, period: Period, per_month, inner) -> set[str]:
     """The months whose ratings are not published (suppression: ratings across scopes)."""
     if scope == "agency":
         return {m for m, c in per_month.items() if suppression.small(c["ratings"])}
@@ -119,25 +130,25 @@ def _hidden_months(db, scope: str, key: str, period: Period, per_month) -> set[s
             if suppression.month_hidden(c["ratings"], small.get((key, m), 0))
         }
     below: Counter = Counter()  # the ratings of the regions hidden, per month
-    for region, month, figure, n in stored.of_rows(db, "region", None, period.first, period.last):
-        if figure == "ratings" and suppression.month_hidden(n, small.get((region, month), 0)):
+    for region, month, n in inner[1]:
+        if suppression.month_hidden(n, small.get((region, month), 0)):
             below[month] += n
     return {m for m, c in per_month.items() if suppression.month_hidden(c["ratings"], below[m])}
 
 
-def _rows(db, scope: str, key: str, period: Period) -> list[tuple[str, str, Raw]]:
+def _rows(db, scope: str, key: str, period: Period, inner) -> list[tuple[str, str, Raw]]:
     """The instance's regions or a region's agencies, each with its period's figures."""
     if scope == "agency":
         return []
-    inner = "region" if scope == "instance" else "agency"
-    found = stored.of_rows(db, inner, None if inner == "region" else key, period.first, period.last)
-    small = stored.small(db, period.first, period.last) if inner == "region" else {}
+    sums, ratings = inner
+    small = stored.small(db, period.first, period.last) if scope == "instance" else {}
     raws: dict[str, Raw] = defaultdict(Raw)
-    for row_key, month, figure, n in found:
-        raws[row_key].counts[figure] += n
-        if figure == "ratings" and suppression.month_hidden(n, small.get((row_key, month), 0)):
+    for row_key, figure, n in sums:
+        raws[row_key].counts[figure] = n
+    for row_key, month, n in ratings:
+        if suppression.month_hidden(n, small.get((row_key, month), 0)):
             raws[row_key].ratings_hidden = True
-    if inner == "region":
+    if scope == "instance":
         labels = {k: regions.label(k) for k in raws}
     else:
         labels = stored.agency_names(db, region=key)
@@ -218,8 +229,8 @@ def _percentile(histogram: list[tuple[int, int]], q: float) -> int | None:
 def _topic_labels(key: str, lang: str) -> dict[str, str]:
     try:
         agency = agencies.load(key)
-    except agencies.AgencyError:
-        return {}
+    except (agencies.AgencyNotFound, agencies.AgencyError):
+        return {}  # removed since, or broken: its topics by id
     return {t.id: t.title_in(lang) for t in agency.topics}
 
 
