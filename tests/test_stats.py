@@ -186,3 +186,12 @@ def test_prometheus_shows_the_counts_never_by_agency(app, client):
     assert metric(scraped, "otklik_stats_answered_total") == 5
     assert metric(scraped, "otklik_stats_on_time_total") == 5
     assert "agency" not in "".join(line for line in scraped.splitlines() if "otklik_stats" in line)
+
+
+def test_an_agency_removed_from_the_files_keeps_its_figures_under_its_counted_name(app, instance):
+    enqueue(app, 5)
+    name = report(app).name
+    (instance / "agencies" / f"{SCHOOL}.toml").unlink()
+    found = report(app)
+    assert found.name == name and found.total.messages.value == 5
+    assert [t.label for t in found.topics] == ["food"]  # its topics by id now
