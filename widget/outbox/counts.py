@@ -75,9 +75,9 @@ def small_ratings(db: Database, region: str, month: str) -> None:
     """Work out again the ratings of the region's agencies that had 1 to 4 in ``month``,
     from the counts of every instance."""
     (small,) = db.execute(
-        # (by the region's index: grouping by key, the planner would scan every agency)
+        # (by its index: grouping by key, the planner would scan every agency)
         "SELECT coalesce(sum(n), 0) FROM (SELECT sum(count) AS n FROM stats_counts"
-        " INDEXED BY stats_counts_region"
+        " INDEXED BY stats_counts_ratings"
         " WHERE scope = 'agency' AND region = ? AND month = ? AND figure = 'ratings'"
         " GROUP BY key) WHERE n BETWEEN 1 AND 4",
         [region, month],
@@ -220,7 +220,8 @@ def _load(counted: str) -> Contribution:
 
 Rows = list[tuple[str, str, str, int]]  # (key, month, figure, count)
 
-# The figures a table row needs: not the breakdowns by topic, channel and day.
+# The figures a table row needs: not the breakdowns by topic, channel and day (written
+# as the index stats_counts_rows is, so that SQLite uses it).
 ROW_FIGURES = "substr(figure, 1, 4) NOT IN ('topi', 'chan', 'day:')"
 
 

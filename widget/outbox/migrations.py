@@ -234,7 +234,18 @@ def _stats(db: Database) -> None:
         ) WITHOUT ROWID
         """
     )
-    db.execute("CREATE INDEX stats_counts_region ON stats_counts (scope, region, month, figure)")
+    # The rows of a region's page (its agencies) and of the instance's (its regions):
+    # covering, and without the breakdowns by topic, channel and day that a row does not
+    # show (widget.outbox.counts.ROW_FIGURES: the same expression, so SQLite uses it).
+    db.execute(
+        "CREATE INDEX stats_counts_rows ON stats_counts (scope, region, month, figure, count)"
+        " WHERE substr(figure, 1, 4) NOT IN ('topi', 'chan', 'day:')"
+    )
+    # The ratings of a region's agencies per month (suppression across scopes).
+    db.execute(
+        "CREATE INDEX stats_counts_ratings ON stats_counts (scope, region, month, key, count)"
+        " WHERE figure = 'ratings'"
+    )
     # Per region and month, the ratings of its agencies that had 1 to 4 that month (on
     # all instances together): a region's figure that would give such an agency's
     # ratings away, by subtracting the others', is not published (widget.stats.suppression).
