@@ -1,0 +1,113 @@
+"""The statistics pages' charts and the text of their figures: plain functions returning
+Markup, drawn by the server as inline SVG (no script; no ``style`` attribute, which the
+CSP's ``style-src 'self'`` forbids: colours come from classes in static/otklik.css).
+
+Each chart is a picture for the eye (``role="img"``, named by its ``<title>``); the page
+gives the same figures as a table beside it. A suppressed value (1 to 4) is drawn as no
+bar with a visible "<5" over its place, never as a bar of its true height.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from babel.numbers import format_decimal, format_percent
+from markupsafe import Markup, escape
+
+from .report import Bar, Cell
+
+SUPPRESSED = "<5"
+NOTHING = "—"  # a figure with nothing to stand on: the median of no answers
+# How each column's values read; the others are counts.
+KINDS = {"median_days": "days", "p90_days": "days", "mean_score": "score", "solved_share": "share"}
+
+# The drawing's own units; the SVG scales to the width the page gives it.
+WIDTH, HEIGHT = 640, 240
+SIDE, TOP, BOTTOM = 8, 22, 26  # room for the scale's top value and the bars' labels
+FONT = 12  # the labels' size in drawing units; a label's width is about 0.6 of it a letter
+ROOM_FOR_VALUES = 28  # a bar's slot at least this wide shows its value above it
+
+
+def figure(cell: Cell, column: str, locale: str) -> str:
+    """A figure as a page shows it: "<5" when suppressed, "—" when there is none, else
+    the number in the page's language (1 234; 2,5 days; 4,3 of 5; 87 %)."""
+    if cell.suppressed:
+        return SUPPRESSED
+    if cell.value is None:
+        return NOTHING
+    kind = KINDS.get(column)
+    if kind == "share":
+        return format_percent(cell.value, "0 %", locale=locale)
+    if kind == "score":
+        return format_decimal(cell.value, "0.0", locale=locale)
+    if kind == "days":
+        return format_decimal(cell.value, "#,##0.#", locale=locale)
+    return format_decimal(cell.value, "#,##0", locale=locale)
+
+
+def bar_chart(chart_id: str, title: str, summary: str, bars: Sequence[Bar], locale: str) -> Markup:
+    """Bars of counts, one per ``Bar``, left to right, with the scale's top value; each
+    bar's value above it when there is room, every "<5" always. ``chart_id`` must be
+    unique on the page: the title's and the summary's ids are made from it."""
+    shown = [b.value.value for b in bars if not b.value.suppressed and b.value.value]
+    top = max(shown, default=0)
+    slot = (WIDTH - 2 * SIDE) / max(len(bars), 1)
+    plot = HEIGHT - TOP - BOTTOM
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" font-size="{FONT}" role="img" '
+        f'aria-labelledby="{chart_id}-title {chart_id}-desc" id="{chart_id}">',
+        f'<title id="{chart_id}-title">{escape(title)}</title>',
+        f'<desc id="{chart_id}-desc">{escape(summary)}</desc>',
+    ]
+    if top:
+        parts.append(
+            f'<line class="chart__grid" x1="{SIDE}" y1="{TOP}" x2="{WIDTH - SIDE}" y2="{TOP}"/>'
+            f'<text class="chart__scale" x="{SIDE}" y="{TOP - 6}">'
+            f"{escape(format_decimal(top, '#,##0', locale=locale))}</text>"
+        )
+    every = _label_every(bars, slot)
+    for i, bar in enumerate(bars):
+        middle = SIDE + (i + 0.5) * slot
+        cell = bar.value
+        if cell.suppressed:
+            parts.append(_text("chart__suppressed", middle, TOP + plot - 4, SUPPRESSED, slot))
+        elif cell.value:
+            height = plot * cell.value / top
+            y = TOP + plot - height
+            parts.append(
+                f'<rect class="chart__bar" x="{_n(middle - 0.35 * slot)}" y="{_n(y)}" '
+                f'width="{_n(0.7 * slot)}" height="{_n(height)}"/>'
+            )
+            if slot >= ROOM_FOR_VALUES:
+                value = format_decimal(cell.value, "#,##0", locale=locale)
+                parts.append(_text("chart__value", middle, max(y - 4, FONT), value, slot))
+        if i % every == 0:
+            parts.append(_text("chart__label", middle, HEIGHT - 8, bar.label, slot * every))
+    parts.append(
+        f'<line class="chart__axis" x1="{SIDE}" y1="{TOP + plot}" '
+        f'x2="{WIDTH - SIDE}" y2="{TOP + plot}"/></svg>'
+    )
+    return Markup("".join(parts))
+
+
+def _label_every(bars: Sequence[Bar], slot: float) -> int:
+    """Label every n-th bar, so that labels never overlap (52 weeks: about every 6th)."""
+    longest = max((len(b.label) for b in bars), default=1)
+    return max(1, math.ceil((longest * 0.6 * FONT + 6) / slot))
+
+
+def _text(kind: str, x: float, y: float, words: str, room: float) -> str:
+    """A centred label, in a smaller font where its slot is narrow (a "<5" of 53 weeks)."""
+    size = min(FONT, max(7, room / max(len(words), 2) / 0.6))
+    small = ' font-size="{:g}"'.format(round(size, 1)) if size < FONT else ""
+    half = len(words) * 0.3 * size  # kept inside the drawing: the first week's label
+    x = min(max(x, half), WIDTH - half)
+    return (
+        f'<text class="{kind}" x="{_n(x)}" y="{_n(y)}" text-anchor="middle"{small}>'
+        f"{escape(words)}</text>"
+    )
+
+
+def _n(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
