@@ -21,7 +21,7 @@ def create_app(
     """Build the app. ``config`` overrides settings by their settings.toml names."""
     # Imported here, not above: importing one module of the package (the forwarder's
     # outbox, gunicorn.conf.py's logs and metrics) brings only what that module needs.
-    from . import agencies, cli, forms, i18n, metrics, outbox, polls, settings, web
+    from . import agencies, cli, forms, i18n, metrics, outbox, polls, settings, stats, web
 
     instance = settings.instance_path(instance_path)
     app = Flask(
@@ -44,6 +44,7 @@ def create_app(
         path = app.config["OUTBOX_PATH"]
         raise settings.SettingsError(f"outbox_path: cannot open {path}: {e}") from None
     polls.init_app(app)
+    stats.init_app(app)
     web.init_app(app)
     cli.init_app(app)
     return app

@@ -209,3 +209,60 @@ def _votes(db: Database) -> None:
         ) WITHOUT ROWID
         """
     )
+
+
+@MIGRATIONS(name="0007_stats")
+def _stats(db: Database) -> None:
+    # The statistics' counts (widget.stats), kept in the transaction of each fact. One
+    # row per scope (agency, region, instance), month and figure: "messages",
+    # "answered", "on_time", "days:<n>" (answers by whole days taken), "topic:<id>",
+    # "channel:<name>", "day:<DD>" (messages per day of the month), "score:<s>:<solved>",
+    # "votes", "poll:<agency>/<poll>". ``instance`` is '' for this instance's own counts
+    # and a peer's id for the copy of its counts merged in (widget.stats.sharing).
+    # Nothing personal: no text, no contact, no address.
+    db.execute(
+        """
+        CREATE TABLE stats_counts (
+            scope TEXT NOT NULL,
+            key TEXT NOT NULL,
+            month TEXT NOT NULL,              -- YYYY-MM
+            figure TEXT NOT NULL,
+            instance TEXT NOT NULL DEFAULT '',
+            region TEXT NOT NULL,             -- the agency's region (for a region page)
+            count INTEGER NOT NULL,
+            PRIMARY KEY (scope, key, month, figure, instance)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX stats_counts_region ON stats_counts (scope, region, month)")
+    # What each message (its part taken here) and each rating adds to the counts now, so
+    # that a later fact (an answer, an extension arriving late, a changed rating) moves
+    # it from where it was counted to where it belongs: the counts change by the
+    # difference, and a repeat changes nothing.
+    db.execute(
+        """
+        CREATE TABLE stats_facts (
+            agency_id TEXT NOT NULL,
+            receipt TEXT NOT NULL,
+            part TEXT NOT NULL CHECK (part IN ('message', 'rating')),
+            region TEXT NOT NULL,
+            received_at REAL,                 -- the message's; NULL for a rating's part
+            answer_by TEXT,                   -- YYYY-MM-DD the topic gives (before extensions)
+            counted TEXT NOT NULL,            -- JSON [[month, figure], ...]
+            PRIMARY KEY (agency_id, receipt, part)
+        ) WITHOUT ROWID
+        """
+    )
+    # The labels of the rows of a region's page: an agency's name and region as its
+    # last counted fact had them (so that the page reads no agency files).
+    db.execute(
+        """
+        CREATE TABLE stats_agencies (
+            agency_id TEXT PRIMARY KEY,
+            region TEXT NOT NULL,
+            name TEXT NOT NULL
+        ) WITHOUT ROWID
+        """
+    )
+    # Agencies whose counts changed since this instance last shared them.
+    db.execute("CREATE TABLE stats_changed (agency_id TEXT PRIMARY KEY) WITHOUT ROWID")
