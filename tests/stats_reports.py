@@ -30,10 +30,14 @@ def figures(messages: int, **cells: Cell) -> Figures:
 
 
 def report(scope: str = "region", key: str | None = "57", rows=None, weeks=13) -> Report:
-    rows = rows if rows is not None else (
-        Row("orel-a", "Школа <№1> & «Сад»", figures(40)),
-        Row("orel-b", "Поликлиника", figures(120)),
-        Row("orel-c", "Библиотека", figures(3, **{c: HIDDEN for c in COLUMNS})),
+    rows = (
+        rows
+        if rows is not None
+        else (
+            Row("orel-a", "Школа <№1> & «Сад»", figures(40)),
+            Row("orel-b", "Поликлиника", figures(120)),
+            Row("orel-c", "Библиотека", figures(3, **{c: HIDDEN for c in COLUMNS})),
+        )
     )
     months = tuple(Row(m, m, figures(50 + i)) for i, m in enumerate(PERIOD.months))
     return Report(

@@ -100,7 +100,7 @@ def _label_every(bars: Sequence[Bar], slot: float) -> int:
 def _text(kind: str, x: float, y: float, words: str, room: float) -> str:
     """A centred label, in a smaller font where its slot is narrow (a "<5" of 53 weeks)."""
     size = min(FONT, max(7, room / max(len(words), 2) / 0.6))
-    small = ' font-size="{:g}"'.format(round(size, 1)) if size < FONT else ""
+    small = f' font-size="{round(size, 1):g}"' if size < FONT else ""
     half = len(words) * 0.3 * size  # kept inside the drawing: the first week's label
     x = min(max(x, half), WIDTH - half)
     return (

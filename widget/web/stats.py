@@ -8,6 +8,7 @@ anyone for a few minutes (widget/web/security.py sets the header)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 from babel.dates import format_date
@@ -18,7 +19,7 @@ from werkzeug.routing import BaseConverter
 from wtforms import Form, StringField
 
 from .. import i18n, stats
-from ..stats import charts
+from ..stats import charts, exports, regions
 from ..stats.report import COLUMNS, Period, Report
 from ..submissions import EMBED
 from . import context, limits
@@ -68,10 +69,12 @@ def today() -> date:
 
 @bp.before_request
 def choose_language() -> None:
-    """A page of no agency is in ``?lang=`` when the widget speaks it, else Russian; an
-    agency's in one of the agency's languages (chosen as it loads: context.Page)."""
-    if "agency_id" not in (request.view_args or {}):
-        g.lang = i18n.choose_unread((), request)
+    """A page is in ``?lang=`` when the widget speaks it, else Russian; an agency's in
+    one of the agency's languages, chosen as its file loads (context.Page), here, before
+    any figure is labelled. An agency since removed from the files, whose figures were
+    counted, keeps its page, undressed."""
+    g.lang = i18n.choose_unread((), request)
+    context.page().agency  # noqa: B018 (loading it chooses the language)
 
 
 @bp.get("/stats", defaults={"kind": "html"})
@@ -89,14 +92,12 @@ def region(region: str, kind: str):
 @bp.get("/stats/agencies/<agency:agency_id>", defaults={"kind": "html"})
 @bp.get(f"/stats/agencies/<agency:agency_id>.{EXPORTS}")
 def agency(agency_id: str, kind: str):
-    context.agency()  # its 404, or the 503 of a broken file, before any figure
     return answer("agency", agency_id, kind)
 
 
 @bp.get("/embed/<agency:agency_id>/stats", defaults={"surface": EMBED})
 def embed(agency_id: str, surface: str):
     """The agency's page inside its own site: framed as its form is (context.Page)."""
-    context.agency()
     return answer("agency", agency_id, "html")
 
 
@@ -106,22 +107,23 @@ def answer(scope: str, key: str | None, kind: str):
         period = Period.parse(form.first.data or None, form.last.data or None, today())
     except ValueError as e:
         return period_refused(form, e)
+    form.first.data, form.last.data = period.first, period.last  # the period shown, said
     try:
         report = stats.report(scope, key, period, g.lang)
-    except LookupError:  # a region no agency is in
+    except LookupError:  # no such region, no such agency, now or ever counted
         abort(404)
     if kind == "csv":
-        return export(report, stats.exports.to_csv(report), "text/csv", "attachment")
+        return export(report, exports.to_csv(report), "text/csv", "attachment")
     if kind == "json":
-        return export(report, stats.exports.to_json(report), "application/json", "inline")
+        body = json.dumps(exports.to_json(report), ensure_ascii=False, indent=1)
+        return export(report, body, "application/json", "inline")
     return render_page(report, form)
 
 
 def export(report: Report, body, mimetype: str, disposition: str) -> Response:
     """An export, named by what it holds: otklik-region-57-2026-01-2026-12.csv."""
-    name = "-".join(
-        p for p in ("otklik", report.scope, report.key, report.period.first, report.period.last) if p
-    )
+    parts = ("otklik", report.scope, report.key, report.period.first, report.period.last)
+    name = "-".join(p for p in parts if p)
     extension = "csv" if mimetype == "text/csv" else "json"
     response = Response(body, mimetype=mimetype)  # text/csv gets "; charset=utf-8"
     response.headers["Content-Disposition"] = f'{disposition}; filename="{name}.{extension}"'
@@ -170,7 +172,7 @@ def default_language() -> str:
 
 
 def month_name(month: str) -> str:
-    """"2026-03" as the page's language says it: "март 2026", "March 2026"."""
+    """ "2026-03" as the page's language says it: "март 2026", "March 2026"."""
     y, m = map(int, month.split("-"))
     return format_date(date(y, m, 1), "LLLL y", locale=i18n.formatting_locale())
 
@@ -220,6 +222,24 @@ def page_link(scope: str, key: str | None, **values) -> str:
     """The page (or an export, ``kind``) of a scope, for the same period and language."""
     endpoint, name = PAGES[scope]
     return here(endpoint, **({name: key} if name else {}), **values)
+
+
+def other_languages() -> list[tuple[str, str]]:
+    """This page in each other language: all the widget speaks, or the agency's."""
+    agency = context.page().agency
+    codes = agency.languages if agency is not None else sorted(i18n.catalogued())
+    return [(code, here(lang=code)) for code in codes if code != g.lang]
+
+
+def crumbs(report: Report) -> list[tuple[str, str]]:
+    """Links to the pages above this one: the instance's, and an agency's region's."""
+    if report.scope == "instance":
+        return []
+    found = [(page_link("instance", None), _("Все регионы"))]
+    agency = context.page().agency
+    if report.scope == "agency" and agency is not None:
+        found.append((page_link("region", agency.region), regions.label(agency.region)))
+    return found
 
 
 def render_page(report: Report, form: PeriodForm) -> str:
@@ -272,9 +292,9 @@ def render_page(report: Report, form: PeriodForm) -> str:
         nothing=charts.NOTHING,
         wide=context.page().surface != EMBED,
         embedded=context.page().surface == EMBED,
-        other_languages=[c for c in sorted(i18n.catalogued()) if c != g.lang]
-        if context.page().agency is None
-        else [],
+        languages=other_languages(),
+        crumbs=crumbs(report),
+        licence=(exports.LICENCE, exports.LICENCE_URL),
         **period_form(),
     )
 
