@@ -10,11 +10,11 @@ HIDDEN = Cell(None, suppressed=True)
 NONE = Cell(None)
 
 
-def figures(messages: int, **cells: Cell) -> Figures:
-    """Figures of ``messages`` messages, half answered; ``cells`` override any."""
-    answered = messages // 2
+def figures(n: int, **cells: Cell) -> Figures:
+    """Figures of ``n`` messages, half answered; ``cells`` override any."""
+    answered = n // 2
     values = {
-        "messages": Cell(messages),
+        "messages": Cell(n),
         "answered": Cell(answered),
         "on_time": Cell(answered // 2),
         "median_days": Cell(3.5) if answered else NONE,
