@@ -317,6 +317,7 @@ class Intake:
                 rated_at=rating.rated_at,
                 nonce=token.nonce,
                 topic_id=post.topic_id,
+                region=agency.region,
                 routing_key=f"{agency.routing_key}{RATED_SUFFIX}",
             )
         except sqlite3.Error as e:

@@ -30,6 +30,7 @@ from flask import current_app
 from sqlite_utils import Database
 
 from .. import events, receipts
+from . import counts
 from .migrations import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,18 @@ def enqueue(
                     lang=submission.lang,
                     routing_key=agency.routing_key,
                     now=now,
+                )
+                topic = agency.topic(submission.topic_id)
+                counts.message(
+                    db,
+                    agency_id=agency.id,
+                    region=agency.region,
+                    name=agency.name,
+                    receipt=receipt,
+                    topic_id=submission.topic_id,
+                    channel=submission.channel,
+                    received_at=now,
+                    answer_within_days=topic.answer_within_days if topic else 30,
                 )
                 db.execute("DELETE FROM uploads WHERE token_nonce = ?", [nonce])
                 admit()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from sqlite_utils import Database
 
 from ..ratings import Rating
-from . import insert_outgoing, write_transaction
+from . import counts, insert_outgoing, write_transaction
 
 
 def record(
@@ -19,6 +19,7 @@ def record(
     rated_at: float,
     nonce: str,
     topic_id: str,
+    region: str,
     routing_key: str,
     admit: Callable[[], None] = lambda: None,
 ) -> tuple[bool, Rating]:
@@ -61,6 +62,15 @@ def record(
                 data["channel"],
                 rated_at,
             ],
+        )
+        counts.rating(
+            db,
+            agency_id=data["agency_id"],
+            region=region,
+            receipt=data["receipt"],
+            score=data["score"],
+            solved=data["solved"],
+            at=rated_at,
         )
         admit()
     return True, Rating(data["solved"], data["score"], data["comment"], rated_at)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from sqlite_utils import Database
 
 from ..updates import STATUSES, Update
-from . import write_transaction
+from . import counts, write_transaction
 
 COLUMNS = tuple(f.name for f in dataclasses.fields(Update))
 
@@ -33,10 +33,13 @@ def record(
     marks = ", ".join("?" * (len(COLUMNS) + 2))
     statement = f"INSERT INTO updates ({columns}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING"
     with write_transaction(db):
-        return [
-            db.execute(statement, [*dataclasses.astuple(update), intake, now]).rowcount == 1
-            for update in updates
-        ]
+        fresh = []
+        for update in updates:
+            new = db.execute(statement, [*dataclasses.astuple(update), intake, now]).rowcount == 1
+            if new:
+                counts.updates(db, update.agency_id, update.receipt)
+            fresh.append(new)
+        return fresh
 
 
 def history(db: Database, agency_id: str, receipt: str) -> list[Update]:

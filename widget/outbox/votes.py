@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from sqlite_utils import Database
 
-from . import insert_outgoing, write_transaction
+from . import counts, insert_outgoing, write_transaction
 
 Counts = dict[tuple[str, str], int]  # (question id, choice) -> votes; ("", "") -> all votes
 
@@ -26,7 +26,7 @@ def record(
     ``tally(db)`` adds it to the tallies in the same transaction. A token's ``nonce``
     votes once: posted again, nothing is stored and False comes back. ``admit()`` is
     called last before the commit and may raise to refuse the vote."""
-    data = event["data"]
+    data, now = event["data"], time.time()
     with write_transaction(db):
         if db.execute("SELECT 1 FROM messages WHERE token_nonce = ?", [nonce]).fetchone():
             return False
@@ -38,10 +38,17 @@ def record(
             topic_id=data["poll_id"],
             lang=data["lang"],
             routing_key=routing_key,
-            now=time.time(),
+            now=now,
             kind="vote",
         )
         tally(db)
+        counts.vote(
+            db,
+            agency_id=data["agency_id"],
+            region=data["region"],
+            poll_id=data["poll_id"],
+            at=now,
+        )
         admit()
     return True
 

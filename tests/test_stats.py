@@ -1,0 +1,190 @@
+"""Statistics (issue 20): bad input first, then what is counted as facts arrive (once
+each, in any order), what is shown and what the exports hold."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from tests.answers import rate, receipt_of, sent
+from tests.conftest import token_of
+from tests.forms import send
+from tests.polls import url, write_poll
+from tests.test_outbox import a_message
+from tests.updates import body_of, status_event
+from widget import agencies, outbox, stats, updates
+from widget.outbox import updates as stored_updates
+from widget.stats import exports
+from widget.stats.report import Period
+
+SCHOOL = "orel-school-57"
+TODAY = datetime.now(UTC).date()
+THIS_MONTH = Period(TODAY.strftime("%Y-%m"), TODAY.strftime("%Y-%m"))
+
+
+def report(app, scope="agency", key=SCHOOL, period=THIS_MONTH, lang="ru"):
+    with app.app_context():
+        return stats.report(scope, key, period, lang)
+
+
+def enqueue(app, count: int, topic: str = "food", agency_id: str = SCHOOL) -> list[str]:
+    """``count`` messages committed as the form commits them; their receipts."""
+    with app.app_context():
+        agency = agencies.load(agency_id)
+        db = outbox.get_db()
+        message = a_message(agency)
+        message = type(message)(**{**message.__dict__, "topic_id": topic})
+        return [
+            outbox.enqueue(db, message, nonce=f"{topic}-{time.time_ns()}-{i}").receipt
+            for i in range(count)
+        ]
+
+
+def post(client, **fields):
+    return send(client, **{"email": "ivan.petrov@example.ru", "consent": "y", **fields})
+
+
+def take(app, *events) -> list[bool]:
+    db = outbox.connect(app.config["OUTBOX_PATH"])
+    try:
+        return stored_updates.record(db, [updates.parse(body_of(e)) for e in events], "http")
+    finally:
+        db.close()
+
+
+def at(days: float) -> str:
+    """An update's time, ``days`` from now."""
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
+def test_an_unknown_scope_region_or_agency_is_refused(app):
+    with pytest.raises(ValueError, match="scope"):
+        report(app, "planet", "earth")
+    with pytest.raises(LookupError):
+        report(app, "region", "00")
+    with pytest.raises(LookupError):
+        report(app, "agency", "no-such-agency")
+    assert report(app, "region", "57").name == "Орловская область"  # known, nothing yet
+
+
+def test_a_period_is_whole_months_and_said_plainly_when_wrong():
+    for first, last in (("2026-13", None), ("2026-1", None), ("2026-05", "2026-04")):
+        with pytest.raises(ValueError):
+            Period.parse(first, last, date(2026, 12, 2))
+    assert Period.parse(None, None, date(2026, 12, 2)) == Period("2026-01", "2026-12")
+
+
+def test_a_decoy_or_a_repeat_is_never_counted(client, app):
+    token = token_of(client.get("/embed/orel-school-57").get_data(as_text=True))
+    assert post(client, token=token).status_code == 303
+    assert post(client, token=token).status_code == 303  # the same press again
+    assert post(client, website="http://spam.example").status_code == 303  # a bot: decoy
+    with app.app_context():
+        (n,) = (
+            outbox.get_db()
+            .execute(
+                "SELECT count FROM stats_counts WHERE scope = 'agency' AND figure = 'messages'"
+            )
+            .fetchone()
+        )
+    assert n == 1
+
+
+def test_messages_count_by_topic_and_channel_and_below_five_show_as_suppressed(client, app):
+    for _ in range(3):
+        assert post(client, topic="food").status_code == 303  # embed
+    assert report(app).total.messages.suppressed  # 3: "<5"
+    enqueue(app, 4, topic="lessons")  # a page's channel
+    found = report(app)
+    assert found.total.messages.value == 7
+    topics = {b.key: b.total for b in found.topics}
+    assert topics["food"].suppressed and topics["lessons"].suppressed
+    channels = {b.key: b.total for b in found.channels}
+    assert channels["embed"].suppressed and channels["page"].suppressed
+    region = report(app, "region", "57")
+    assert region.total.messages.value == 7
+    assert [r.key for r in region.rows] == [SCHOOL]
+    assert report(app, "instance", None).rows[0].key == "57"
+
+
+def test_answers_count_once_from_the_first_answer_against_the_deadline_in_force(app):
+    receipts = enqueue(app, 10)
+    extended = (TODAY + timedelta(days=60)).isoformat()
+    events = [status_event("answered", receipt=r, time=at(2)) for r in receipts[:4]]
+    # Answered after 40 days, past the topic's 30: late, unless extended before then
+    late = status_event("answered", receipt=receipts[4], time=at(40))
+    slow = status_event("answered", receipt=receipts[5], time=at(40))
+    # The extension happened before the answer but arrives after it: on time all the same.
+    extension = status_event("in_progress", receipt=receipts[5], time=at(20), answer_by=extended)
+    # An extension made after the answer changes nothing.
+    after = status_event("in_progress", receipt=receipts[4], time=at(41), answer_by=extended)
+    again = status_event("answered", receipt=receipts[0], time=at(9))  # a second answer
+    assert take(app, *events, late, slow) == [True] * 6
+    assert take(app, extension, after, again, events[0]) == [True, True, True, False]
+    found = report(app).total
+    assert found.messages.value == 10
+    assert found.answered.value == 6
+    assert found.on_time.value == 5
+    assert found.median_days.value == 2 and found.p90_days.value == 40
+    bars = {b.label: b.value for b in report(app).answer_days}
+    assert bars["1–7"].suppressed and bars["31+"].suppressed  # 4 and 2 answers: "<5"
+
+
+def test_an_update_for_a_message_another_instance_took_is_not_counted_here(app):
+    assert take(app, status_event("answered", receipt="ZZZZ-ZZZZ", time=at(1))) == [True]
+    with app.app_context():
+        assert outbox.get_db().execute("SELECT count(*) FROM stats_counts").fetchone() == (0,)
+
+
+def test_a_changed_rating_counts_once_as_the_latest(client, app):
+    done = [sent(client) for _ in range(5)]
+    for d in done:
+        take(app, status_event("answered", receipt=receipt_of(d), time=at(1)))
+        assert rate(client, d, solved="no", score="2").status_code == 303
+    assert rate(client, done[0], solved="yes", score="5").status_code == 303  # changed
+    found = report(app).total
+    assert found.ratings.value == 5
+    assert found.mean_score.value == pytest.approx((5 + 2 * 4) / 5)
+    assert found.solved_share.value == pytest.approx(0.2)
+    scores = {b.label: b.value for b in report(app).scores}
+    assert scores["2"].suppressed and scores["5"].suppressed  # 4 and 1
+
+
+def test_votes_and_the_polls_they_were_cast_in_are_counted(client, app, instance):
+    write_poll(instance, "dvor")
+    good = {"q-priority": "park", "q-mood": "4"}
+
+    for i in range(5):
+        ip = f"203.0.113.{i + 1}"
+        page = client.get(url("dvor"), environ_base={"REMOTE_ADDR": ip})
+        data = {"token": token_of(page.get_data(as_text=True)), "website": "", **good}
+        assert (
+            client.post(url("dvor"), data=data, environ_base={"REMOTE_ADDR": ip}).status_code == 303
+        )
+    found = report(app, key="orel-city-admin").total
+    assert (found.polls.value, found.votes.value) == (1, 5)
+
+
+def test_the_exports_parse_and_hold_the_report(client, app):
+    enqueue(app, 6, topic="food")
+    enqueue(app, 2, topic="lessons")
+    found = report(app)
+    rows = list(csv.DictReader(io.StringIO(exports.to_csv(found))))
+    assert tuple(rows[0]) == exports.CSV_COLUMNS
+    assert {r["licence"] for r in rows} == {"CC BY 4.0"}
+    total = next(r for r in rows if r["section"] == "total")
+    assert total["messages"] == "8" and total["ratings"] == "0" and total["mean_score"] == ""
+    lessons = next(
+        r for r in rows if r["section"] == "topic" and r["row"] == "lessons" and not r["month"]
+    )
+    assert lessons["messages"] == "" and lessons["suppressed"] == "messages"
+    data = json.loads(json.dumps(exports.to_json(found)))
+    assert data["licence"]["name"] == "CC BY 4.0" and data["columns"] == list(stats.COLUMNS)
+    assert data["total"]["messages"] == {"value": 8, "suppressed": False}
+    topic = next(t for t in data["topics"] if t["key"] == "lessons")
+    assert topic["total"] == {"value": None, "suppressed": True}
