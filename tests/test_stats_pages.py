@@ -8,17 +8,25 @@ import csv
 import io
 import json
 import re
+from datetime import UTC, datetime, timedelta
 
 import html5lib
 import pytest
+from markupsafe import escape
 
+from tests.answers import rate, sent, update
 from tests.pages import check_html
+from tests.polls import write_poll
 from tests.stats_reports import report
-from widget import outbox
-from widget.stats.report import COLUMNS, Row
-from widget.web.stats import PeriodForm, render_page
+from tests.test_polls import GOOD, vote
+from widget.stats.charts import figure
+from widget.stats.report import COLUMNS, Cell, Row
+from widget.web.polls import now
+from widget.web.stats import NAMES, PeriodForm, render_page
 
 AGENCY = "orel-school-57"
+THIS_MONTH = now().strftime("%Y-%m")
+PERIOD = f"from={THIS_MONTH}&to={THIS_MONTH}"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -34,41 +42,6 @@ def page(app, path: str, built) -> str:
         html = render_page(built, PeriodForm())
     check_html(html)
     return html
-
-
-def count(app, scope: str, key: str, month: str, figure: str, n: int, region: str = "57"):
-    """Counts as the counting keeps them (stats_counts), for pages of known figures."""
-    db = outbox.connect(app.config["OUTBOX_PATH"])
-    try:
-        with db.conn:
-            db["stats_counts"].upsert(
-                {
-                    "scope": scope,
-                    "key": key,
-                    "month": month,
-                    "figure": figure,
-                    "region": region,
-                    "count": n,
-                    "instance": "",
-                },
-                pk=("scope", "key", "month", "figure", "instance"),
-            )
-    finally:
-        db.close()
-
-
-def counted(app, agency_id: str, month: str, figures: dict[str, int], region="57", name=None):
-    """The same figures for the agency, its region and the instance."""
-    for scope, key in (("agency", agency_id), ("region", region), ("instance", "")):
-        for figure, n in figures.items():
-            count(app, scope, key, month, figure, n, region)
-    db = outbox.connect(app.config["OUTBOX_PATH"])
-    try:
-        with db.conn:
-            row = {"agency_id": agency_id, "region": region, "name": name or agency_id}
-            db["stats_agencies"].upsert(row, pk="agency_id")
-    finally:
-        db.close()
 
 
 # Bad addresses and periods first
@@ -210,71 +183,81 @@ def test_rows_link_to_their_pages_keeping_the_period_and_language(app):
 
 
 @pytest.fixture
-def figures(app):
-    """A month of the school's figures, and a small one's: every count known."""
-    counted(
-        app,
-        AGENCY,
-        "2026-03",
-        {
-            "messages": 12,
-            "answered": 10,
-            "on_time": 8,
-            "days:2": 6,
-            "days:9": 4,
-            "topic:food": 9,
-            "topic:lessons": 3,
-            "channel:embed": 12,
-            "day:03": 7,
-            "day:20": 5,
-            "score:5:yes": 4,
-            "score:4:no": 3,
-        },
-        name="Школа № 57",
-    )
-    counted(app, "orel-polyclinic-1", "2026-03", {"messages": 2, "channel:page": 2})
+def figures(client, app, instance):
+    """What a citizen and the central system do: seven messages to the school (six
+    answered the next day, five of them rated), two to the polyclinic (too few to
+    show), five votes in a poll of the city's."""
+
+    def from_someone(i: int, **fields) -> str:  # each from an address of their own
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{i}"
+        return sent(client, **fields)
+
+    done = [from_someone(i, topic="food") for i in range(6)]
+    done.append(from_someone(6, topic="lessons"))
+    for d in done[:6]:
+        update(app, d, time=(datetime.now(UTC) + timedelta(days=1)).isoformat())
+    for d, score in zip(done[:5], "54435", strict=True):
+        solved = "yes" if score == "5" else "no"
+        assert rate(client, d, score=score, solved=solved).status_code == 303
+    for i in (7, 8):
+        phone = "+7 900 000-00-00"  # the polyclinic answers by phone
+        from_someone(i, path="/embed/orel-polyclinic-1", topic="appointment", phone=phone)
+    write_poll(instance, "dvor")
+    for i in range(5):
+        assert vote(client, ip=f"203.0.113.{i + 1}", **GOOD).status_code == 303
     return app
 
 
-PERIOD = "from=2026-01&to=2026-06"
+def shown_as(cell: dict, column: str) -> str:
+    """How a page shows an exported figure."""
+    return str(escape(figure(Cell(cell["value"], cell["suppressed"]), column, "ru")))
 
 
 def test_the_pages_exports_parse_and_match_what_the_page_shows(client, figures):
     for path in ("/stats", "/stats/regions/57", f"/stats/agencies/{AGENCY}"):
         html = client.get(f"{path}?{PERIOD}").get_data(as_text=True)
-        shown = text_of(html)
         r = client.get(f"{path}.csv?{PERIOD}")
         assert r.headers["Content-Type"] == "text/csv; charset=utf-8"
         assert r.headers["Content-Disposition"].startswith('attachment; filename="otklik-')
         rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
+        r = client.get(f"{path}.json?{PERIOD}")
+        assert r.mimetype == "application/json"
+        data = json.loads(r.get_data(as_text=True))
+        assert data["licence"]["name"] in html  # the page names the exports' licence
         total = next(row for row in rows if row["section"] == "total")
-        data = json.loads(client.get(f"{path}.json?{PERIOD}").get_data(as_text=True))
-        assert data["licence"]["name"] in shown  # the page names the exports' licence
-        for column in ("messages", "answered", "on_time", "median_days", "p90_days"):
+        for column in COLUMNS:
             cell = data["total"][column]
-            in_csv = total[column]
-            if cell["suppressed"]:
-                assert in_csv == "" and column in total["suppressed"].split()
+            assert f"<dt>{NAMES[column]}</dt><dd>{shown_as(cell, column)}</dd>" in html
+            if cell["suppressed"] or cell["value"] is None:
+                assert total[column] == ""
             else:
-                assert float(in_csv) == cell["value"]
-        assert f"Сообщений {data['total']['messages']['value'] or '&lt;5'}" in shown
-        assert f"Отвечено {data['total']['answered']['value']}" in shown
+                assert float(total[column]) == cell["value"]
+        for row in data["rows"]:  # the table of regions or agencies, cell by cell
+            label = re.escape(str(escape(row["label"])))
+            cells = re.search(rf"{label}</a></th>(.*?)</tr>", html, re.S)
+            shown = re.findall(r"<td>([^<]*)</td>", cells.group(1))
+            assert shown == [shown_as(row[c], c) for c in COLUMNS]
 
 
-def test_the_agency_page_shows_its_month_topics_and_a_hidden_small_topic(client, figures):
-    r = client.get(f"/stats/agencies/{AGENCY}?{PERIOD}")
-    text = text_of(r.get_data(as_text=True))
-    assert "Средняя школа № 57" in text and "март 2026 12" in text
+def test_the_school_page_shows_what_citizens_and_staff_did(client, figures):
+    text = text_of(client.get(f"/stats/agencies/{AGENCY}?{PERIOD}").get_data(as_text=True))
+    assert "Средняя школа № 57" in text
+    for said in ("Сообщений 7", "Отвечено 6", "В срок 6", "Медиана, дней 1", "Оценок 5"):
+        assert said in text
+    assert "Средняя оценка 4,2" in text and "Решён вопрос 40 %" in text
     data = client.get(f"/stats/agencies/{AGENCY}.json?{PERIOD}").get_json()
     topics = {t["key"]: t["total"] for t in data["topics"]}
-    assert topics["food"] == {"value": 9, "suppressed": False}
-    assert topics["lessons"] == {"value": None, "suppressed": True}  # 3 messages: "<5"
+    assert topics["food"] == {"value": 6, "suppressed": False}
+    assert topics["lessons"] == {"value": None, "suppressed": True}  # one message: "<5"
+    region = text_of(client.get(f"/stats/regions/57?{PERIOD}").get_data(as_text=True))
+    assert "Сообщений 9" in region and "Голосований 1" in region and "Голосов 5" in region
 
 
 def test_the_small_agency_shows_only_less_than_five(client, figures):
     html = client.get(f"/stats/regions/57?{PERIOD}").get_data(as_text=True)
-    row = re.search(r"orel-polyclinic-1</a></th>(.*?)</tr>", html, re.S)
-    assert row and "2" not in re.sub(r"&lt;5|—", "", row.group(1)).replace("<td>", "")
+    row = re.search(r"Поликлиника[^<]*</a></th>(.*?)</tr>", html, re.S).group(1)
+    shown = re.findall(r"<td>([^<]*)</td>", row)
+    assert shown[0] == "&lt;5" and "2" not in shown
 
 
 def test_stats_are_open_data_that_a_cache_may_keep_a_while(client, figures):
@@ -299,7 +282,7 @@ def test_the_embed_page_may_be_framed_by_the_agencys_sites_only(client, figures)
 def test_the_embed_page_keeps_the_period_in_its_own_form(client, figures):
     html = client.get(f"/embed/{AGENCY}/stats?{PERIOD}&lang=en").get_data(as_text=True)
     assert f'action="/embed/{AGENCY}/stats"' in html
-    assert 'name="lang" value="en"' in html and 'value="2026-01"' in html
+    assert 'name="lang" value="en"' in html and f'value="{THIS_MONTH}"' in html
 
 
 def test_the_demo_links_to_its_statistics(client):
