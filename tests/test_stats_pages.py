@@ -95,7 +95,7 @@ def test_a_bad_period_is_said_in_english_too(client):
 
 def test_an_unknown_sort_or_order_falls_back_to_names(app):
     html = page(app, "/stats/regions/57?sort=secret&order=sideways", report())
-    assert "Упорядочено: по названию, по возрастанию" in text_of(html)
+    assert "Упорядочено по названию, по возрастанию" in text_of(html)
 
 
 # What the pages show
@@ -151,7 +151,7 @@ def test_figures_read_in_the_pages_language(app):
 def test_a_region_sorts_by_each_figure_through_links_keeping_the_period(app):
     html = page(app, "/stats/regions/57?from=2026-01&to=2026-03&sort=messages&order=desc", report())
     text = text_of(html)
-    assert "Упорядочено: Сообщений, по убыванию" in text
+    assert "Упорядочено по столбцу «Сообщений», по убыванию" in text
     names = re.findall(r'<th scope="row"><a class="link" href="[^"]*">([^<]+)</a>', html)
     assert names == ["Поликлиника", "Школа &lt;№1&gt; &amp; «Сад»", "Библиотека"]  # "<5" last
     header = re.search(r'<th scope="col" aria-sort="descending"><a[^>]*>([^<]+)</a>', html)

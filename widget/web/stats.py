@@ -301,7 +301,7 @@ def render_page(report: Report, form: PeriodForm) -> str:
 
 def chart(chart_id, title, summary, label_name, value_name, bars) -> dict:
     locale = i18n.formatting_locale()
-    said = f"{summary} {_('Те же цифры — в таблице рядом.')}"
+    said = summary + " " + _("Те же цифры — в таблице рядом.")
     return {
         "id": f"chart-{chart_id}",
         "title": title,
