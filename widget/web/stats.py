@@ -9,7 +9,7 @@ anyone for a few minutes (widget/web/security.py sets the header)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from babel.dates import format_date
 from flask import Blueprint, Response, abort, g, render_template, request, url_for
@@ -20,7 +20,7 @@ from wtforms import Form, StringField
 
 from .. import i18n, stats
 from ..stats import charts, exports, regions
-from ..stats.report import COLUMNS, Period, Report
+from ..stats.report import COLUMNS, Bar, Period, Report
 from ..submissions import EMBED
 from . import context, limits
 
@@ -171,10 +171,12 @@ def default_language() -> str:
     return agency.language if agency is not None else i18n.SOURCE_LANGUAGE
 
 
-def month_name(month: str) -> str:
-    """ "2026-03" as the page's language says it: "март 2026", "March 2026"."""
+def month_name(month: str, short: bool = False) -> str:
+    """A month, "2026-03", as the page's language says it: "март 2026", "March 2026";
+    short, as a column's heading: "мар. 2026", "Mar 2026"."""
     y, m = map(int, month.split("-"))
-    return format_date(date(y, m, 1), "LLLL y", locale=i18n.formatting_locale())
+    pattern = "LLL y" if short else "LLLL y"
+    return format_date(date(y, m, 1), pattern, locale=i18n.formatting_locale())
 
 
 def sorted_rows(report: Report) -> tuple[list, str, str]:
@@ -253,6 +255,8 @@ def render_page(report: Report, form: PeriodForm) -> str:
             _("Неделя"),
             NAMES["messages"],
             report.weeks,
+            short=week_short,
+            long=week_long,
         ),
         chart(
             "days",
@@ -299,15 +303,35 @@ def render_page(report: Report, form: PeriodForm) -> str:
     )
 
 
-def chart(chart_id, title, summary, label_name, value_name, bars) -> dict:
+def chart(chart_id, title, summary, label_name, value_name, bars, short=None, long=None) -> dict:
+    """A chart and its table. ``short`` and ``long`` say a bar's label under its bar and
+    in the table (a week: "30 мар." and "30 мар. – 5 апр. 2026"); as given otherwise."""
     locale = i18n.formatting_locale()
     said = summary + " " + _("Те же цифры — в таблице рядом.")
+    drawn = [Bar(short(b.label), b.value) for b in bars] if short else bars
     return {
         "id": f"chart-{chart_id}",
         "title": title,
-        "svg": charts.bar_chart(f"chart-{chart_id}", title, said, bars, locale),
+        "svg": charts.bar_chart(f"chart-{chart_id}", title, said, drawn, locale),
         "label_name": label_name,
         "value_name": value_name,
-        "bars": bars,
+        "rows": [(long(b.label) if long else b.label, b.value) for b in bars],
         "long": len(bars) > 12,  # 52 weeks: the table folds away under the chart
     }
+
+
+def week_start(week: str) -> date:
+    """The Monday of an ISO week, "2026-W14"."""
+    year, number = week.split("-W")
+    return date.fromisocalendar(int(year), int(number), 1)
+
+
+def week_short(week: str) -> str:
+    return format_date(week_start(week), "d MMM", locale=i18n.formatting_locale())
+
+
+def week_long(week: str) -> str:
+    start, locale = week_start(week), i18n.formatting_locale()
+    end = start + timedelta(days=6)
+    first = format_date(start, "d MMM", locale=locale)
+    return f"{first} – {format_date(end, 'd MMM y', locale=locale)}"
