@@ -23,9 +23,9 @@ NOTHING = "—"  # a figure with nothing to stand on: the median of no answers
 KINDS = {"median_days": "days", "p90_days": "days", "mean_score": "score", "solved_share": "share"}
 
 # The drawing's own units; the SVG scales to the width the page gives it.
-WIDTH, HEIGHT = 640, 240
+WIDTH, HEIGHT = 480, 200  # narrow: labels stay legible on a 320 px phone
 SIDE, TOP, BOTTOM = 8, 22, 26  # room for the scale's top value and the bars' labels
-FONT = 12  # the labels' size in drawing units; a label's width is about 0.6 of it a letter
+FONT = 13  # the labels' size in drawing units; a label's width is about 0.6 of it a letter
 ROOM_FOR_VALUES = 28  # a bar's slot at least this wide shows its value above it
 
 
