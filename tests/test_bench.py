@@ -67,3 +67,12 @@ def test_listener_bench_commits_every_update(tmp_path):
     taken = first_row(results, "listener from RabbitMQ")
     assert taken["value"] > 0 and taken["baseline"] > 0
     assert taken["stored"] == 150
+
+
+def test_stats_bench_generates_checks_and_times_the_figures(tmp_path):
+    results = run(tmp_path, "stats.py", "--check")
+    assert first_row(results, "figures of the sample against the recount")["value"] == 0
+    for figure in ("agency report", "region report", "instance report", "national CSV"):
+        assert first_row(results, figure)["value"] > 0
+    commit = first_row(results, "message commit with counting")
+    assert commit["with_us"] > 0 and commit["without_us"] > 0

@@ -15,6 +15,7 @@ from tests.answers import rate, receipt_of, sent
 from tests.conftest import token_of
 from tests.forms import send
 from tests.polls import url, write_poll
+from tests.prometheus import metric
 from tests.test_outbox import a_message
 from tests.updates import body_of, status_event
 from widget import agencies, outbox, stats, updates
@@ -188,3 +189,42 @@ def test_the_exports_parse_and_hold_the_report(client, app):
     assert data["total"]["messages"] == {"value": 8, "suppressed": False}
     topic = next(t for t in data["topics"] if t["key"] == "lessons")
     assert topic["total"] == {"value": None, "suppressed": True}
+
+
+def test_flask_stats_refuses_bad_input_and_prints_the_pages_figures(app, runner, tmp_path):
+    assert runner.invoke(args=["stats", "region"]).exit_code == 2  # no KEY
+    assert runner.invoke(args=["stats", "instance", "--from", "2026-13"]).exit_code == 2
+    result = runner.invoke(args=["stats", "agency", "no-such-agency"])
+    assert result.exit_code == 1 and "no agency" in result.output
+    enqueue(app, 6)
+    enqueue(app, 2, topic="lessons")
+    month = THIS_MONTH.first
+    args = ["--from", month, "--to", month]
+    result = runner.invoke(args=["stats", "agency", SCHOOL, *args])
+    assert result.exit_code == 0, result.output
+    total = next(line for line in result.output.splitlines() if line.startswith("total"))
+    assert total.split()[1:5] == ["8", "0", "0", "—"]  # 8 messages, none answered: no median
+    written = tmp_path / "school.csv"
+    assert (
+        runner.invoke(
+            args=["stats", "agency", SCHOOL, *args, "--csv", "-o", str(written)]
+        ).exit_code
+        == 0
+    )
+    with app.app_context():
+        assert written.read_bytes().decode() == exports.to_csv(report(app))
+    result = runner.invoke(args=["stats", "region", "57", *args, "--json"])
+    assert json.loads(result.output)["rows"][0]["messages"] == {"value": 8, "suppressed": False}
+    national = runner.invoke(args=["stats", "national", *args, "--csv"]).output
+    rows = list(csv.DictReader(io.StringIO(national)))
+    assert {(r["scope"], r["key"]) for r in rows} == {("instance", ""), ("region", "57")}
+
+
+def test_prometheus_shows_the_counts_never_by_agency(app, client):
+    receipts = enqueue(app, 6)
+    take(app, *[status_event("answered", receipt=r, time=at(1)) for r in receipts[:5]])
+    scraped = client.get("/metrics").get_data(as_text=True)
+    assert metric(scraped, "otklik_stats_messages_total") == 6
+    assert metric(scraped, "otklik_stats_answered_total") == 5
+    assert metric(scraped, "otklik_stats_on_time_total") == 5
+    assert "agency" not in "".join(line for line in scraped.splitlines() if "otklik_stats" in line)

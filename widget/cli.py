@@ -1,5 +1,5 @@
-"""Command-line tools (``flask agencies …``, ``forward``, ``listen``, ``outbox …``): thin
-wrappers over plain functions."""
+"""Command-line tools (``flask agencies …``, ``forward``, ``listen``, ``outbox …``,
+``stats``): thin wrappers over plain functions."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ from .agencies.lines import is_warning
 from .outbox import delivery, repairs
 from .outbox import updates as stored_updates
 from .polls import cli as polls_cli
+from .stats import cli as stats_cli
+from .stats import sharing
 from .web import snippet
 
 agencies_cli = AppGroup("agencies", help="Check and manage agency configuration files.")
@@ -194,6 +196,7 @@ def init_app(app) -> None:
     app.cli.add_command(outbox_cli)
     app.cli.add_command(demo.demo_cli)
     app.cli.add_command(polls_cli.polls_cli)
+    app.cli.add_command(stats_cli.stats_command)
 
 
 # -- forwarding: `flask forward`, `flask outbox …` ---------------------------------------
@@ -211,6 +214,7 @@ def make_forwarder(app, batch_size: int | None = None, lease: float = 120.0):
             retention_days=config["RETENTION_DAYS"],
             batch_size=batch_size,
             lease_seconds=lease,
+            sharing=sharing.from_settings(config),
         )
     except transports.TransportError as e:
         raise click.ClickException(str(e)) from None

@@ -74,6 +74,7 @@ class Forwarder:
         backoff_cap: float = 3600.0,
         poll_seconds: float = 1.0,
         clock: Callable[[], float] = time.time,
+        sharing=None,  # widget.stats.sharing.Sharing, when several instances share figures
     ) -> None:
         self.outbox_path = outbox_path
         self._db: Database | None = None
@@ -85,6 +86,8 @@ class Forwarder:
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
         self.poll_seconds = poll_seconds
         self.clock = clock
+        self.sharing = sharing
+        self._next_share = 0.0
         self.kind = metrics.transport_kind(transport)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._unavailable = 0  # batches in a row the transport could not send at all
@@ -217,6 +220,7 @@ class Forwarder:
             if not batch.claimed or (batch.unsent and not batch.delivered):
                 break
         totals.purged = self.purge(now)
+        self.share(force=True)
         return totals
 
     def run(self) -> Totals:
@@ -236,6 +240,7 @@ class Forwarder:
                         if purged:
                             log.info("purged %d delivered message(s) past retention", purged)
                         next_purge = self.clock() + 3600
+                    self.share()
                     batch = self.forward_batch()
                 except sqlite3.OperationalError as e:
                     if not outbox.passing(e):
@@ -267,6 +272,22 @@ class Forwarder:
         deadline = self.clock() + seconds
         while not self._stopping.is_set() and (left := deadline - self.clock()) > 0:
             self.transport.idle(min(left, self.poll_seconds))
+
+    # -- statistics of several instances ------------------------------------------------
+
+    def share(self, force: bool = False) -> None:
+        """Share the statistics' counts with the other instances, when due. A Redis that
+        cannot be reached is logged and tried again next time: forwarding goes on, and
+        the counts wait in the outbox (nothing is lost, the figures lag)."""
+        from .stats import sharing
+
+        if self.sharing is None or not (force or self.clock() >= self._next_share):
+            return
+        self._next_share = self.clock() + sharing.SHARE_SECONDS
+        try:
+            self.sharing.share(self.db, self.clock())
+        except sharing.redis.RedisError as e:
+            log.warning("statistics not shared this time: %s", e)
 
     # -- retention ---------------------------------------------------------------------
 

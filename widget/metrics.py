@@ -34,7 +34,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -177,15 +177,25 @@ def dead_letters(kind: str, count: int) -> None:
 # -- exposition -----------------------------------------------------------------------
 
 
+STATS_FIGURES = (
+    ("messages", "Messages this instance took and counted in its statistics."),
+    ("answered", "Of them, answered (a first answered update)."),
+    ("on_time", "Of them, answered by the answer-by date in force."),
+    ("ratings", "Ratings of answers this instance took (the latest of each message)."),
+)
+
+
 class OutboxCollector:
     """The outbox depth, read when scraped (never a stale gauge from a dead worker)."""
 
-    def __init__(self, depth: Callable[[], dict]) -> None:
+    def __init__(self, depth: Callable[[], dict], counted: Callable[[], dict]) -> None:
         self.depth = depth
+        self.counted = counted
 
     def collect(self):
         try:
             depth = self.depth()
+            counted = self.counted()
         except sqlite3.Error:  # /readyz says why; the scrape still shows the counters
             yield GaugeMetricFamily(
                 "otklik_outbox_readable", "1 when the outbox could be read.", value=0
@@ -207,17 +217,21 @@ class OutboxCollector:
             "Age of the oldest pending message (0 when none waits).",
             value=depth["oldest_pending_age"],
         )
+        # The statistics' counts of this instance (never by agency: 160,000 label values).
+        for figure, what in STATS_FIGURES:
+            yield CounterMetricFamily(f"otklik_stats_{figure}", what, value=counted.get(figure, 0))
 
 
-def exposition(depth: Callable[[], dict]) -> bytes:
-    """The text format: every process's counters, then the outbox read now."""
+def exposition(depth: Callable[[], dict], figures: Callable[[], dict] = dict) -> bytes:
+    """The text format: every process's counters, then the outbox and the statistics'
+    ``figures`` (``outbox.counts.totals``) read now."""
     if multiprocess_mode():
         counted = CollectorRegistry()
         multiprocess.MultiProcessCollector(counted)
     else:
         counted = REGISTRY
     outbox_now = CollectorRegistry()
-    outbox_now.register(OutboxCollector(depth))
+    outbox_now.register(OutboxCollector(depth, figures))
     return generate_latest(counted) + generate_latest(outbox_now)
 
 

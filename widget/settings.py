@@ -108,6 +108,24 @@ SETTINGS = [
         "otklik",
         "Prefix of every tally's key in Redis: one per deployment sharing a Redis.",
     ),
+    Setting(
+        "stats_uri",
+        None,
+        "Where several instances share their statistics' counts: redis://host:6379/0 "
+        "(each instance's forwarder sends its own and takes the others' in, every 10 s). "
+        "Unset: the figures are this instance's alone.",
+    ),
+    Setting(
+        "stats_key_prefix",
+        "otklik",
+        "Prefix of the statistics' keys in Redis: one per deployment sharing a Redis.",
+    ),
+    Setting(
+        "instance_id",
+        None,
+        "This instance's name among those sharing statistics (default: the host name); "
+        "unique and kept the same across restarts.",
+    ),
     Setting("trusted_proxies", 0, "How many X-Forwarded-For hops to trust.", int),
     Setting(
         "max_content_length",

@@ -17,7 +17,6 @@ month it was cast. All in UTC.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
 from sqlite_utils import Database
@@ -35,11 +34,18 @@ def _month(timestamp: float) -> str:
     return _utc(timestamp).strftime("%Y-%m")
 
 
-def add(db: Database, agency_id: str, region: str, changes: Iterable[tuple[str, str, int]]):
+def add(
+    db: Database,
+    agency_id: str,
+    region: str,
+    changes: list[tuple[str, str, int]],
+    instance: str = "",
+):
     """Add ``(month, figure, by)`` to the agency's, its region's and the instance's counts,
-    inside the caller's transaction, and note the agency as changed (for sharing)."""
+    inside the caller's transaction, and note the agency as changed (for sharing).
+    ``instance``: a peer's id, for its counts merged in (``merge``)."""
     rows = [
-        (scope, key, month, figure, row_region, by)
+        (scope, key, month, figure, instance, row_region, by)
         for month, figure, by in changes
         for scope, key, row_region in (
             ("agency", agency_id, region),
@@ -50,12 +56,37 @@ def add(db: Database, agency_id: str, region: str, changes: Iterable[tuple[str, 
     if not rows:
         return
     db.conn.executemany(
-        "INSERT INTO stats_counts (scope, key, month, figure, region, count)"
-        " VALUES (?, ?, ?, ?, ?, ?)"
+        "INSERT INTO stats_counts (scope, key, month, figure, instance, region, count)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT DO UPDATE SET count = count + excluded.count",
         rows,
     )
-    db.execute("INSERT OR IGNORE INTO stats_changed (agency_id) VALUES (?)", [agency_id])
+    if not instance:
+        db.execute(
+            "INSERT INTO stats_changed (agency_id, version) VALUES (?, 1)"
+            " ON CONFLICT DO UPDATE SET version = version + 1",
+            [agency_id],
+        )
+    for month in sorted({month for month, figure, _ in changes if figure == "ratings"}):
+        small_ratings(db, region, month)
+
+
+def small_ratings(db: Database, region: str, month: str) -> None:
+    """Work out again the ratings of the region's agencies that had 1 to 4 in ``month``,
+    from the counts of every instance."""
+    (small,) = db.execute(
+        # (by the region's index: grouping by key, the planner would scan every agency)
+        "SELECT coalesce(sum(n), 0) FROM (SELECT sum(count) AS n FROM stats_counts"
+        " INDEXED BY stats_counts_region"
+        " WHERE scope = 'agency' AND region = ? AND month = ? AND figure = 'ratings'"
+        " GROUP BY key) WHERE n BETWEEN 1 AND 4",
+        [region, month],
+    ).fetchone()
+    db.execute(
+        "INSERT INTO stats_small (region, month, ratings) VALUES (?, ?, ?)"
+        " ON CONFLICT DO UPDATE SET ratings = excluded.ratings",
+        [region, month, small],
+    )
 
 
 def _move(db: Database, agency_id: str, region: str, old: Contribution, new: Contribution):
@@ -149,7 +180,7 @@ def rating(
 ) -> None:
     """Count a rating (in its transaction): it takes the place of the message's earlier
     rating taken here, if any."""
-    new = frozenset({(_month(at), f"score:{score}:{solved}")})
+    new = frozenset({(_month(at), "ratings"), (_month(at), f"score:{score}:{solved}")})
     row = db.execute(
         "SELECT region, counted FROM stats_facts"
         " WHERE agency_id = ? AND receipt = ? AND part = 'rating'",
@@ -184,3 +215,131 @@ def _dump(contribution: Contribution) -> str:
 
 def _load(counted: str) -> Contribution:
     return frozenset(tuple(pair) for pair in json.loads(counted))
+
+
+# Reading (widget.stats): the counts of every instance, summed.
+
+Rows = list[tuple[str, str, str, int]]  # (key, month, figure, count)
+
+# The figures a table row needs: not the breakdowns by topic, channel and day.
+ROW_FIGURES = "substr(figure, 1, 4) NOT IN ('topi', 'chan', 'day:')"
+
+
+def of_scope(db: Database, scope: str, key: str, first: str, last: str) -> Rows:
+    return db.execute(
+        "SELECT key, month, figure, sum(count) FROM stats_counts"
+        " WHERE scope = ? AND key = ? AND month BETWEEN ? AND ? GROUP BY month, figure",
+        [scope, key, first, last],
+    ).fetchall()
+
+
+def of_rows(db: Database, scope: str, region: str | None, first: str, last: str):
+    """The table figures of every region (``region`` None) or of a region's agencies:
+    (key, figure, count) over the period, and (key, month, ratings) per month."""
+    where, args = ("", []) if region is None else (" AND region = ?", [region])
+    args = [scope, *args, first, last]
+    sums = db.execute(
+        "SELECT key, figure, sum(count) FROM stats_counts"
+        f" WHERE scope = ?{where} AND month BETWEEN ? AND ? AND {ROW_FIGURES}"
+        " GROUP BY key, figure",
+        args,
+    ).fetchall()
+    ratings = db.execute(
+        "SELECT key, month, sum(count) FROM stats_counts"
+        f" WHERE scope = ?{where} AND month BETWEEN ? AND ? AND figure = 'ratings'"
+        " GROUP BY key, month",
+        args,
+    ).fetchall()
+    return sums, ratings
+
+
+def small(db: Database, first: str, last: str) -> dict[tuple[str, str], int]:
+    """(region, month): the ratings of its agencies with 1 to 4 that month."""
+    return {
+        (region, month): n
+        for region, month, n in db.execute(
+            "SELECT region, month, ratings FROM stats_small WHERE month BETWEEN ? AND ?",
+            [first, last],
+        )
+    }
+
+
+def regions(db: Database) -> list[str]:
+    """The regions with any count."""
+    return [
+        r for (r,) in db.execute("SELECT DISTINCT key FROM stats_counts WHERE scope = 'region'")
+    ]
+
+
+def region_counted(db: Database, region: str) -> bool:
+    return bool(
+        db.execute(
+            "SELECT 1 FROM stats_counts WHERE scope = 'region' AND key = ? LIMIT 1", [region]
+        ).fetchone()
+    )
+
+
+def agency_names(db: Database, region: str | None = None, agency_id: str | None = None):
+    """Agency id -> name, as counted: of a region's agencies, or of one."""
+    column, value = ("region", region) if agency_id is None else ("agency_id", agency_id)
+    return dict(
+        db.execute(
+            f"SELECT agency_id, name FROM stats_agencies WHERE {column} = ?", [value]
+        ).fetchall()
+    )
+
+
+def totals(db: Database) -> dict[str, int]:
+    """This instance's own counts of every month (Prometheus: each instance reports its
+    own, and a sum over instances is the deployment's)."""
+    return dict(
+        db.execute(
+            "SELECT figure, sum(count) FROM stats_counts WHERE scope = 'instance'"
+            " AND instance = '' AND figure IN ('messages', 'answered', 'on_time', 'ratings')"
+            " GROUP BY figure"
+        ).fetchall()
+    )
+
+
+# Sharing (widget.stats.sharing): this instance's counts of an agency out, a peer's in.
+
+
+def changed(db: Database, limit: int) -> list[tuple[str, int]]:
+    """Agencies whose counts changed since they were last shared, with their version."""
+    return db.execute("SELECT agency_id, version FROM stats_changed LIMIT ?", [limit]).fetchall()
+
+
+def own(db: Database, agency_id: str) -> tuple[str | None, list[tuple[str, str, int]]]:
+    """This instance's own counts of one agency: its region and (month, figure, count)."""
+    rows = db.execute(
+        "SELECT region, month, figure, count FROM stats_counts"
+        " WHERE scope = 'agency' AND key = ? AND instance = '' AND count != 0",
+        [agency_id],
+    ).fetchall()
+    return (rows[0][0] if rows else None), [(m, f, n) for _, m, f, n in rows]
+
+
+def shared(db: Database, sent: list[tuple[str, int]]) -> None:
+    """Forget the changes sent, unless the agency changed again meanwhile (in the
+    caller's transaction)."""
+    db.conn.executemany("DELETE FROM stats_changed WHERE agency_id = ? AND version = ?", sent)
+
+
+def merge(db: Database, instance: str, agency_id: str, region: str, rows) -> None:
+    """Take a peer's counts of one agency in place of those it sent before (in the
+    caller's transaction)."""
+    before = {
+        (m, f): n
+        for m, f, n in db.execute(
+            "SELECT month, figure, count FROM stats_counts"
+            " WHERE scope = 'agency' AND key = ? AND instance = ?",
+            [agency_id, instance],
+        )
+    }
+    after = {(m, f): n for m, f, n in rows}
+    changes = [
+        (m, f, after.get((m, f), 0) - before.get((m, f), 0))
+        for m, f in sorted(before.keys() | after.keys())
+        if after.get((m, f), 0) != before.get((m, f), 0)
+    ]
+    add(db, agency_id, region, changes, instance=instance)

@@ -234,7 +234,21 @@ def _stats(db: Database) -> None:
         ) WITHOUT ROWID
         """
     )
-    db.execute("CREATE INDEX stats_counts_region ON stats_counts (scope, region, month)")
+    db.execute("CREATE INDEX stats_counts_region ON stats_counts (scope, region, month, figure)")
+    # Per region and month, the ratings of its agencies that had 1 to 4 that month (on
+    # all instances together): a region's figure that would give such an agency's
+    # ratings away, by subtracting the others', is not published (widget.stats.suppression).
+    # Worked out again from the merged counts whenever they change; never shared.
+    db.execute(
+        """
+        CREATE TABLE stats_small (
+            region TEXT NOT NULL,
+            month TEXT NOT NULL,
+            ratings INTEGER NOT NULL,
+            PRIMARY KEY (region, month)
+        ) WITHOUT ROWID
+        """
+    )
     # What each message (its part taken here) and each rating adds to the counts now, so
     # that a later fact (an answer, an extension arriving late, a changed rating) moves
     # it from where it was counted to where it belongs: the counts change by the
@@ -264,5 +278,9 @@ def _stats(db: Database) -> None:
         ) WITHOUT ROWID
         """
     )
-    # Agencies whose counts changed since this instance last shared them.
-    db.execute("CREATE TABLE stats_changed (agency_id TEXT PRIMARY KEY) WITHOUT ROWID")
+    # Agencies whose counts changed since this instance last shared them; ``version``
+    # goes up with each change, so that sharing clears only what it sent.
+    db.execute(
+        "CREATE TABLE stats_changed (agency_id TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+        " WITHOUT ROWID"
+    )

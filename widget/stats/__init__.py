@@ -6,19 +6,20 @@
 - ``suppression``: which small figures are not published.
 
 ``report(scope, key, period, lang)`` builds a Report, in an app context, from the counts
-kept in the outbox (table ``stats_counts``) as facts arrive; it never reads a message.
+kept in the outbox (``widget.outbox.counts``) as facts arrive; it never reads a message.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from flask import current_app
 from flask_babel import force_locale, gettext
 
 from .. import agencies, outbox
+from ..outbox import counts as stored
 from . import regions, suppression
 from .report import COLUMNS, Bar, Breakdown, Cell, Figures, Period, Report, Row
 
@@ -28,8 +29,20 @@ SCOPES = ("instance", "region", "agency")
 # Answers by days taken, fastest first: (label, fewest days, most days or None).
 ANSWER_DAYS = (("0", 0, 0), ("1–7", 1, 7), ("8–14", 8, 14), ("15–30", 15, 30), ("31+", 31, None))
 SCORES = (1, 2, 3, 4, 5)
+# The counts that add up across months and rows (ratings are decided per month).
+ADDITIVE = ("messages", "answered", "on_time", "votes")
 
-Counts = dict[str, Counter]  # month -> figure -> count
+
+@dataclass
+class Raw:
+    """The counts behind one line of figures, before anything is hidden."""
+
+    counts: Counter = field(default_factory=Counter)
+    ratings_hidden: bool = False  # by the month rule (suppression)
+    hidden: set = field(default_factory=set)  # counts hidden to protect a line
+
+    def __getitem__(self, figure: str) -> int:
+        return self.counts[figure]
 
 
 def report(scope: str, key: str | None, period: Period, lang: str) -> Report:
@@ -40,56 +53,119 @@ def report(scope: str, key: str | None, period: Period, lang: str) -> Report:
     db = outbox.get_db()
     key = "" if scope == "instance" else key
     with force_locale(lang):
-        name = _name(db, scope, key, lang)
-        counts = _counts(db, scope, key, period)
-        months = tuple(Row(m, m, _figures(counts.get(m, Counter()))) for m in period.months)
-        whole = sum(counts.values(), Counter())
+        name = _name(db, scope, key)
+        per_month = _by_month(stored.of_scope(db, scope, key, period.first, period.last))
+        per_month = {m: per_month.get(m, Counter()) for m in period.months}
+        inner = _inner(db, scope, key, period)
+        hidden = _hidden_months(db, scope, key, period, per_month, inner)
+        months = [Raw(per_month[m], m in hidden) for m in period.months]
+        total = Raw(sum(per_month.values(), Counter()), bool(hidden))
+        _protect_line(months)
+        rows = _rows(db, scope, key, period, inner)
+        _protect_line([r for _, _, r in rows])
         return Report(
             scope=scope,
             key=key or None,
             name=name,
             period=period,
-            total=_figures(whole),
-            months=months,
-            rows=_rows(db, scope, key, period),
-            topics=_breakdowns(counts, period, "topic:", _topic_labels(scope, key, lang))
+            total=_figures(total),
+            months=tuple(
+                Row(m, m, _figures(r)) for m, r in zip(period.months, months, strict=True)
+            ),
+            rows=tuple(Row(k, label, _figures(r)) for k, label, r in rows),
+            topics=_breakdowns(per_month, period, "topic:", _topic_labels(key, lang))
             if scope == "agency"
             else (),
-            channels=_breakdowns(counts, period, "channel:", _channel_labels()),
-            weeks=_weeks(counts, period),
-            answer_days=_answer_days(whole),
-            scores=tuple(Bar(str(s), suppression.count(_scores(whole)[s])) for s in SCORES),
+            channels=_breakdowns(per_month, period, "channel:", _channel_labels()),
+            weeks=_bars(_weeks(per_month, period)),
+            answer_days=_bars(_answer_days(total.counts)),
+            scores=_bars(
+                [(str(s), _scores(total.counts)[s]) for s in SCORES], every=total.ratings_hidden
+            ),
         )
 
 
-def _name(db, scope: str, key: str, lang: str) -> str:
+def _name(db, scope: str, key: str) -> str:
     if scope == "instance":
         return gettext("Все организации")
     if scope == "region":
-        known = db.execute(
-            "SELECT 1 FROM stats_counts WHERE scope = 'region' AND key = ? LIMIT 1", [key]
-        ).fetchone()
-        if key not in regions.REGIONS and not known:
+        if key not in regions.REGIONS and not stored.region_counted(db, key):
             raise LookupError(f"no region {key!r}")
         return regions.label(key)
     try:
         return agencies.load(key).name
     except agencies.AgencyNotFound:
-        row = db.execute("SELECT name FROM stats_agencies WHERE agency_id = ?", [key]).fetchone()
-        if row is None:
+        names = stored.agency_names(db, agency_id=key)
+        if not names:
             raise LookupError(f"no agency {key!r}") from None
-        return row[0]  # counted, and since removed from the agency files
+        return names[key]  # counted, and since removed from the agency files
 
 
-def _counts(db, scope: str, key: str, period: Period) -> Counts:
-    counts: Counts = defaultdict(Counter)
-    for month, figure, n in db.execute(
-        "SELECT month, figure, sum(count) FROM stats_counts"
-        " WHERE scope = ? AND key = ? AND month BETWEEN ? AND ? GROUP BY month, figure",
-        [scope, key, period.first, period.last],
-    ):
-        counts[month][figure] = n
-    return counts
+def _by_month(rows) -> dict[str, Counter]:
+    out: dict[str, Counter] = defaultdict(Counter)
+    for _, month, figure, n in rows:
+        out[month][figure] += n
+    return out
+
+
+def _inner(db, scope: str, key: str, period: Period):
+    """The counts of the rows of the page: the instance's regions, a region's agencies."""
+    if scope == "agency":
+        return [], []
+    region = None if scope == "instance" else key
+    return stored.of_rows(
+        db, "region" if scope == "instance" else "agency", region, period.first, period.last
+    )
+
+
+def _hidden_months(db, scope: str, key: str, period: Period, per_month, inner) -> set[str]:
+    """The months whose ratings are not published (suppression: ratings across scopes)."""
+    if scope == "agency":
+        return {m for m, c in per_month.items() if suppression.small(c["ratings"])}
+    small = stored.small(db, period.first, period.last)
+    if scope == "region":
+        return {
+            m
+            for m, c in per_month.items()
+            if suppression.month_hidden(c["ratings"], small.get((key, m), 0))
+        }
+    below: Counter = Counter()  # the ratings of the regions hidden, per month
+    for region, month, n in inner[1]:
+        if suppression.month_hidden(n, small.get((region, month), 0)):
+            below[month] += n
+    return {m for m, c in per_month.items() if suppression.month_hidden(c["ratings"], below[m])}
+
+
+def _rows(db, scope: str, key: str, period: Period, inner) -> list[tuple[str, str, Raw]]:
+    """The instance's regions or a region's agencies, each with its period's figures."""
+    if scope == "agency":
+        return []
+    sums, ratings = inner
+    small = stored.small(db, period.first, period.last) if scope == "instance" else {}
+    raws: dict[str, Raw] = defaultdict(Raw)
+    for row_key, figure, n in sums:
+        raws[row_key].counts[figure] = n
+    for row_key, month, n in ratings:
+        if suppression.month_hidden(n, small.get((row_key, month), 0)):
+            raws[row_key].ratings_hidden = True
+    if scope == "instance":
+        labels = {k: regions.label(k) for k in raws}
+    else:
+        labels = stored.agency_names(db, region=key)
+    return [(k, labels.get(k, k), raws[k]) for k in sorted(raws, key=_row_order)]
+
+
+def _row_order(key: str) -> tuple[int, str]:
+    return (len(key), key)  # region codes as numbers: "2" < "10"
+
+
+def _protect_line(parts: list[Raw]) -> None:
+    """Hide more of the ``parts`` of a line that adds up, where a hidden one could be
+    worked out (suppression.line), count by count."""
+    for figure in ADDITIVE:
+        for part, hide in zip(parts, suppression.line([p[figure] for p in parts]), strict=True):
+            if hide:
+                part.hidden.add(figure)
 
 
 def _scores(c: Counter) -> Counter:
@@ -101,26 +177,38 @@ def _scores(c: Counter) -> Counter:
     return out
 
 
-def _figures(c: Counter) -> Figures:
-    messages, answered = c["messages"], c["answered"]
+def _figures(raw: Raw) -> Figures:
+    c = raw.counts
+
+    def shown(figure: str) -> bool:
+        return not (figure in raw.hidden or suppression.small(c[figure]))
+
+    answered, ratings = c["answered"], c["ratings"]
     days = sorted((int(f[5:]), n) for f, n in c.items() if f.startswith("days:") and n)
     scores = _scores(c)
-    ratings = sum(scores.values())
     solved = sum(n for f, n in c.items() if f.startswith("score:") and f.endswith(":yes"))
-    polls = sum(1 for f, n in c.items() if f.startswith("poll:") and n > 0)
+    answers_shown = shown("answered")
+    ratings_shown = shown("ratings") and not raw.ratings_hidden
+
+    def over(shown_base: bool, base: int, value):
+        return suppression.cell(value if base else None, not shown_base)
+
     return Figures(
-        messages=suppression.count(messages),
-        answered=suppression.count(answered),
-        on_time=suppression.count(c["on_time"]),
-        median_days=suppression.over(answered, _percentile(days, 0.5)),
-        p90_days=suppression.over(answered, _percentile(days, 0.9)),
-        ratings=suppression.count(ratings),
-        mean_score=suppression.over(
-            ratings, round(sum(s * n for s, n in scores.items()) / ratings, 2) if ratings else None
+        messages=suppression.count(c["messages"], "messages" in raw.hidden),
+        answered=suppression.count(answered, not answers_shown),
+        on_time=suppression.count(c["on_time"], not answers_shown or not shown("on_time")),
+        median_days=over(answers_shown, answered, _percentile(days, 0.5)),
+        p90_days=over(answers_shown, answered, _percentile(days, 0.9)),
+        ratings=suppression.count(ratings, not ratings_shown),
+        mean_score=over(
+            ratings_shown,
+            ratings,
+            round(sum(s * n for s, n in scores.items()) / ratings, 2) if ratings else None,
         ),
-        solved_share=suppression.over(ratings, round(solved / ratings, 3) if ratings else None),
-        polls=Cell(polls),  # a poll is public: how many were held reveals no one
-        votes=suppression.count(c["votes"]),
+        solved_share=over(ratings_shown, ratings, round(solved / ratings, 3) if ratings else None),
+        # Polls are public, held by the agency: how many took votes gives no one away.
+        polls=Cell(sum(1 for f, n in c.items() if f.startswith("poll:") and n > 0)),
+        votes=suppression.count(c["votes"], "votes" in raw.hidden),
     )
 
 
@@ -138,41 +226,11 @@ def _percentile(histogram: list[tuple[int, int]], q: float) -> int | None:
     return histogram[-1][0]
 
 
-def _rows(db, scope: str, key: str, period: Period) -> tuple[Row, ...]:
-    if scope == "agency":
-        return ()
-    inner = "region" if scope == "instance" else "agency"
-    where = "" if scope == "instance" else " AND region = ?"
-    found: dict[str, Counter] = defaultdict(Counter)
-    for row_key, figure, n in db.execute(
-        "SELECT key, figure, sum(count) FROM stats_counts"
-        f" WHERE scope = ?{where} AND month BETWEEN ? AND ?"
-        " AND substr(figure, 1, 4) NOT IN ('topi', 'chan', 'day:') GROUP BY key, figure",
-        [inner, *([key] if where else []), period.first, period.last],
-    ):
-        found[row_key][figure] = n
-    if inner == "region":
-        labels = {k: regions.label(k) for k in found}
-    else:
-        labels = dict(
-            db.execute(
-                "SELECT agency_id, name FROM stats_agencies WHERE region = ?", [key]
-            ).fetchall()
-        )
-    return tuple(
-        Row(k, labels.get(k, k), _figures(found[k])) for k in sorted(found, key=_row_order)
-    )
-
-
-def _row_order(key: str) -> tuple[int, str]:
-    return (len(key), key)  # region codes as numbers: "2" < "10"
-
-
-def _topic_labels(scope: str, key: str, lang: str) -> dict[str, str]:
+def _topic_labels(key: str, lang: str) -> dict[str, str]:
     try:
         agency = agencies.load(key)
-    except agencies.AgencyError:
-        return {}
+    except (agencies.AgencyNotFound, agencies.AgencyError):
+        return {}  # removed since, or broken: its topics by id
     return {t.id: t.title_in(lang) for t in agency.topics}
 
 
@@ -185,53 +243,63 @@ def _channel_labels() -> dict[str, str]:
 
 
 def _breakdowns(
-    counts: Counts, period: Period, prefix: str, labels: dict[str, str]
+    per_month: dict[str, Counter], period: Period, prefix: str, labels: dict[str, str]
 ) -> tuple[Breakdown, ...]:
-    keys = sorted({f[len(prefix) :] for c in counts.values() for f in c if f.startswith(prefix)})
-    out = []
-    for k in keys:
-        per_month = [counts.get(m, Counter())[prefix + k] for m in period.months]
-        out.append(
-            Breakdown(
-                k,
-                labels.get(k, k),
-                suppression.count(sum(per_month)),
-                tuple(suppression.count(n) for n in per_month),
-            )
+    """Messages per topic or channel: each month's line (its parts add up to the month's
+    messages) protected, and a total only when none of its months is hidden."""
+    keys = sorted({f[len(prefix) :] for c in per_month.values() for f in c if f.startswith(prefix)})
+    grid = [[per_month[m][prefix + k] for m in period.months] for k in keys]
+    hidden = [[False] * len(period.months) for _ in keys]
+    for j in range(len(period.months)):
+        for i, hide in enumerate(suppression.line([row[j] for row in grid])):
+            hidden[i][j] = hide
+    return tuple(
+        Breakdown(
+            k,
+            labels.get(k, k),
+            suppression.count(sum(grid[i]), any(hidden[i])),
+            tuple(suppression.count(n, h) for n, h in zip(grid[i], hidden[i], strict=True)),
         )
-    return tuple(out)
+        for i, k in enumerate(keys)
+    )
 
 
-def _weeks(counts: Counts, period: Period) -> tuple[Bar, ...]:
-    """Messages per ISO week, for the weeks that start or end in the period."""
+def _weeks(per_month: dict[str, Counter], period: Period) -> list[tuple[str, int]]:
+    """Messages per ISO week, counting the days of the period only."""
     weeks: Counter = Counter()
-    first = date.fromisoformat(period.first + "-01")
+    day = date.fromisoformat(period.first + "-01")
     y, m = map(int, period.last.split("-"))
     end = date(y + m // 12, m % 12 + 1, 1) - timedelta(days=1)
-    day = first
     while day <= end:
-        n = counts.get(day.strftime("%Y-%m"), Counter())[f"day:{day.day:02d}"]
         iso = day.isocalendar()
-        weeks[f"{iso.year}-W{iso.week:02d}"] += n
+        weeks[f"{iso.year}-W{iso.week:02d}"] += per_month[day.strftime("%Y-%m")][
+            f"day:{day.day:02d}"
+        ]
         day += timedelta(days=1)
-    return tuple(Bar(w, suppression.count(n)) for w, n in sorted(weeks.items()))
+    return sorted(weeks.items())
 
 
-def _answer_days(c: Counter) -> tuple[Bar, ...]:
-    bars = []
-    for label, low, high in ANSWER_DAYS:
-        n = sum(
-            count
-            for f, count in c.items()
-            if f.startswith("days:") and low <= int(f[5:]) and (high is None or int(f[5:]) <= high)
-        )
-        bars.append(Bar(label, suppression.count(n)))
-    return tuple(bars)
+def _answer_days(c: Counter) -> list[tuple[str, int]]:
+    days = [(int(f[5:]), n) for f, n in c.items() if f.startswith("days:")]
+    return [
+        (label, sum(n for d, n in days if low <= d and (high is None or d <= high)))
+        for label, low, high in ANSWER_DAYS
+    ]
+
+
+def _bars(bars: list[tuple[str, int]], every: bool = False) -> tuple[Bar, ...]:
+    """A chart's bars, which add up to a total: protected as a line; ``every``: all
+    hidden (the ratings of a month of the period are)."""
+    hidden = suppression.line([n for _, n in bars])
+    return tuple(
+        Bar(label, suppression.count(n, every or h))
+        for (label, n), h in zip(bars, hidden, strict=True)
+    )
+
+
+def stored_regions() -> list[str]:
+    return stored.regions(outbox.get_db())
 
 
 def init_app(app) -> None:
     app.extensions["otklik.stats"] = {"instance_id": app.config.get("INSTANCE_ID", "")}
-
-
-def current():
-    return current_app.extensions["otklik.stats"]

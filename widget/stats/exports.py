@@ -77,6 +77,16 @@ def _value(cell: Cell | None):
     return "" if cell is None or cell.value is None else cell.value
 
 
+def write_national_csv(period, lang: str, out) -> None:
+    """The open data of the whole instance over ``period``: the instance's report, then
+    each region's with its agencies' rows, as their pages show them, one header."""
+    from . import report, stored_regions
+
+    write_csv(report("instance", None, period, lang), out)
+    for region in sorted(stored_regions(), key=lambda code: (len(code), code)):
+        write_csv(report("region", region, period, lang), out, header=False)
+
+
 def to_json(report: Report) -> dict:
     def figures(f: Figures) -> dict:
         return {name: _cell(getattr(f, name)) for name in COLUMNS}

@@ -9,6 +9,7 @@ import time
 from flask import Blueprint, Response, current_app, jsonify
 
 from .. import agencies, metrics, outbox
+from ..outbox import counts
 
 bp = Blueprint("ops", __name__)
 
@@ -78,5 +79,7 @@ def readyz():
 def prometheus():
     """Prometheus text format: every worker's and the forwarder's counters, and the
     outbox depth read now. Keep it off the public site (docs/deploy.md)."""
-    text = metrics.exposition(lambda: outbox.depth(outbox.get_db()))
+    text = metrics.exposition(
+        lambda: outbox.depth(outbox.get_db()), lambda: counts.totals(outbox.get_db())
+    )
     return Response(text, content_type=metrics.CONTENT_TYPE)

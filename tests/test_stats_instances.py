@@ -1,0 +1,75 @@
+"""Two instances on one Redis show one set of figures (issue 20): each counts what it
+took, the forwarder's loop shares the counts, every update reaches both but counts once."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import redis
+
+from tests.conftest import CheckedClient
+from tests.services import require
+from tests.test_stats import THIS_MONTH, at, enqueue, take
+from tests.updates import status_event
+from widget import cli, create_app, stats
+
+
+def instance_app(instance: Path, tmp_path: Path, name: str, prefix: str):
+    app = create_app(
+        {
+            "secret_key": "test-secret",
+            "token_min_seconds": 0,
+            "demo": True,
+            "stats_uri": "redis://127.0.0.1:6379/0",
+            "stats_key_prefix": prefix,
+            "instance_id": name,
+            "outbox_path": str(tmp_path / f"{name}.sqlite3"),
+        },
+        instance_path=instance,
+    )
+    app.test_client_class = CheckedClient
+    return app
+
+
+def figures(app, scope="agency", key="orel-school-57"):
+    with app.app_context():
+        return stats.report(scope, key, THIS_MONTH, "ru").total
+
+
+def forward(app) -> None:
+    """One pass of the instance's own forwarder: it sends, then shares the counts."""
+    with app.app_context():
+        cli.make_forwarder(app).run_once()
+
+
+def test_two_instances_show_the_deployments_figures(instance, tmp_path):
+    require(6379, "Redis")
+    prefix = f"otklik-test-{uuid.uuid4().hex}"
+    a, b = (instance_app(instance, tmp_path, n, prefix) for n in ("a", "b"))
+    try:
+        taken = enqueue(a, 3) + enqueue(b, 4)
+        assert figures(a).messages.suppressed and figures(b).messages.suppressed  # 3, 4 alone
+        for app in (a, b, a):  # a shares, b shares and takes a's in, a takes b's in
+            forward(app)
+        assert figures(a).messages.value == figures(b).messages.value == 7
+        # The central system's updates reach every instance; each message counts once.
+        events = [status_event("answered", receipt=r, time=at(3)) for r in taken]
+        take(a, *events)
+        take(b, *events)
+        forward(b)
+        forward(a)
+        forward(b)  # a's change reaches b
+        for app in (a, b):
+            assert figures(app).answered.value == 7
+            assert figures(app, "region", "57").messages.value == 7
+            assert figures(app, "instance", None).answered.value == 7
+        # Sharing again, with nothing new, changes nothing.
+        forward(a)
+        forward(b)
+        assert figures(a).messages.value == figures(b).messages.value == 7
+    finally:
+        client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+        keys = list(client.scan_iter(f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
