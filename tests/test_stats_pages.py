@@ -289,3 +289,11 @@ def test_the_embed_page_keeps_the_period_in_its_own_form(client, figures):
 def test_the_demo_links_to_its_statistics(client):
     html = client.get("/demo").get_data(as_text=True)
     assert 'href="/stats"' in html
+
+
+def test_an_agency_removed_from_the_files_keeps_its_counted_page(client, figures, instance):
+    (instance / "agencies" / f"{AGENCY}.toml").unlink()
+    r = client.get(f"/stats/agencies/{AGENCY}?{PERIOD}")
+    text = text_of(r.get_data(as_text=True))
+    assert r.status_code == 200 and "Средняя школа № 57" in text and "Сообщений 7" in text
+    assert client.get(f"/stats/agencies/{AGENCY}.csv?{PERIOD}").status_code == 200
