@@ -25,7 +25,7 @@ KINDS = {"median_days": "days", "p90_days": "days", "mean_score": "score", "solv
 # The drawing's own units; the SVG scales to the width the page gives it.
 WIDTH, HEIGHT = 480, 200  # narrow: labels stay legible on a 320 px phone
 SIDE, TOP, BOTTOM = 8, 22, 26  # room for the scale's top value and the bars' labels
-FONT = 13  # the labels' size in drawing units; a label's width is about 0.6 of it a letter
+FONT = 15  # the labels' size in drawing units; a label's width is about 0.6 of it a letter
 ROOM_FOR_VALUES = 28  # a bar's slot at least this wide shows its value above it
 
 
@@ -92,9 +92,10 @@ def bar_chart(chart_id: str, title: str, summary: str, bars: Sequence[Bar], loca
 
 
 def _label_every(bars: Sequence[Bar], slot: float) -> int:
-    """Label every n-th bar, so that labels never overlap (52 weeks: about every 6th)."""
+    """Label every n-th bar, so that labels never overlap (52 weeks: about every 10th),
+    even the first, which is moved right to stay inside the drawing: half a label more."""
     longest = max((len(b.label) for b in bars), default=1)
-    return max(1, math.ceil((longest * 0.6 * FONT + 6) / slot))
+    return max(1, math.ceil((1.5 * longest * 0.6 * FONT + 6) / slot))
 
 
 def _text(kind: str, x: float, y: float, words: str, room: float) -> str:
