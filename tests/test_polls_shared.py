@@ -20,7 +20,8 @@ SCHEMA = json.loads(
 GOOD = {"q-priority": "park", "q-mood": "5"}
 
 
-def instance_app(instance: Path, tmp_path: Path, name: str, prefix: str):
+def instance_app(instance: Path, tmp_path: Path, name: str, prefix: str, **settings):
+    """One instance of a deployment on the real Redis (its keys under ``prefix``)."""
     app = create_app(
         {
             "secret_key": "test-secret",
@@ -29,6 +30,7 @@ def instance_app(instance: Path, tmp_path: Path, name: str, prefix: str):
             "tallies_uri": "redis://127.0.0.1:6379/0",
             "tallies_key_prefix": prefix,
             "outbox_path": str(tmp_path / f"{name}.sqlite3"),
+            **settings,
         },
         instance_path=instance,
     )

@@ -4,32 +4,14 @@ took, the forwarder's loop shares the counts, every update reaches both but coun
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import redis
 
-from tests.conftest import CheckedClient
 from tests.services import require
+from tests.test_polls_shared import instance_app
 from tests.test_stats import THIS_MONTH, at, enqueue, take
 from tests.updates import status_event
-from widget import cli, create_app, stats
-
-
-def instance_app(instance: Path, tmp_path: Path, name: str, prefix: str):
-    app = create_app(
-        {
-            "secret_key": "test-secret",
-            "token_min_seconds": 0,
-            "demo": True,
-            "stats_uri": "redis://127.0.0.1:6379/0",
-            "stats_key_prefix": prefix,
-            "instance_id": name,
-            "outbox_path": str(tmp_path / f"{name}.sqlite3"),
-        },
-        instance_path=instance,
-    )
-    app.test_client_class = CheckedClient
-    return app
+from widget import cli, stats
 
 
 def figures(app, scope="agency", key="orel-school-57"):
@@ -46,7 +28,13 @@ def forward(app) -> None:
 def test_two_instances_show_the_deployments_figures(instance, tmp_path):
     require(6379, "Redis")
     prefix = f"otklik-test-{uuid.uuid4().hex}"
-    a, b = (instance_app(instance, tmp_path, n, prefix) for n in ("a", "b"))
+    a, b = (
+        instance_app(
+            instance, tmp_path, n, prefix,
+            stats_uri="redis://127.0.0.1:6379/0", stats_key_prefix=prefix, instance_id=n,
+        )
+        for n in ("a", "b")
+    )  # fmt: skip
     try:
         taken = enqueue(a, 3) + enqueue(b, 4)
         assert figures(a).messages.suppressed and figures(b).messages.suppressed  # 3, 4 alone

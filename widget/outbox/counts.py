@@ -140,11 +140,7 @@ def updates(db: Database, agency_id: str, receipt: str) -> None:
     """Count what the updates of one message say now (in the transaction that took a new
     one in). Only the instance that holds the message counts it: every instance takes
     every update in, and the others have no row for it here."""
-    fact = db.execute(
-        "SELECT region, received_at, answer_by, counted FROM stats_facts"
-        " WHERE agency_id = ? AND receipt = ? AND part = 'message'",
-        [agency_id, receipt],
-    ).fetchone()
+    fact = _fact(db, agency_id, receipt, "message")
     if fact is None:
         return
     region, received_at, answer_by, counted = fact
@@ -165,14 +161,7 @@ def updates(db: Database, agency_id: str, receipt: str) -> None:
         new |= {(month, "answered"), (month, f"days:{days}")}
         if _utc(answered).date() <= deadline:
             new.add((month, "on_time"))
-    new = frozenset(new)
-    if new != old:
-        db.execute(
-            "UPDATE stats_facts SET counted = ? WHERE agency_id = ? AND receipt = ?"
-            " AND part = 'message'",
-            [_dump(new), agency_id, receipt],
-        )
-        _move(db, agency_id, region, old, new)
+    _replace(db, agency_id, receipt, "message", region, old, frozenset(new))
 
 
 def rating(
@@ -181,11 +170,7 @@ def rating(
     """Count a rating (in its transaction): it takes the place of the message's earlier
     rating taken here, if any."""
     new = frozenset({(_month(at), "ratings"), (_month(at), f"score:{score}:{solved}")})
-    row = db.execute(
-        "SELECT region, counted FROM stats_facts"
-        " WHERE agency_id = ? AND receipt = ? AND part = 'rating'",
-        [agency_id, receipt],
-    ).fetchone()
+    row = _fact(db, agency_id, receipt, "rating")
     if row is None:
         db.execute(
             "INSERT INTO stats_facts (agency_id, receipt, part, region, counted)"
@@ -194,19 +179,33 @@ def rating(
         )
         _move(db, agency_id, region, frozenset(), new)
         return
-    region_then, counted = row
-    db.execute(
-        "UPDATE stats_facts SET counted = ? WHERE agency_id = ? AND receipt = ?"
-        " AND part = 'rating'",
-        [_dump(new), agency_id, receipt],
-    )
-    _move(db, agency_id, region_then, _load(counted), new)
+    region_then, _, _, counted = row
+    _replace(db, agency_id, receipt, "rating", region_then, _load(counted), new)
 
 
 def vote(db: Database, *, agency_id: str, region: str, poll_id: str, at: float) -> None:
     """Count a vote (in its transaction): the votes, and the poll as held that month."""
     month = _month(at)
     add(db, agency_id, region, [(month, "votes", 1), (month, f"poll:{agency_id}/{poll_id}", 1)])
+
+
+def _fact(db: Database, agency_id: str, receipt: str, part: str):
+    return db.execute(
+        "SELECT region, received_at, answer_by, counted FROM stats_facts"
+        " WHERE agency_id = ? AND receipt = ? AND part = ?",
+        [agency_id, receipt, part],
+    ).fetchone()
+
+
+def _replace(db, agency_id, receipt, part, region, old: Contribution, new: Contribution):
+    """Keep ``new`` as what the fact adds, and move the counts from ``old`` to it."""
+    if new == old:
+        return
+    db.execute(
+        "UPDATE stats_facts SET counted = ? WHERE agency_id = ? AND receipt = ? AND part = ?",
+        [_dump(new), agency_id, receipt, part],
+    )
+    _move(db, agency_id, region, old, new)
 
 
 def _dump(contribution: Contribution) -> str:
