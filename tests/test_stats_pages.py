@@ -16,9 +16,8 @@ from markupsafe import escape
 
 from tests.answers import rate, sent, update
 from tests.pages import check_html
-from tests.polls import write_poll
+from tests.polls import GOOD, vote, write_poll
 from tests.stats_reports import report
-from tests.test_polls import GOOD, vote
 from widget.stats.charts import figure
 from widget.stats.report import COLUMNS, Cell, Row
 from widget.web.polls import now
