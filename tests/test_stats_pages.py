@@ -5,6 +5,7 @@ and the agency's page inside its own site."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -296,3 +297,16 @@ def test_an_agency_removed_from_the_files_keeps_its_counted_page(client, figures
     text = text_of(r.get_data(as_text=True))
     assert r.status_code == 200 and "Средняя школа № 57" in text and "Сообщений 7" in text
     assert client.get(f"/stats/agencies/{AGENCY}.csv?{PERIOD}").status_code == 200
+
+
+def test_the_snippet_page_gives_the_code_of_the_agencys_statistics(client):
+    page = client.get(f"/snippet/{AGENCY}").get_data(as_text=True)
+    raw = re.search(r'<textarea[^>]*id="stats-code"[^>]*>(.*?)</textarea>', page, re.S).group(1)
+    (iframe,) = list(html5lib.parseFragment(html.unescape(raw), namespaceHTMLElements=False))
+    assert iframe.tag == "iframe" and iframe.get("title") == "Статистика обращений: Школа № 57"
+    assert iframe.get("src") == f"http://localhost/embed/{AGENCY}/stats"
+    framed = client.get(f"/embed/{AGENCY}/stats")
+    assert (
+        framed.status_code == 200
+        and "school57.example.ru" in framed.headers["Content-Security-Policy"]
+    )
