@@ -9,10 +9,11 @@ bar with a visible "<5" over its place, never as a bar of its true height.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import get_decimal_symbol, get_group_symbol
 from markupsafe import Markup, escape
 
 from .report import Bar, Cell
@@ -31,19 +32,31 @@ ROOM_FOR_VALUES = 28  # a bar's slot at least this wide shows its value above it
 
 def figure(cell: Cell, column: str, locale: str) -> str:
     """A figure as a page shows it: "<5" when suppressed, "—" when there is none, else
-    the number in the page's language (1 234; 2,5 days; 4,3 of 5; 87 %)."""
+    the number in the page's language (1 234; 2,5 days; 4,3 of 5; 87 %).
+
+    Python's own formatting with the locale's symbols (from Babel, once per locale), not
+    Babel's format_decimal per figure: a region's table has 19,000 of them, which Babel
+    took 0.9 s to format."""
     if cell.suppressed:
         return SUPPRESSED
     if cell.value is None:
         return NOTHING
     kind = KINDS.get(column)
     if kind == "share":
-        return format_percent(cell.value, "0 %", locale=locale)
+        return f"{cell.value * 100:.0f}\u00a0%"
     if kind == "score":
-        return format_decimal(cell.value, "0.0", locale=locale)
-    if kind == "days":
-        return format_decimal(cell.value, "#,##0.#", locale=locale)
-    return format_decimal(cell.value, "#,##0", locale=locale)
+        text = f"{cell.value:.1f}"
+    elif kind == "days":
+        text = f"{cell.value:,.1f}".removesuffix(".0")
+    else:
+        text = f"{cell.value:,.0f}"
+    return text.translate(_symbols(locale))
+
+
+@functools.cache
+def _symbols(locale: str) -> dict[int, str]:
+    """Python's "," and "." as the locale writes them: 1 234,5 in Russian."""
+    return str.maketrans({",": get_group_symbol(locale), ".": get_decimal_symbol(locale)})
 
 
 def bar_chart(chart_id: str, title: str, summary: str, bars: Sequence[Bar], locale: str) -> Markup:
@@ -64,7 +77,7 @@ def bar_chart(chart_id: str, title: str, summary: str, bars: Sequence[Bar], loca
         parts.append(
             f'<line class="chart__grid" x1="{SIDE}" y1="{TOP}" x2="{WIDTH - SIDE}" y2="{TOP}"/>'
             f'<text class="chart__scale" x="{SIDE}" y="{TOP - 6}">'
-            f"{escape(format_decimal(top, '#,##0', locale=locale))}</text>"
+            f"{escape(figure(Cell(top), 'messages', locale))}</text>"
         )
     every = _label_every(bars, slot)
     for i, bar in enumerate(bars):
@@ -80,7 +93,7 @@ def bar_chart(chart_id: str, title: str, summary: str, bars: Sequence[Bar], loca
                 f'width="{_n(0.7 * slot)}" height="{_n(height)}"/>'
             )
             if slot >= ROOM_FOR_VALUES:
-                value = format_decimal(cell.value, "#,##0", locale=locale)
+                value = figure(cell, "messages", locale)
                 parts.append(_text("chart__value", middle, max(y - 4, FONT), value, slot))
         if i % every == 0:
             parts.append(_text("chart__label", middle, HEIGHT - 8, bar.label, slot * every))

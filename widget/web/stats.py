@@ -20,7 +20,7 @@ from wtforms import Form, StringField
 
 from .. import i18n, stats
 from ..stats import charts, exports, regions
-from ..stats.report import COLUMNS, Bar, Period, Report
+from ..stats.report import COLUMNS, Bar, Figures, Period, Report
 from ..submissions import EMBED
 from . import context, limits
 
@@ -244,6 +244,30 @@ def crumbs(report: Report) -> list[tuple[str, str]]:
     return found
 
 
+def texts(figures: Figures) -> list[str]:
+    """A line's figures as the page shows them, in the order of ``COLUMNS``."""
+    locale = i18n.formatting_locale()
+    return [charts.figure(getattr(figures, c), c, locale) for c in COLUMNS]
+
+
+KEY_SLOT = "otklik-key-slot"  # stands in for a row's key: keys are URL-safe as they are
+
+
+def table_rows(rows, scope: str | None, label=None) -> list[tuple[str, str | None, list]]:
+    """A table's lines: the label, the link to the row's page (``scope``'s, keeping the
+    period and language; built once, the key put in per row: a region has 2,000
+    agencies) and the figures' texts."""
+    link = page_link(scope, KEY_SLOT) if scope else None
+    return [
+        (
+            label(row.key) if label else row.label,
+            link.replace(KEY_SLOT, row.key) if link else None,
+            texts(row.figures),
+        )
+        for row in rows
+    ]
+
+
 def render_page(report: Report, form: PeriodForm) -> str:
     locale = i18n.formatting_locale()
     rows, sort, order = sorted_rows(report)
@@ -284,12 +308,13 @@ def render_page(report: Report, form: PeriodForm) -> str:
         figure=lambda cell, column="messages": charts.figure(cell, column, locale),
         month_name=month_name,
         period=f"{month_name(report.period.first)} — {month_name(report.period.last)}",
-        rows=rows,
+        rows=table_rows(rows, {"instance": "region", "region": "agency"}.get(report.scope)),
+        months=table_rows(report.months, None, month_name),
+        total=texts(report.total),
         sort=sort,
         order=order,
         aria_sort=ORDERS[order],
         sort_links={c: sort_link(c, sort, order) for c in SORTS},
-        row_scope={"instance": "region", "region": "agency"}.get(report.scope),
         page_link=page_link,
         charts=charts_shown,
         suppressed=charts.SUPPRESSED,
