@@ -35,8 +35,8 @@ def figure(cell: Cell, column: str, locale: str) -> str:
     the number in the page's language (1 234; 2,5 days; 4,3 of 5; 87 %).
 
     Python's own formatting with the locale's symbols (from Babel, once per locale), not
-    Babel's format_decimal per figure: a region's table has 19,000 of them, which Babel
-    took 0.9 s to format."""
+    Babel's format_decimal per figure: a region's table has 19,000 of them, and Babel's
+    took 360 ms of such a page's 600."""
     if cell.suppressed:
         return SUPPRESSED
     if cell.value is None:
