@@ -74,5 +74,5 @@ def test_stats_bench_generates_checks_and_times_the_figures(tmp_path):
     assert first_row(results, "figures of the sample against the recount")["value"] == 0
     for figure in ("agency report", "region report", "instance report", "national CSV"):
         assert first_row(results, figure)["value"] > 0
-    commit = first_row(results, "message commit with counting")
-    assert commit["with_us"] > 0 and commit["without_us"] > 0
+    submission = first_row(results, "submission with counting")
+    assert submission["with_us"] > 0 and submission["without_us"] > 0

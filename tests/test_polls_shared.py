@@ -9,7 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.conftest import CheckedClient, token_of
+from tests.conftest import token_of
+from tests.deployments import instance_app
 from tests.polls import counts, url, write_poll
 from tests.services import require
 from widget import create_app, outbox
@@ -18,24 +19,6 @@ SCHEMA = json.loads(
     (Path(__file__).parent.parent / "docs" / "voted.schema.json").read_text(encoding="utf-8")
 )
 GOOD = {"q-priority": "park", "q-mood": "5"}
-
-
-def instance_app(instance: Path, tmp_path: Path, name: str, prefix: str, **settings):
-    """One instance of a deployment on the real Redis (its keys under ``prefix``)."""
-    app = create_app(
-        {
-            "secret_key": "test-secret",
-            "token_min_seconds": 0,
-            "demo": True,
-            "tallies_uri": "redis://127.0.0.1:6379/0",
-            "tallies_key_prefix": prefix,
-            "outbox_path": str(tmp_path / f"{name}.sqlite3"),
-            **settings,
-        },
-        instance_path=instance,
-    )
-    app.test_client_class = CheckedClient
-    return app
 
 
 def test_two_instances_on_one_redis_show_one_tally(instance, tmp_path):

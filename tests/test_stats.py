@@ -6,61 +6,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 
 from tests.answers import rate, receipt_of, sent
 from tests.conftest import token_of
-from tests.forms import send
 from tests.polls import url, write_poll
 from tests.prometheus import metric
-from tests.test_outbox import a_message
-from tests.updates import body_of, status_event
-from widget import agencies, outbox, stats, updates
-from widget.outbox import updates as stored_updates
+from tests.stats import SCHOOL, THIS_MONTH, TODAY, at, enqueue, post, report, take
+from tests.updates import status_event
+from widget import outbox, stats
 from widget.stats import exports
 from widget.stats.report import Period
-
-SCHOOL = "orel-school-57"
-TODAY = datetime.now(UTC).date()
-THIS_MONTH = Period(TODAY.strftime("%Y-%m"), TODAY.strftime("%Y-%m"))
-
-
-def report(app, scope="agency", key=SCHOOL, period=THIS_MONTH, lang="ru"):
-    with app.app_context():
-        return stats.report(scope, key, period, lang)
-
-
-def enqueue(app, count: int, topic: str = "food", agency_id: str = SCHOOL) -> list[str]:
-    """``count`` messages committed as the form commits them; their receipts."""
-    with app.app_context():
-        agency = agencies.load(agency_id)
-        db = outbox.get_db()
-        message = a_message(agency)
-        message = type(message)(**{**message.__dict__, "topic_id": topic})
-        return [
-            outbox.enqueue(db, message, nonce=f"{topic}-{time.time_ns()}-{i}").receipt
-            for i in range(count)
-        ]
-
-
-def post(client, **fields):
-    return send(client, **{"email": "ivan.petrov@example.ru", "consent": "y", **fields})
-
-
-def take(app, *events) -> list[bool]:
-    db = outbox.connect(app.config["OUTBOX_PATH"])
-    try:
-        return stored_updates.record(db, [updates.parse(body_of(e)) for e in events], "http")
-    finally:
-        db.close()
-
-
-def at(days: float) -> str:
-    """An update's time, ``days`` from now."""
-    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
 
 
 def test_an_unknown_scope_region_or_agency_is_refused(app):
@@ -228,3 +186,12 @@ def test_prometheus_shows_the_counts_never_by_agency(app, client):
     assert metric(scraped, "otklik_stats_answered_total") == 5
     assert metric(scraped, "otklik_stats_on_time_total") == 5
     assert "agency" not in "".join(line for line in scraped.splitlines() if "otklik_stats" in line)
+
+
+def test_an_agency_removed_from_the_files_keeps_its_figures_under_its_counted_name(app, instance):
+    enqueue(app, 5)
+    name = report(app).name
+    (instance / "agencies" / f"{SCHOOL}.toml").unlink()
+    found = report(app)
+    assert found.name == name and found.total.messages.value == 5
+    assert [t.label for t in found.topics] == ["food"]  # its topics by id now

@@ -7,9 +7,9 @@ import uuid
 
 import redis
 
+from tests.deployments import instance_app
 from tests.services import require
-from tests.test_polls_shared import instance_app
-from tests.test_stats import THIS_MONTH, at, enqueue, take
+from tests.stats import THIS_MONTH, at, enqueue, take
 from tests.updates import status_event
 from widget import cli, stats
 

@@ -94,11 +94,12 @@ def _name(db, scope: str, key: str) -> str:
         return regions.label(key)
     try:
         return agencies.load(key).name
-    except agencies.AgencyNotFound:
+    except (agencies.AgencyNotFound, agencies.AgencyError):
+        # Removed from the agency files since, or its file broken now: its figures stand.
         names = stored.agency_names(db, agency_id=key)
         if not names:
             raise LookupError(f"no agency {key!r}") from None
-        return names[key]  # counted, and since removed from the agency files
+        return names[key]
 
 
 def _by_month(rows) -> dict[str, Counter]:

@@ -7,6 +7,11 @@ Every number is a ``Cell``: a figure over 1 to 4 messages (or ratings, or votes)
 ``suppressed`` (shown "<5", exported as null with ``"suppressed": true``), so that no
 citizen of a small agency can be picked out; a figure with nothing to stand on (the
 median of no answers) is ``None`` without being suppressed.
+
+A suppressed figure is not always under 5 itself: widget.stats.suppression also hides
+figures from which a small one could be worked out (a region's month whose small
+agencies would show by subtraction, a period's total of ratings when one of its months
+is hidden). A page may say "<5 or hidden" beside its tables (docs/statistics.md).
 """
 
 from __future__ import annotations
