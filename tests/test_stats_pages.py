@@ -111,7 +111,7 @@ def test_a_suppressed_figure_reads_less_than_five_and_has_no_bar(app):
     scores = re.search(r'<svg[^>]*id="chart-scores".*?</svg>', html, re.S).group(0)
     assert scores.count("<rect") == 4 and 'class="chart__suppressed"' in scores
     assert ">&lt;5</text>" in scores
-    assert "Меньше пяти" in text  # what "<5" means, under the page
+    assert "Цифра скрыта" in text  # what "<5" means, under the page
 
 
 def test_each_chart_is_named_and_has_its_figures_in_a_table(app):
