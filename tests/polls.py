@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tests.conftest import token_of
+
 AGENCY = "orel-city-admin"
 POLL = """\
 title = { ru = "Благоустройство 2027" }
@@ -63,6 +65,17 @@ def write_poll(instance: Path, poll_id: str, body: str = POLL, agency_id: str = 
 
 def url(poll_id: str, tail: str = "", surface: str = "embed") -> str:
     return f"/{surface}/{AGENCY}/polls/{poll_id}{tail}"
+
+
+# Answers to every question of POLL.
+GOOD = {"q-priority": "park", "q-extras": ["lights", "benches"], "q-mood": "4"}
+
+
+def vote(client, poll_id="dvor", ip="203.0.113.7", **fields):
+    """A vote as a citizen casts one: the poll's page for its token, then the POST."""
+    page = client.get(url(poll_id), environ_base={"REMOTE_ADDR": ip})
+    data = {"token": token_of(page.get_data(as_text=True)), "website": "", **fields}
+    return client.post(url(poll_id), data=data, environ_base={"REMOTE_ADDR": ip})
 
 
 def counts(app, poll_id: str, agency_id: str = AGENCY) -> dict:

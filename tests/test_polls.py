@@ -9,18 +9,9 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from tests.conftest import token_of
-from tests.polls import AGENCY, POLL, counts, url, write_poll
+from tests.polls import AGENCY, GOOD, POLL, counts, url, vote, write_poll
 from widget import agencies, outbox, polls, submissions, tokens
 from widget.web.polls import now
-
-
-def vote(client, poll_id="dvor", ip="203.0.113.7", **fields):
-    page = client.get(url(poll_id), environ_base={"REMOTE_ADDR": ip})
-    data = {"token": token_of(page.get_data(as_text=True)), "website": "", **fields}
-    return client.post(url(poll_id), data=data, environ_base={"REMOTE_ADDR": ip})
-
-
-GOOD = {"q-priority": "park", "q-extras": ["lights", "benches"], "q-mood": "4"}
 
 
 @pytest.fixture

@@ -6,7 +6,20 @@ from werkzeug.routing import BaseConverter
 
 from ..agencies import AGENCY_ID
 from . import answers as answers  # its views register on pages.bp
-from . import demo, errors, intake, limits, links, open311, ops, pages, security, snippet, theme
+from . import (
+    demo,
+    errors,
+    intake,
+    limits,
+    links,
+    open311,
+    ops,
+    pages,
+    security,
+    snippet,
+    stats,
+    theme,
+)
 from . import polls as polls  # its views register on pages.bp
 
 
@@ -18,6 +31,7 @@ class AgencyConverter(BaseConverter):
 
 def init_app(app) -> None:
     app.url_map.converters["agency"] = AgencyConverter
+    app.url_map.converters["region"] = stats.RegionConverter
     limits.init_app(app)
     links.init_app(app)
     app.register_blueprint(pages.bp)  # with the views of ``answers`` on it
@@ -25,6 +39,7 @@ def init_app(app) -> None:
     app.register_blueprint(ops.bp)
     app.register_blueprint(snippet.bp)
     app.register_blueprint(open311.bp)
+    app.register_blueprint(stats.bp)
     if app.config["DEMO"]:
         app.register_blueprint(demo.bp)
     if app.config["INTAKE_SECRET"]:  # the central system pushes updates only when it signs them

@@ -35,6 +35,11 @@ SAME_FOR_EVERY_RESPONSE = (
 )
 
 NO_STORE = ("Cache-Control", "no-store")  # on HTML pages
+# Statistics are open data: no token, no cookie, nothing personal in them. Anyone may
+# keep a page or an export for a few minutes (the figures move as messages arrive); an
+# agency's page may be in the browser's language, hence Vary.
+OPEN_DATA = ("Cache-Control", "public, max-age=300")
+OPEN_DATA_BLUEPRINT = "stats"
 # A message's page and the status page are private: kept out of every index (robots.txt
 # asks crawlers not to fetch them; this tells one that did not ask).
 NOINDEX = ("X-Robots-Tag", "noindex, nofollow")
@@ -82,7 +87,10 @@ def add_headers(response):
     csp = content_security_policy(context.page().frame_ancestors, g.get("frame_src_self", False))
     headers["Content-Security-Policy"] = csp
     headers["X-Request-Id"] = logs.current_request_id()
-    if response.mimetype == "text/html":
+    if request.blueprint == OPEN_DATA_BLUEPRINT and response.status_code == 200:
+        headers[OPEN_DATA[0]] = OPEN_DATA[1]
+        response.vary.add("Accept-Language")
+    elif response.mimetype == "text/html":  # error pages of statistics too: not kept
         headers[NO_STORE[0]] = NO_STORE[1]
     if request.endpoint in PRIVATE_ENDPOINTS:
         headers[NOINDEX[0]] = NOINDEX[1]

@@ -113,6 +113,28 @@ def poll_snippets(app: Flask, agency: Agency, base_url: str, at: datetime) -> li
     return out
 
 
+def iframe_code(src: str, title: str, height: int) -> str:
+    """The exact ``<iframe>`` an agency pastes: its form's, a poll's, its statistics'."""
+    return (
+        f'<iframe src="{escape(src)}" title="{escape(title)}" height="{height}" '
+        'loading="lazy" referrerpolicy="strict-origin-when-cross-origin" '
+        'style="display:block;width:100%;max-width:40rem;border:0"></iframe>'
+    )
+
+
+# The statistics page is long (tables, three charts): the frame shows its top and
+# scrolls, rather than the agency's page growing by several screens.
+STATS_HEIGHT = 1200
+
+
+def stats_snippet(app: Flask, agency: Agency, base_url: str) -> str:
+    """The code of the agency's statistics for its own site (/embed/<agency>/stats)."""
+    src = links.external(app, base_url, "stats.embed", agency_id=agency.id)
+    with force_locale(agency.language):
+        title = _("Статистика обращений: %(name)s", name=agency.display_name)
+    return iframe_code(src, title, STATS_HEIGHT)
+
+
 def _built(
     app: Flask, agency: Agency, base_url: str, endpoint: str, values: dict, title: str, height: int
 ) -> Snippet:
@@ -122,11 +144,7 @@ def _built(
         )
 
     embed_url, page_url = link("embed"), link("page")
-    iframe = (
-        f'<iframe src="{escape(embed_url)}" title="{escape(title)}" height="{height}" '
-        'loading="lazy" referrerpolicy="strict-origin-when-cross-origin" '
-        'style="display:block;width:100%;max-width:40rem;border:0"></iframe>'
-    )
+    iframe = iframe_code(embed_url, title, height)
     warnings = []
     if not agency.embed_origins:
         warnings.append(
@@ -232,6 +250,7 @@ def page(agency_id: str):
         layout="page",
         preview=url_for("widget.form", surface="embed", agency_id=agency.id),
         polls=poll_snippets(current_app, agency, current_app.config["PUBLIC_URL"], now()),
+        stats=stats_snippet(current_app, agency, current_app.config["PUBLIC_URL"]),
     )
 
 
