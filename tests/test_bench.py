@@ -78,6 +78,8 @@ def test_open311_bench_measures_the_services_and_every_request(tmp_path):
         assert measured["errors"] == 0  # every list a 200, every request a 200 with its receipt
         assert measured["ratio"] is not None and "aim" in measured
     assert posted["stored"] > 0  # the requests were committed, not only answered
+
+
 def test_stats_bench_generates_checks_and_times_the_figures(tmp_path):
     results = run(tmp_path, "stats.py", "--check")
     assert first_row(results, "figures of the sample against the recount")["value"] == 0
