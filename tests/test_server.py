@@ -177,6 +177,31 @@ def test_what_gunicorn_refuses_by_itself_carries_our_headers_and_logs_no_address
     assert refused and refused[-1]["level"] == "warning"
 
 
+BAD_CHUNKS = {
+    # gunicorn reads a chunked body only as the app asks for it, so its errors there reach
+    # the app, not the worker; each error's message quotes the bytes it could not read
+    "chunk size": b"text=Ivan+Petrovich\r\n0\r\n\r\n",
+    "chunk terminator": b"13\r\ntext=Ivan+PetrovichXX0\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("case", BAD_CHUNKS)
+def test_a_body_gunicorn_cannot_read_gets_the_400_page_and_logs_nothing_it_sent(lone_server, case):
+    status, headers, body = raw(
+        lone_server,
+        b"POST /embed/orel-school-57 HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n\r\n"
+        + BAD_CHUNKS[case],
+    )
+    assert status == 400
+    assert "Запрос не удалось прочитать" in body and "Petrovich" not in body
+    assert headers["content-security-policy"].endswith(
+        "frame-ancestors 'self' https://school57.example.ru"
+    )
+    log = lone_server.log.read_text()
+    assert "Petrovich" not in log and "Traceback" not in log
+
+
 def test_x_forwarded_proto_from_localhost_is_not_trusted_with_no_trusted_proxies(lone_server):
     """trusted_proxies = 0: a client on this machine cannot make a request look https
     (seen here by the same-origin check of a POST, which compares Origin with the scheme)."""
