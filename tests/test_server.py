@@ -16,9 +16,10 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import DEMO_AGENCIES, receipt_in
+from tests import files
+from tests.conftest import DEMO_AGENCIES, receipt_in, token_of
 from tests.pages import check_html
-from tests.server import ROOT, UNIQUE, Gunicorn, submit
+from tests.server import ROOT, UNIQUE, Gunicorn, opener, submit
 from tests.services import free_port
 from widget import outbox
 
@@ -79,6 +80,37 @@ def test_pages_over_http_carry_the_headers_and_no_personal_data_reaches_the_log(
     for value in UNIQUE.values():
         for piece in (value, urllib.parse.quote_plus(value), value.split()[-1]):
             assert piece not in log
+
+
+def test_phone_files_of_the_agencys_largest_size_are_taken_over_real_http(server, instance):
+    """The bodies a phone sends, through gunicorn: a photo, an iPhone's HEIC and a
+    screenshot of 5 MB each (the city's largest), then a scanned PDF of 5 MB."""
+    form = server.url + "/f/orel-city-admin"
+    albums = [
+        [
+            ("IMG_2041.JPG", files.photo(5_000_000)),
+            ("IMG_0001.HEIC", files.heic(size=5_000_000)),
+            ("Screenshot.png", files.screenshot(size=5_000_000)),
+        ],
+        [("акт осмотра.pdf", files.scan(7, noise=0.2, size=5_000_000))],
+    ]
+    for attached in albums:
+        with urllib.request.urlopen(form, timeout=20) as page:
+            token = token_of(page.read().decode())
+        fields = {"topic": "roads", "text": "Яма во дворе дома 12, фото прилагаю", "token": token}
+        body, content_type = files.multipart(fields, attached)
+        request = urllib.request.Request(form, data=body, headers={"Content-Type": content_type})
+        with pytest.raises(urllib.error.HTTPError) as answer:  # the redirect, not followed
+            opener.open(request, timeout=60)
+        answer.value.close()
+        assert answer.value.code == 303
+    db = outbox.connect(str(instance / "outbox.sqlite3"))
+    events = [json.loads(row[0]) for row in db.execute("SELECT event FROM messages ORDER BY rowid")]
+    db.close()
+    assert [[a["name"] for a in e["data"]["attachments"]] for e in events] == [
+        ["IMG_2041.JPG", "IMG_0001.jpg", "Screenshot.png"],
+        ["акт осмотра.pdf"],
+    ]
 
 
 def test_a_done_page_opens_on_the_instance_that_did_not_take_the_message(instance, tmp_path):
