@@ -94,6 +94,15 @@ def _pad_jpeg(jpeg: bytes, size: int, seed: int) -> bytes:
     return jpeg[:at] + b"".join(segments) + jpeg[at:]
 
 
+def _filler(made: bytes, size: int, overhead: int, seed: int) -> bytes:
+    """The random bytes that, with ``overhead`` bytes of their own box or chunk around
+    them, grow the file ``made`` to exactly ``size`` bytes."""
+    missing = size - len(made) - overhead
+    if missing < 0:
+        raise ValueError(f"{len(made)} + {overhead} bytes are more than {size}")
+    return random.Random(seed).randbytes(missing)
+
+
 @functools.cache
 def photo(size: int = 3_000_000, seed: int = 1) -> bytes:
     """A phone's JPEG of exactly ``size`` bytes (from about 1 MB): 12 megapixels of noisy
@@ -121,11 +130,8 @@ def heic(seed: int = 2, size: int | None = None) -> bytes:
     made = out.getvalue()
     if size is None:
         return made
-    missing = size - len(made)
-    if missing < 8:
-        raise ValueError("too little room for a box")
-    box = missing.to_bytes(4, "big") + b"free" + random.Random(seed).randbytes(missing - 8)
-    return made + box
+    data = _filler(made, size, 8, seed)
+    return made + (8 + len(data)).to_bytes(4, "big") + b"free" + data
 
 
 @functools.cache
@@ -151,10 +157,7 @@ def screenshot(seed: int = 3, size: int | None = None) -> bytes:
     made = out.getvalue()
     if size is None:
         return made
-    missing = size - len(made)
-    if missing < 12:
-        raise ValueError("too little room for a chunk")
-    kind, data = b"prVt", random.Random(seed).randbytes(missing - 12)  # ancillary, private
+    kind, data = b"prVt", _filler(made, size, 12, seed)  # an ancillary, private chunk
     chunk = len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
     header_end = 8 + 25  # the signature, then IHDR: length, type, 13 bytes, CRC
     return made[:header_end] + chunk + made[header_end:]
