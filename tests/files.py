@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import random
+import re
+import zlib
 
 from PIL import Image, ImageDraw, ImageFont
 from pillow_heif import register_heif_opener
@@ -91,6 +94,15 @@ def _pad_jpeg(jpeg: bytes, size: int, seed: int) -> bytes:
     return jpeg[:at] + b"".join(segments) + jpeg[at:]
 
 
+def _filler(made: bytes, size: int, overhead: int, seed: int) -> bytes:
+    """The random bytes that, with ``overhead`` bytes of their own box or chunk around
+    them, grow the file ``made`` to exactly ``size`` bytes."""
+    missing = size - len(made) - overhead
+    if missing < 0:
+        raise ValueError(f"{len(made)} + {overhead} bytes are more than {size}")
+    return random.Random(seed).randbytes(missing)
+
+
 @functools.cache
 def photo(size: int = 3_000_000, seed: int = 1) -> bytes:
     """A phone's JPEG of exactly ``size`` bytes (from about 1 MB): 12 megapixels of noisy
@@ -107,19 +119,26 @@ def photo(size: int = 3_000_000, seed: int = 1) -> bytes:
 
 
 @functools.cache
-def heic(seed: int = 2) -> bytes:
-    """An iPhone's HEIC (about 1 MB; x265 is slow, so a smaller picture than a phone's)."""
+def heic(seed: int = 2, size: int | None = None) -> bytes:
+    """An iPhone's HEIC (about 1 MB; x265 is slow, so a smaller picture than a phone's),
+    or of exactly ``size`` bytes: grown by a ``free`` box of random bytes at its end, a
+    box every HEIF reader skips."""
     out = io.BytesIO()
     _noisy((1344, 1008), seed, 0.1).save(
         out, "HEIF", quality=80, exif=_exif(), enc_params={"preset": "ultrafast"}
     )
-    return out.getvalue()
+    made = out.getvalue()
+    if size is None:
+        return made
+    data = _filler(made, size, 8, seed)
+    return made + (8 + len(data)).to_bytes(4, "big") + b"free" + data
 
 
 @functools.cache
-def screenshot(seed: int = 3) -> bytes:
+def screenshot(seed: int = 3, size: int | None = None) -> bytes:
     """A phone's screenshot as PNG (1170 × 2532): a coloured bar, a gradient banner, lines
-    of text on flat white."""
+    of text on flat white; or of exactly ``size`` bytes, grown by a private chunk of random
+    bytes after the header, where phones put their metadata chunks."""
     rng = random.Random(seed)
     shot = Image.new("RGB", (1170, 2532), "white")
     shot.paste(Image.linear_gradient("L").rotate(90).resize((1170, 400)).convert("RGB"), (0, 140))
@@ -135,13 +154,20 @@ def screenshot(seed: int = 3) -> bytes:
     draw.rounded_rectangle((60, 2380, 1110, 2480), radius=24, fill=(0, 120, 60))
     out = io.BytesIO()
     shot.save(out, "PNG")
-    return out.getvalue()
+    made = out.getvalue()
+    if size is None:
+        return made
+    kind, data = b"prVt", _filler(made, size, 12, seed)  # an ancillary, private chunk
+    chunk = len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+    header_end = 8 + 25  # the signature, then IHDR: length, type, 13 bytes, CRC
+    return made[:header_end] + chunk + made[header_end:]
 
 
 @functools.cache
-def scan(pages: int = 3, seed: int = 4, noise: float = 0.12) -> bytes:
+def scan(pages: int = 3, seed: int = 4, noise: float = 0.12, size: int | None = None) -> bytes:
     """A scanned document as a PDF: ``pages`` A4 pages at 150 dpi, lines of text under a
-    scanner's grain (about 0.5 MB a page; more ``noise``, more bytes)."""
+    scanner's grain (about 0.5 MB a page; more ``noise``, more bytes); or of exactly
+    ``size`` bytes, grown as a signing tool grows one (see _pad_pdf)."""
     rng = random.Random(seed)
     font = ImageFont.load_default(size=28)
     images = []
@@ -160,7 +186,53 @@ def scan(pages: int = 3, seed: int = 4, noise: float = 0.12) -> bytes:
         images.append(Image.blend(page, grain, noise))
     out = io.BytesIO()
     images[0].save(out, "PDF", save_all=True, append_images=images[1:], resolution=150)
-    return out.getvalue()
+    return out.getvalue() if size is None else _pad_pdf(out.getvalue(), size, seed)
+
+
+def _pad_pdf(pdf: bytes, size: int, seed: int) -> bytes:
+    """``pdf`` grown to exactly ``size`` bytes by an incremental update, as a signing or
+    annotating tool appends one: a stream of random bytes that nothing refers to, its
+    cross-reference section, and a trailer pointing back to the first."""
+    trailer = pdf[pdf.rindex(b"trailer") :]
+    number = int(re.search(rb"/Size (\d+)", trailer)[1])
+    root = re.search(rb"/Root (\d+ \d+ R)", trailer)[1]
+    previous = int(pdf.rsplit(b"startxref", 1)[1].split()[0])
+    data = random.Random(seed).randbytes(max(size - len(pdf), 0))
+
+    def update(length: int) -> bytes:
+        stream = b"\n%d 0 obj\n<< /Length %d >>\nstream\n%s\nendstream\nendobj\n" % (
+            number,
+            length,
+            data[:length],
+        )
+        xref_at = len(pdf) + len(stream)
+        return stream + (
+            b"xref\n%d 1\n%010d 00000 n \ntrailer\n<< /Size %d /Root %s /Prev %d >>\n"
+            b"startxref\n%d\n%%%%EOF\n"
+            % (number, len(pdf) + 1, number + 1, root, previous, xref_at)
+        )
+
+    length = len(data)
+    for _ in range(5):  # the numbers' digits change the length a little: try again
+        grown = pdf + update(length)
+        if len(grown) == size:
+            return grown
+        length += size - len(grown)
+        if length < 0:
+            raise ValueError("too little room for an update")
+    raise ValueError(f"cannot make a PDF of {size} bytes")
+
+
+def scan_spelling(name: bytes, pages: int = 4, noise: float = 0.2) -> bytes:
+    """A scan whose pictures' compressed bytes happen to spell the PDF name ``name`` (such
+    as ``/JS``), as one scan in ten of 2.5 MB does for /JS: the first seed that makes
+    one, from a seed that does with this machine's Pillow."""
+    spelt = re.compile(re.escape(name) + rb"[^A-Za-z0-9#]")
+    for seed in itertools.count(107):
+        document = scan(pages, seed, noise)
+        if spelt.search(document):
+            return document
+    raise AssertionError("unreachable")
 
 
 TYPES = {

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
+import sys
+import tarfile
+from pathlib import Path
 
 from tests.conftest import ROOT
+from tests.polls import write_poll
 from widget import signatures, updates
 from widget.settings import SETTINGS
+
+FLASK = Path(sys.executable).with_name("flask")
 
 
 def test_every_setting_is_documented():
@@ -84,3 +91,53 @@ def test_the_openssl_line_in_docs_updates_md_signs_as_the_intake_checks(tmp_path
         check=True,
     ).stdout.strip()
     assert signatures.valid(body, found, ["s3cret-for-docs"])
+
+
+def backup_command(instance, backups) -> list[str]:
+    """docs/operations.md's otklik-backup.service ExecStart, for ``instance``, as systemd
+    would run it (its escapes undone)."""
+    text = (ROOT / "docs" / "operations.md").read_text()
+    unit = re.search(r"```ini\n\[Unit\]\nDescription=Otklik backup \(.*?```", text, re.S).group(0)
+    command = re.search(r"^ExecStart=(.*)$", unit.replace("\\\n", ""), re.M).group(1)
+    command = command.replace("%%", "%").replace("$$", "$")
+    command = command.replace("/srv/otklik/app/.venv/bin/flask", str(FLASK))
+    command = command.replace("/srv/otklik/instance", str(instance))
+    return shlex.split(command.replace("/var/backups/otklik", str(backups)))
+
+
+def archived(backups) -> set[str]:
+    """What the one archive the backup made holds."""
+    (archive,) = backups.glob("config-*.tar.gz")
+    with tarfile.open(archive) as tar:
+        return set(tar.getnames())
+
+
+def test_the_documented_backup_keeps_settings_agency_and_poll_files_and_the_spools(
+    app, instance, tmp_path
+):
+    """What waits in a spool is nowhere else: the outbox drops a message's personal data
+    once it is in outbound/, and an update in inbound/ is not in the outbox yet."""
+    (instance / "settings.toml").write_text('demo = true\nsecret_key = "s3cret"\n')
+    env = {**os.environ, "OTKLIK_INSTANCE_PATH": str(instance)}
+    backups = tmp_path / "backups"
+    backups.mkdir()
+
+    # without polls or spools (a queue_url of amqp:, no poll yet): it still runs
+    subprocess.run(backup_command(instance, backups), cwd=ROOT, env=env, check=True)
+    kept = {"settings.toml", "agencies/orel-school-57.toml", "logos/orel-city.svg"}
+    assert kept <= archived(backups)
+    for made in backups.iterdir():
+        made.unlink()
+
+    write_poll(instance, "parks-2027")
+    (instance / "outbound").mkdir()
+    (instance / "outbound" / "0190a1b2-message.json").write_text("{}")
+    (instance / "inbound").mkdir()
+    (instance / "inbound" / "status-1.json").write_text("{}")
+    subprocess.run(backup_command(instance, backups), cwd=ROOT, env=env, check=True)
+    assert {
+        "polls/orel-city-admin/parks-2027.toml",
+        "outbound/0190a1b2-message.json",
+        "inbound/status-1.json",
+    } <= archived(backups)
+    assert len(list(backups.glob("outbox-*.sqlite3"))) == 1

@@ -16,9 +16,10 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import DEMO_AGENCIES, receipt_in
+from tests import files
+from tests.conftest import DEMO_AGENCIES, receipt_in, token_of
 from tests.pages import check_html
-from tests.server import ROOT, UNIQUE, Gunicorn, submit
+from tests.server import ROOT, UNIQUE, Gunicorn, opener, submit
 from tests.services import free_port
 from widget import outbox
 
@@ -79,6 +80,37 @@ def test_pages_over_http_carry_the_headers_and_no_personal_data_reaches_the_log(
     for value in UNIQUE.values():
         for piece in (value, urllib.parse.quote_plus(value), value.split()[-1]):
             assert piece not in log
+
+
+def test_phone_files_of_the_agencys_largest_size_are_taken_over_real_http(server, instance):
+    """The bodies a phone sends, through gunicorn: a photo, an iPhone's HEIC and a
+    screenshot of 5 MB each (the city's largest), then a scanned PDF of 5 MB."""
+    form = server.url + "/f/orel-city-admin"
+    albums = [
+        [
+            ("IMG_2041.JPG", files.photo(5_000_000)),
+            ("IMG_0001.HEIC", files.heic(size=5_000_000)),
+            ("Screenshot.png", files.screenshot(size=5_000_000)),
+        ],
+        [("акт осмотра.pdf", files.scan(7, noise=0.2, size=5_000_000))],
+    ]
+    for attached in albums:
+        with urllib.request.urlopen(form, timeout=20) as page:
+            token = token_of(page.read().decode())
+        fields = {"topic": "roads", "text": "Яма во дворе дома 12, фото прилагаю", "token": token}
+        body, content_type = files.multipart(fields, attached)
+        request = urllib.request.Request(form, data=body, headers={"Content-Type": content_type})
+        with pytest.raises(urllib.error.HTTPError) as answer:  # the redirect, not followed
+            opener.open(request, timeout=60)
+        answer.value.close()
+        assert answer.value.code == 303
+    db = outbox.connect(str(instance / "outbox.sqlite3"))
+    events = [json.loads(row[0]) for row in db.execute("SELECT event FROM messages ORDER BY rowid")]
+    db.close()
+    assert [[a["name"] for a in e["data"]["attachments"]] for e in events] == [
+        ["IMG_2041.JPG", "IMG_0001.jpg", "Screenshot.png"],
+        ["акт осмотра.pdf"],
+    ]
 
 
 def test_a_done_page_opens_on_the_instance_that_did_not_take_the_message(instance, tmp_path):
@@ -152,7 +184,9 @@ def lone_server(tmp_path_factory):
     instance = tmp_path_factory.mktemp("lone") / "instance"
     shutil.copytree(DEMO_AGENCIES, instance / "agencies")
     shutil.copytree(DEMO_AGENCIES.parent / "logos", instance / "logos")
-    server = Gunicorn(instance, workers=1, env={"OTKLIK_DEMO": "true"})
+    server = Gunicorn(
+        instance, workers=1, env={"OTKLIK_DEMO": "true", "OTKLIK_TOKEN_MIN_SECONDS": "0"}
+    )
     yield server
     server.stop()
 
@@ -175,6 +209,55 @@ def test_what_gunicorn_refuses_by_itself_carries_our_headers_and_logs_no_address
     assert "Petrovich" not in log  # what the client sent stays out of the log too
     refused = [json.loads(line) for line in log.splitlines() if f" {expected} " in line]
     assert refused and refused[-1]["level"] == "warning"
+
+
+BAD_CHUNKS = {
+    # gunicorn reads a chunked body only as the app asks for it, so its errors there reach
+    # the app, not the worker; each error's message quotes the bytes it could not read
+    "chunk size": b"text=Ivan+Petrovich\r\n0\r\n\r\n",
+    "chunk terminator": b"13\r\ntext=Ivan+PetrovichXX0\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("case", BAD_CHUNKS)
+def test_a_body_gunicorn_cannot_read_gets_the_400_page_and_logs_nothing_it_sent(lone_server, case):
+    status, headers, body = raw(
+        lone_server,
+        b"POST /embed/orel-school-57 HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n\r\n"
+        + BAD_CHUNKS[case],
+    )
+    assert status == 400
+    assert "Запрос не удалось прочитать" in body and "Petrovich" not in body
+    assert headers["content-security-policy"].endswith(
+        "frame-ancestors 'self' https://school57.example.ru"
+    )
+    log = lone_server.log.read_text()
+    assert "Petrovich" not in log and "Traceback" not in log
+
+
+def test_a_message_whose_sender_went_away_halfway_is_not_taken(lone_server):
+    """A citizen who closes the tab while the form is still on its way: gunicorn hands
+    the app what came before the connection closed, shorter than its Content-Length.
+    Taken, it would be a message the citizen did not send, cut in the middle."""
+    with urllib.request.urlopen(lone_server.url + "/embed/orel-school-57", timeout=10) as page:
+        token = token_of(page.read().decode())
+    fields = {"topic": "food", "email": "a@example.ru", "consent": "y", "token": token}
+    body = urllib.parse.urlencode({**fields, "text": "Суп холодный уже неделю, просим разобраться"})
+    head = (
+        "POST /embed/orel-school-57 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", lone_server.port), timeout=10) as s:
+        s.sendall(head.encode() + body[: len(body) - 40].encode())
+        s.shutdown(socket.SHUT_WR)  # and gone
+        status = s.recv(100).split(b"\r\n")[0]
+    assert status == b"HTTP/1.1 400 BAD REQUEST"
+    db = outbox.connect(str(lone_server.log.parent / "outbox.sqlite3"))
+    stored = [row[0] for row in db.execute("SELECT event FROM messages")]
+    db.close()
+    assert not [event for event in stored if "Суп холодный" in event]
 
 
 def test_x_forwarded_proto_from_localhost_is_not_trusted_with_no_trusted_proxies(lone_server):

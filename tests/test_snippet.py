@@ -175,6 +175,28 @@ def test_the_local_origins_warning_agrees_with_their_number(
     assert expected in result.output
 
 
+@pytest.mark.parametrize(
+    "origins, ru, en",
+    [
+        ('["https://lib1.example.ru"]', "только на этом сайте:", "only on this site:"),
+        (
+            '["https://lib1.example.ru", "https://orel-lib.example.ru"]',
+            "только на этих сайтах:",
+            "only on these sites:",
+        ),
+    ],
+)
+def test_the_sites_the_form_opens_on_agree_with_their_number(client, instance, origins, ru, en):
+    """Every demo agency lists one site, under words that spoke of several."""
+    body = NO_ORIGINS.replace(
+        'languages = ["ru"]', f'embed_origins = {origins}\nlanguages = ["ru", "en"]'
+    )
+    write_agency(instance, "library-1", body)
+    assert f"Форма откроется {ru}" in visible_text(page_of(client, "library-1")[1])
+    english = client.get("/snippet/library-1?lang=en").get_data(as_text=True)
+    assert f"The form opens {en}" in visible_text(english)
+
+
 def test_an_official_name_with_its_own_quotes_is_not_quoted_again(client, instance):
     """A legal name carries «»; wrapped in «» again it read «МБОУ «Школа № 1», г. Орёл»."""
     name = "МБОУ «Средняя школа № 57», г. Орёл"  # the demo school's official name

@@ -43,6 +43,12 @@ PDF_DANGERS = {
     "/XFA",
     "/GoToE",
 }
+# The raw bytes are searched too, for objects pypdf may not reach, but only for the names
+# long enough that compressed data does not spell them by chance: in the bytes of a scan's
+# pictures, which look random, /JS turns up once in about 20 MB and /XFA once in 6 GB,
+# the shortest of the others, /GoToE, once in 400 TB. A script needs /JavaScript as well;
+# both short names are found where they mean something, in the objects (_walk).
+RAW_DANGERS = {name for name in PDF_DANGERS if len(name) > 5}
 
 
 class Refused(Exception):
@@ -140,7 +146,7 @@ def _reencode(name: str, data: bytes, kind: str) -> Checked:
 def check_pdf(data: bytes) -> None:
     if b"%%EOF" not in data[-2048:]:
         raise Refused(Refused.BROKEN)
-    if _names_in(data) & PDF_DANGERS:
+    if _names_in(data) & RAW_DANGERS:
         raise Refused(Refused.ACTIVE)
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)

@@ -122,6 +122,16 @@ def too_large(request) -> bool:
     return len(request.get_data(cache=True)) >= limit
 
 
+def cut_short(request) -> bool:
+    """True when a url-encoded body is shorter than its Content-Length: the client went
+    away while sending it (gunicorn hands the app what came before the connection
+    closed), so what came is not what the citizen sent. A multipart body cut short lacks
+    its closing boundary, which werkzeug reads as no form at all."""
+    if request.mimetype != "application/x-www-form-urlencoded" or not request.content_length:
+        return False
+    return len(request.get_data(cache=True)) < request.content_length
+
+
 def too_many_fields(request) -> bool:
     """True when the body holds more fields than any form of ours has. Files are not
     counted: a citizen who picked too many is told so on the field (uploads.take), and

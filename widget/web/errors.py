@@ -11,7 +11,8 @@ from flask import current_app, g, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, ServiceUnavailable
 
 from .. import agencies, forms, i18n, polls
 from . import context, intake, open311, uploads
@@ -273,6 +274,15 @@ def handle_missing_agency(_e: agencies.AgencyNotFound):
     return render_error(404)
 
 
+def handle_unreadable_body(e: ParseException):
+    """gunicorn reads a chunked body as the app asks for it, and raises its parse error
+    (a malformed chunk) in the app: the client's fault, not ours. Its message quotes the
+    bytes it could not read, which may be what a citizen typed (promise 6): logged by
+    kind only."""
+    log.warning("could not read the request body: %s", type(e).__name__)
+    return render_error(BadRequest.code)
+
+
 def handle_unexpected(e: Exception):
     if open311.takes(request.path):
         return open311.unexpected_error(e)
@@ -286,4 +296,5 @@ def init_app(app) -> None:
     app.register_error_handler(agencies.AgencyNotFound, handle_missing_agency)
     app.register_error_handler(polls.PollError, handle_broken_poll)
     app.register_error_handler(polls.PollNotFound, handle_missing_poll)
+    app.register_error_handler(ParseException, handle_unreadable_body)
     app.register_error_handler(Exception, handle_unexpected)

@@ -197,6 +197,7 @@ def on_each_surface(rule: str, **options):
 MALFORMED = (
     (forms.not_a_form, 400),
     (forms.too_large, 413),
+    (forms.cut_short, 400),
     (forms.undecodable, 400),
     (forms.too_many_fields, 413),
 )
