@@ -52,6 +52,8 @@ def add(
             ("region", region, region),
             ("instance", "", ""),
         )
+        # an agency's topics are its own: no page shows them for a region or the instance
+        if scope == "agency" or not figure.startswith("topic:")
     ]
     if not rows:
         return
