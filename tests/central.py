@@ -48,9 +48,12 @@ def valid_event(body: bytes | str) -> dict:
 # -- filling the outbox ---------------------------------------------------------------
 
 
-def fill(app, count: int, agency_id: str = "orel-school-57", start: int = 0) -> list[str]:
-    """Accept ``count`` messages with personal data, as the form would; returns the
-    ids of every message in the outbox, oldest first."""
+def fill(
+    app, count: int, agency_id: str = "orel-school-57", start: int = 0, channel: str = "embed"
+) -> list[str]:
+    """Accept ``count`` messages with personal data, as the form would (or, with
+    ``channel``, another way in); returns the ids of every message in the outbox, oldest
+    first."""
     with app.app_context():
         agency = agencies.extension(app).get(agency_id)
     consent = events.Consent("Я согласен", "v1", 1_700_000_000.0)
@@ -58,14 +61,14 @@ def fill(app, count: int, agency_id: str = "orel-school-57", start: int = 0) -> 
     ids = []
     try:
         with outbox.write_transaction(db):  # one commit for all, taking the write lock first
-            _enqueue(db, agency, consent, range(start, start + count))
+            _enqueue(db, agency, consent, range(start, start + count), channel)
         ids = [row[0] for row in db.execute("SELECT id FROM messages ORDER BY created_at")]
     finally:
         db.close()
     return ids
 
 
-def _enqueue(db, agency, consent, numbers) -> None:
+def _enqueue(db, agency, consent, numbers, channel: str = "embed") -> None:
     for i in numbers:
         submission = events.Submission(
             agency=agency,
@@ -73,7 +76,7 @@ def _enqueue(db, agency, consent, numbers) -> None:
             text=f"Сообщение номер {i}",
             contact={"name": "Иван Петров", "email": f"ivan{i}@example.ru"},
             lang="ru",
-            channel="embed",
+            channel=channel,
             origin=None,
             consent=consent,
         )

@@ -313,10 +313,19 @@ def test_a_request_of_another_agency_or_none_is_404(client, key, fmt):
     assert errors_of(client.get(f"{V2}/tokens/ZZZZ-ZZZZ.{fmt}?jurisdiction_id={AGENCY}"), 404, fmt)
 
 
-def test_messages_from_the_form_are_listed_too_at_most_1000(app, client):
-    fill(app, 1001, agency_id=AGENCY)
+def test_the_list_holds_requests_posted_over_open311_at_most_1000(app, client):
+    # a message written in the widget is never listed (who wrote to a small agency about
+    # what, and when, would show): it is found by its receipt, as on the status page
+    fill(app, 3, agency_id=AGENCY)
+    with app.app_context():
+        db = outbox.get_db()
+        (form_receipt,) = db.execute("SELECT receipt FROM messages LIMIT 1").fetchone()
+    assert client.get(f"{V2}/requests.json?jurisdiction_id={AGENCY}").get_json() == []
+    by_id = client.get(f"{V2}/requests/{form_receipt}.json?jurisdiction_id={AGENCY}")
+    assert by_id.status_code == 200 and by_id.get_json()[0]["service_request_id"] == form_receipt
+    fill(app, 1001, agency_id=AGENCY, start=3, channel="open311")
     listed = client.get(f"{V2}/requests.json?jurisdiction_id={AGENCY}").get_json()
-    assert len(listed) == 1000
+    assert len(listed) == 1000 and form_receipt not in {r["service_request_id"] for r in listed}
     check_requests(listed)
 
 

@@ -167,6 +167,7 @@ def enqueue(
                     lang=submission.lang,
                     routing_key=agency.routing_key,
                     now=now,
+                    channel=submission.channel,
                 )
                 topic = agency.topic(submission.topic_id)
                 counts.message(
@@ -201,15 +202,17 @@ def insert_outgoing(
     routing_key: str,
     now: float,
     kind: str = "message",
+    channel: str | None = None,
 ) -> None:
     """Add one event for the forwarder to send (inside the caller's transaction): a
-        message's, or a rating's (``kind``). Its form token's ``nonce`` may be used once;
-    its ``subject`` is the receipt (of the message rated, for a rating)."""
+    message's, or a rating's (``kind``). Its form token's ``nonce`` may be used once;
+    its ``subject`` is the receipt (of the message rated, for a rating); ``channel``: a
+    message's (embed, page, open311)."""
     db.execute(
         """
         INSERT INTO messages (id, receipt, token_nonce, agency_id, topic_id, lang,
-            routing_key, event, next_attempt_at, created_at, kind)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            routing_key, event, next_attempt_at, created_at, kind, channel)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
             event["id"],
@@ -223,6 +226,7 @@ def insert_outgoing(
             now,
             now,
             kind,
+            channel,
         ],
     )
 

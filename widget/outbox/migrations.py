@@ -295,3 +295,11 @@ def _stats(db: Database) -> None:
         "CREATE TABLE stats_changed (agency_id TEXT PRIMARY KEY, version INTEGER NOT NULL)"
         " WITHOUT ROWID"
     )
+
+
+@MIGRATIONS(name="0008_message_channel")
+def _message_channel(db: Database) -> None:
+    # Where a message came from (embed, page, open311): Open311's list of requests shows
+    # only those its integrators posted, never the messages citizens wrote in the widget
+    # (widget.outbox.public). NULL for rows stored before: none came over Open311.
+    db.execute("ALTER TABLE messages ADD COLUMN channel TEXT")

@@ -1,6 +1,11 @@
 """What anyone may read of an agency's messages (Open311's ``GET requests``): receipts,
 topics, when each was received and the statuses the updates brought. Never the event:
 its text and contact data are not public, and a delivered message no longer has them.
+
+A list (no receipts given) holds only the requests posted over Open311: a message a
+citizen wrote in the widget is found by its receipt alone, as on the status page, so
+that no list tells who wrote to a small agency about what, and when (the statistics
+hide such small numbers: docs/statistics.md).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ def messages(
         where.append(f"receipt IN ({', '.join('?' * len(receipts))})")
         values += receipts
     else:
+        where.append("channel = 'open311'")
         if topics:
             where.append(f"topic_id IN ({', '.join('?' * len(topics))})")
             values += topics
