@@ -94,6 +94,11 @@ def message(agency: Agency, receipt: str) -> Message:
     return Message(number, topic_id, datetime.now(UTC).date(), None, None)
 
 
+def progress_in(updates: tuple[tuple, ...]) -> progress.Progress:
+    """What a message's updates as stored (``outbox.updates.kept``) sum up to."""
+    return progress.Progress(tuple(in_order(Update(*row) for row in updates)))
+
+
 def progress_of(agency: Agency, receipt: str) -> progress.Progress:
     history = stored_updates.history(outbox.get_db(), agency.id, receipt)
     return progress.Progress(tuple(history))
@@ -192,7 +197,7 @@ def render_message(
     private = shown.seal is not None
     rating = stored_ratings.latest(db, agency.id, shown.receipt) if private else None
     if form is not None:
-        now = progress.Progress(tuple(in_order(Update(*row) for row in updates)))
+        now = progress_in(updates)
         if (private and now.rateable) or problem is not None:
             if not form.token.data:
                 form.token.data = rating_token(agency, shown)
@@ -218,7 +223,7 @@ def _render_page(
     """The page as UTF-8 (kept, and sent, as is), and whether it asks for a rating: then
     with its rating form blank (or with the rating given, to change) and its token
     ``TOKEN_SLOT``. Called with the key of ``rendered_while_unchanged``."""
-    now = progress.Progress(tuple(in_order(Update(*row) for row in updates)))
+    now = progress_in(updates)
     rateable = shown.seal is not None and now.rateable
     shown_form = None
     if rateable:
