@@ -7,6 +7,7 @@ every benchmark uses.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sqlite3
 import statistics
@@ -27,6 +28,24 @@ from bench._common import (
     row,
     wrk,
 )
+
+
+@contextlib.contextmanager
+def three_servers(instance: Path, tmp: Path, ready_path: str):
+    """Flask hello world, the widget on ``instance`` (up once ``ready_path`` answers) and
+    the bare Flask + SQLite route (its database in ``tmp``), each under the production
+    gunicorn.conf.py: every comparing benchmark's servers."""
+    bare_db = tmp / "bare.sqlite3"
+    with (
+        Server("_hello:app", pythonpath=str(BENCH)) as hello,
+        Server(
+            "wsgi:app", env={"OTKLIK_INSTANCE_PATH": str(instance)}, ready_path=ready_path
+        ) as widget,
+        Server("_bare:app", pythonpath=str(BENCH), env={"OTKLIK_BENCH_DB": str(bare_db)}) as bare,
+    ):
+        print(f"# gunicorn.conf.py: {widget.worker_count()} sync workers each", flush=True)
+        yield hello, widget, bare
+
 
 # The instance every web benchmark serves: a demo agency, a fixed secret.
 AGENCY = "orel-school-57"

@@ -21,7 +21,7 @@ from urllib.parse import urlencode, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import BENCH, ROOT, Server, print_machine, shown, write_results
+from bench._common import ROOT, print_machine, shown, write_results
 from bench._compare import (
     AGENCY,
     alternate_fresh_posts,
@@ -32,6 +32,7 @@ from bench._compare import (
     make_instance,
     pooled,
     rate_rows,
+    three_servers,
 )
 from bench._updates import answered_history, body_of
 from bench.web import BODY as SUBMISSION
@@ -80,16 +81,7 @@ def main() -> None:
         instance = make_instance(tmp)
         done = answered_message(instance)
         receipt = urlsplit(done).path.rsplit("/", 1)[1]
-        env = {"OTKLIK_INSTANCE_PATH": str(instance)}
-        bare_db = tmp / "bare.sqlite3"
-        with (
-            Server("_hello:app", pythonpath=str(BENCH)) as hello,
-            Server("wsgi:app", env=env, ready_path=done) as widget,
-            Server(
-                "_bare:app", pythonpath=str(BENCH), env={"OTKLIK_BENCH_DB": str(bare_db)}
-            ) as bare,
-        ):
-            print(f"# gunicorn.conf.py: {widget.worker_count()} sync workers each", flush=True)
+        with three_servers(instance, tmp, done) as (hello, widget, bare):
             print("the message's page with its answer vs Flask hello world:", flush=True)
             page, base = alternate_gets(
                 (widget, done), (hello, "/"), args.seconds, args.rounds, warm=not args.check

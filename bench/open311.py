@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import BENCH, ROOT, Server, print_machine, shown, write_results
+from bench._common import ROOT, print_machine, shown, write_results
 from bench._compare import (
     AGENCY,
     alternate_gets,
@@ -32,6 +32,7 @@ from bench._compare import (
     pooled,
     posts_needed,
     rate_rows,
+    three_servers,
     unique_ids,
 )
 from bench.web import BODY as SUBMISSION
@@ -85,16 +86,7 @@ def main() -> None:
         forty_topics(instance)
         # one address posts everything: the key's limit lifted far above the load
         api_key = keys.add(keys.path_in(instance), "bench", [AGENCY], [], "100000000 per hour")
-        env = {"OTKLIK_INSTANCE_PATH": str(instance)}
-        bare_db = tmp / "bare.sqlite3"
-        with (
-            Server("_hello:app", pythonpath=str(BENCH)) as hello,
-            Server("wsgi:app", env=env, ready_path=SERVICES) as widget,
-            Server(
-                "_bare:app", pythonpath=str(BENCH), env={"OTKLIK_BENCH_DB": str(bare_db)}
-            ) as bare,
-        ):
-            print(f"# gunicorn.conf.py: {widget.worker_count()} sync workers each", flush=True)
+        with three_servers(instance, tmp, SERVICES) as (hello, widget, bare):
             print("GET services.xml of an agency with 40 topics vs Flask hello world:")
             page, base = alternate_gets(
                 (widget, SERVICES), (hello, "/"), args.seconds, args.rounds, warm=not args.check

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import BENCH, ROOT, Server, print_machine, shown, write_results
+from bench._common import ROOT, print_machine, shown, write_results
 from bench._compare import (
     alternate_fresh_posts,
     alternate_gets,
@@ -34,6 +34,7 @@ from bench._compare import (
     make_instance,
     pooled,
     rate_rows,
+    three_servers,
 )
 from bench.web import BODY as SUBMISSION
 
@@ -138,17 +139,8 @@ def main() -> None:
         instance = poll_instance(tmp)
         filled = fill_tallies(instance, VOTES)
         assert filled == VOTES, filled
-        env = {"OTKLIK_INSTANCE_PATH": str(instance)}
-        bare_db = tmp / "bare.sqlite3"
         results_path = f"{POLL_PATH}/results"
-        with (
-            Server("_hello:app", pythonpath=str(BENCH)) as hello,
-            Server("wsgi:app", env=env, ready_path=results_path) as widget,
-            Server(
-                "_bare:app", pythonpath=str(BENCH), env={"OTKLIK_BENCH_DB": str(bare_db)}
-            ) as bare,
-        ):
-            print(f"# gunicorn.conf.py: {widget.worker_count()} sync workers each", flush=True)
+        with three_servers(instance, tmp, results_path) as (hello, widget, bare):
             print(f"the results page of a poll with {VOTES:,} votes vs Flask hello world:")
             page, base = alternate_gets(
                 (widget, results_path), (hello, "/"), args.seconds, args.rounds,

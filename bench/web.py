@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import BENCH, ROOT, Server, print_machine, row, shown, write_results
+from bench._common import ROOT, print_machine, row, shown, write_results
 from bench._compare import (
     AGENCY,
     alternate_fresh_posts,
@@ -31,6 +31,7 @@ from bench._compare import (
     make_instance,
     pooled,
     rate_rows,
+    three_servers,
 )
 
 # A message as a citizen writes it: every field the agency shows, with consent.
@@ -55,18 +56,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="otklik-bench-") as tmp:
         tmp = Path(tmp)
         instance = make_instance(tmp)
-        env = {"OTKLIK_INSTANCE_PATH": str(instance)}
         form_path = f"/embed/{AGENCY}"
-        bare_db = tmp / "bare.sqlite3"
-        with (
-            Server("_hello:app", pythonpath=str(BENCH)) as hello,
-            Server("wsgi:app", env=env, ready_path=form_path) as widget,
-            Server(
-                "_bare:app", pythonpath=str(BENCH), env={"OTKLIK_BENCH_DB": str(bare_db)}
-            ) as bare,
-        ):
-            workers = widget.worker_count()
-            print(f"# gunicorn.conf.py: {workers} sync workers each", flush=True)
+        with three_servers(instance, tmp, form_path) as (hello, widget, bare):
             rows.append(
                 row(
                     "time to serve after start (widget, first 200 of the form)",
