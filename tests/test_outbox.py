@@ -49,7 +49,7 @@ def test_migrations_are_recorded_and_run_once(app):
     applied = [m.name for m in outbox.MIGRATIONS.applied(db)]
     assert applied == [
         "0001_messages", "0002_lease_owner", "0003_uploads", "0004_updates", "0005_ratings",
-        "0006_votes", "0007_stats", "0008_message_channel",
+        "0006_votes", "0007_stats", "0008_message_channel", "0009_stats_rows",
     ]  # fmt: skip
     assert outbox.MIGRATIONS.pending(db) == []
 

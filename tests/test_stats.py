@@ -16,7 +16,7 @@ from tests.polls import url, write_poll
 from tests.prometheus import metric
 from tests.stats import SCHOOL, THIS_MONTH, TODAY, at, enqueue, post, report, take
 from tests.updates import status_event
-from widget import outbox, stats
+from widget import create_app, outbox, stats
 from widget.stats import exports
 from widget.stats.report import Period
 
@@ -46,9 +46,7 @@ def test_a_decoy_or_a_repeat_is_never_counted(client, app):
     with app.app_context():
         (n,) = (
             outbox.get_db()
-            .execute(
-                "SELECT count FROM stats_counts WHERE scope = 'agency' AND figure = 'messages'"
-            )
+            .execute("SELECT sum(messages) FROM stats_rows WHERE scope = 'agency'")
             .fetchone()
         )
     assert n == 1
@@ -97,7 +95,9 @@ def test_answers_count_once_from_the_first_answer_against_the_deadline_in_force(
 def test_an_update_for_a_message_another_instance_took_is_not_counted_here(app):
     assert take(app, status_event("answered", receipt="ZZZZ-ZZZZ", time=at(1))) == [True]
     with app.app_context():
-        assert outbox.get_db().execute("SELECT count(*) FROM stats_counts").fetchone() == (0,)
+        db = outbox.get_db()
+        assert db.execute("SELECT count(*) FROM stats_counts").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM stats_rows").fetchone() == (0,)
 
 
 def test_a_changed_rating_counts_once_as_the_latest(client, app):
@@ -195,3 +195,45 @@ def test_an_agency_removed_from_the_files_keeps_its_figures_under_its_counted_na
     found = report(app)
     assert found.name == name and found.total.messages.value == 5
     assert [t.label for t in found.topics] == ["food"]  # its topics by id now
+
+
+def test_counts_kept_before_the_rows_table_show_the_same_figures_after_it(
+    instance, config, tmp_path
+):
+    """An outbox whose counts 0007 wrote (every figure a row of stats_counts, the
+    instance's too) gives the same pages once 0009 has moved the row figures."""
+    path = str(tmp_path / "outbox.sqlite3")
+    db = outbox.connect(path)
+    outbox.MIGRATIONS.apply(db, stop_before="0009_stats_rows")
+    month = THIS_MONTH.first
+    figures = {
+        "messages": 8, "topic:food": 8, "channel:page": 8, f"day:{TODAY.day:02d}": 8,
+        "answered": 7, "on_time": 6, "days:3": 4, "days:10": 3,
+        "ratings": 6, "score:4:yes": 4, "score:2:no": 2,
+    }  # fmt: skip
+    with db.conn:
+        for scope, key in (("agency", SCHOOL), ("region", "57"), ("instance", "")):
+            db.conn.executemany(
+                "INSERT INTO stats_counts (scope, key, month, figure, region, count)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (scope, key, month, figure, "" if scope == "instance" else "57", n)
+                    for figure, n in figures.items()
+                    if scope == "agency" or not figure.startswith("topic:")
+                ],
+            )
+        db.execute(
+            "INSERT INTO stats_agencies (agency_id, region, name) VALUES (?, '57', ?)",
+            [SCHOOL, "Школа № 57"],
+        )
+    db.close()
+    app = create_app({**config, "outbox_path": path}, instance_path=instance)
+    for scope, key in (("agency", SCHOOL), ("region", "57"), ("instance", None)):
+        total = report(app, scope, key).total
+        assert (total.messages.value, total.answered.value, total.on_time.value) == (8, 7, 6)
+        assert (total.median_days.value, total.p90_days.value) == (3, 10)
+        assert (total.ratings.value, total.mean_score.value) == (6, 3.33)
+        assert total.solved_share.value == 0.667
+    assert [(t.key, t.total.value) for t in report(app).topics] == [("food", 8)]
+    (row,) = report(app, "region", "57").rows
+    assert (row.key, row.figures.messages.value, row.figures.median_days.value) == (SCHOOL, 8, 3)

@@ -1,6 +1,6 @@
-"""The statistics' counts (``stats_counts``), kept in the transaction of each fact: a
-message committed (``enqueue``), an update taken in (``updates.record``), a rating, a
-vote. widget.stats reads them; nothing here reads a message's text or contact.
+"""The statistics' counts (``stats_rows``, ``stats_counts``), kept in the transaction of
+each fact: a message committed (``enqueue``), an update taken in (``updates.record``), a
+rating, a vote. widget.stats reads them; nothing here reads a message's text or contact.
 
 Each message's contribution (the figures it adds to, by month) is kept beside it in
 ``stats_facts``; a later fact works out the message's contribution again from what is
@@ -17,6 +17,8 @@ month it was cast. All in UTC.
 from __future__ import annotations
 
 import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlite_utils import Database
@@ -34,6 +36,25 @@ def _month(timestamp: float) -> str:
     return _utc(timestamp).strftime("%Y-%m")
 
 
+# Where each figure is kept. The figures of a table row (a region's agencies, the
+# instance's regions) are columns of ``stats_rows``, one row per scope, key and month, so
+# that a region's page sums a few thousand rows, not a hundred thousand; an agency's
+# answer times there are the list of whole days each answer took (``days``). The
+# breakdowns that only a scope's own page shows are rows of ``stats_counts``.
+ROW_FIGURES = ("messages", "answered", "on_time", "ratings", "votes")
+# ... and the ratings' scores summed, and how many said "solved" (from "score:<s>:<solved>")
+ROW_COLUMNS = (*ROW_FIGURES, "score_sum", "solved")
+# Breakdowns kept for the agency only (no page shows them for a region), and for a
+# region only (an agency's are in its row's list of days).
+AGENCY_ONLY = ("topic:",)
+REGION_ONLY = ("days:",)
+
+
+def _scopes(agency_id: str, region: str) -> tuple[tuple[str, str], ...]:
+    """Where a fact of the agency counts: (scope, key)."""
+    return (("agency", agency_id), ("region", region))
+
+
 def add(
     db: Database,
     agency_id: str,
@@ -41,28 +62,50 @@ def add(
     changes: list[tuple[str, str, int]],
     instance: str = "",
 ):
-    """Add ``(month, figure, by)`` to the agency's, its region's and the instance's counts,
-    inside the caller's transaction, and note the agency as changed (for sharing).
-    ``instance``: a peer's id, for its counts merged in (``merge``)."""
-    rows = [
-        (scope, key, month, figure, instance, row_region, by)
-        for month, figure, by in changes
-        for scope, key, row_region in (
-            ("agency", agency_id, region),
-            ("region", region, region),
-            ("instance", "", ""),
-        )
-        # an agency's topics are its own: no page shows them for a region or the instance
-        if scope == "agency" or not figure.startswith("topic:")
-    ]
-    if not rows:
+    """Add ``(month, figure, by)`` to the agency's and its region's counts, inside the
+    caller's transaction, and note the agency as changed (for sharing). The instance's
+    figures are its regions' summed. ``instance``: a peer's id, for its counts merged in
+    (``merge``)."""
+    if not changes:
         return
+    columns: dict[str, Counter] = defaultdict(Counter)  # month -> column -> by
+    days: dict[str, Counter] = defaultdict(Counter)  # month -> whole days -> by
+    breakdowns = []
+    for month, figure, by in changes:
+        if figure in ROW_FIGURES:
+            columns[month][figure] += by
+            continue
+        if figure.startswith("score:"):  # "score:<s>:<solved>": the row's mean and share
+            _, score, solved = figure.split(":")
+            columns[month]["score_sum"] += int(score) * by
+            columns[month]["solved"] += by if solved == "yes" else 0
+        elif figure.startswith("days:"):
+            days[month][int(figure[5:])] += by
+        for scope, key in _scopes(agency_id, region):
+            if not figure.startswith(AGENCY_ONLY if scope == "region" else REGION_ONLY):
+                breakdowns.append((scope, key, month, figure, instance, region, by))
+    rows = []
+    for month in sorted(columns.keys() | days.keys()):
+        by = [columns[month][name] for name in ROW_COLUMNS]
+        rows += [(s, region, key, month, instance, *by) for s, key in _scopes(agency_id, region)]
     db.conn.executemany(
-        "INSERT INTO stats_counts (scope, key, month, figure, instance, region, count)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT DO UPDATE SET count = count + excluded.count",
+        "INSERT INTO stats_rows (scope, region, key, month, instance, messages, answered,"
+        " on_time, ratings, votes, score_sum, solved) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT DO UPDATE SET messages = messages + excluded.messages,"
+        " answered = answered + excluded.answered, on_time = on_time + excluded.on_time,"
+        " ratings = ratings + excluded.ratings, votes = votes + excluded.votes,"
+        " score_sum = score_sum + excluded.score_sum, solved = solved + excluded.solved",
         rows,
     )
+    for month, by_days in sorted(days.items()):
+        _change_days(db, (region, agency_id, month, instance), by_days)
+    if breakdowns:
+        db.conn.executemany(
+            "INSERT INTO stats_counts (scope, key, month, figure, instance, region, count)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO UPDATE SET count = count + excluded.count",
+            breakdowns,
+        )
     if not instance:
         db.execute(
             "INSERT INTO stats_changed (agency_id, version) VALUES (?, 1)"
@@ -73,14 +116,33 @@ def add(
         small_ratings(db, region, month)
 
 
+def _change_days(db: Database, row: tuple[str, str, str, str], by_days: Counter) -> None:
+    """Add to (or take from) the list of days of an agency's row (region, key, month,
+    instance), which exists."""
+    (listed,) = db.execute(
+        "SELECT days FROM stats_rows WHERE scope = 'agency' AND region = ? AND key = ?"
+        " AND month = ? AND instance = ?",
+        row,
+    ).fetchone()
+    now = days_of(listed) + by_days
+    db.execute(
+        "UPDATE stats_rows SET days = ? WHERE scope = 'agency' AND region = ? AND key = ?"
+        " AND month = ? AND instance = ?",
+        [",".join(map(str, sorted(now.elements()))), *row],
+    )
+
+
+def days_of(listed: str | None) -> Counter:
+    """A row's list of days ("0,3,3,17"), or several joined, as days -> answers."""
+    return Counter(map(int, listed.split(","))) if listed else Counter()
+
+
 def small_ratings(db: Database, region: str, month: str) -> None:
     """Work out again the ratings of the region's agencies that had 1 to 4 in ``month``,
     from the counts of every instance."""
     (small,) = db.execute(
-        # (by its index: grouping by key, the planner would scan every agency)
-        "SELECT coalesce(sum(n), 0) FROM (SELECT sum(count) AS n FROM stats_counts"
-        " INDEXED BY stats_counts_ratings"
-        " WHERE scope = 'agency' AND region = ? AND month = ? AND figure = 'ratings'"
+        "SELECT coalesce(sum(n), 0) FROM (SELECT sum(ratings) AS n FROM stats_rows"
+        " WHERE scope = 'agency' AND region = ? AND month = ? AND ratings != 0"
         " GROUP BY key) WHERE n BETWEEN 1 AND 4",
         [region, month],
     ).fetchone()
@@ -129,13 +191,25 @@ def message(
         " counted) VALUES (?, ?, 'message', ?, ?, ?, ?)",
         [agency_id, receipt, region, received_at, answer_by, _dump(counted)],
     )
-    db.execute(
-        "INSERT INTO stats_agencies (agency_id, region, name) VALUES (?, ?, ?)"
-        " ON CONFLICT DO UPDATE SET region = excluded.region, name = excluded.name"
-        " WHERE region != excluded.region OR name != excluded.name",
-        [agency_id, region, name],
-    )
+    _label(db, agency_id, region, name)
     add(db, agency_id, region, [(m, f, 1) for m, f in sorted(counted)])
+
+
+def _label(db: Database, agency_id: str, region: str, name: str | None = None) -> None:
+    """Note the agency as counted in ``region`` (an agency's page finds its counts by
+    it), with its name (a region's page labels its rows with it): ``name`` None keeps
+    the one known, or the agency's id until a message gives its name."""
+    if name is None:
+        db.execute(
+            "INSERT OR IGNORE INTO stats_agencies (region, agency_id, name) VALUES (?, ?, ?)",
+            [region, agency_id, agency_id],
+        )
+        return
+    db.execute(
+        "INSERT INTO stats_agencies (region, agency_id, name) VALUES (?, ?, ?)"
+        " ON CONFLICT DO UPDATE SET name = excluded.name WHERE name != excluded.name",
+        [region, agency_id, name],
+    )
 
 
 def updates(db: Database, agency_id: str, receipt: str) -> None:
@@ -174,6 +248,7 @@ def rating(
     new = frozenset({(_month(at), "ratings"), (_month(at), f"score:{score}:{solved}")})
     row = _fact(db, agency_id, receipt, "rating")
     if row is None:
+        _label(db, agency_id, region)  # the message may have been taken on another instance
         db.execute(
             "INSERT INTO stats_facts (agency_id, receipt, part, region, counted)"
             " VALUES (?, ?, 'rating', ?, ?)",
@@ -188,6 +263,7 @@ def rating(
 def vote(db: Database, *, agency_id: str, region: str, poll_id: str, at: float) -> None:
     """Count a vote (in its transaction): the votes, and the poll as held that month."""
     month = _month(at)
+    _label(db, agency_id, region)
     add(db, agency_id, region, [(month, "votes", 1), (month, f"poll:{agency_id}/{poll_id}", 1)])
 
 
@@ -220,39 +296,84 @@ def _load(counted: str) -> Contribution:
 
 # Reading (widget.stats): the counts of every instance, summed.
 
-Rows = list[tuple[str, str, str, int]]  # (key, month, figure, count)
-
-# The figures a table row needs: not the breakdowns by topic, channel and day (written
-# as the index stats_counts_rows is, so that SQLite uses it).
-ROW_FIGURES = "substr(figure, 1, 4) NOT IN ('topi', 'chan', 'day:')"
+Rows = list[tuple[str, str, int]]  # (month, figure, count)
+POLL = "substr(figure, 1, 5) = 'poll:'"  # as the index stats_counts_polls is written
 
 
 def of_scope(db: Database, scope: str, key: str, first: str, last: str) -> Rows:
-    return db.execute(
-        "SELECT key, month, figure, sum(count) FROM stats_counts"
-        " WHERE scope = ? AND key = ? AND month BETWEEN ? AND ? GROUP BY month, figure",
-        [scope, key, first, last],
+    """Every figure of the instance (``key`` ''), a region or an agency, per month: the
+    row figures, the breakdowns, and the answers by whole days ("days:<n>")."""
+    if scope == "instance":  # its regions, summed
+        rows_where, rows_args = "scope = 'region'", []
+        counts_where, counts_args = "scope = 'region'", []
+    elif scope == "region":
+        rows_where, rows_args = "scope = 'region' AND region = ? AND key = ?", [key, key]
+        counts_where, counts_args = "scope = 'region' AND key = ?", [key]
+    else:  # an agency, in each region it was counted in (one, unless it moved)
+        counted_in = [region for region, _ in labels(db, key)]
+        rows_where = f"scope = 'agency' AND region IN ({', '.join('?' * len(counted_in))})"
+        rows_where, rows_args = rows_where + " AND key = ?", [*counted_in, key]
+        counts_where, counts_args = "scope = 'agency' AND key = ?", [key]
+    sums = ", ".join(f"sum({name})" for name in ROW_COLUMNS)
+    out: Rows = []
+    for month, *figures, days in db.execute(
+        f"SELECT month, {sums}, group_concat(nullif(days, '')) FROM stats_rows"
+        f" WHERE {rows_where} AND month BETWEEN ? AND ? GROUP BY month",
+        [*rows_args, first, last],
+    ):
+        out += [(month, name, n) for name, n in zip(ROW_COLUMNS, figures, strict=True) if n]
+        out += [(month, f"days:{d}", n) for d, n in sorted(days_of(days).items())]
+    out += db.execute(
+        "SELECT month, figure, sum(count) FROM stats_counts"
+        f" WHERE {counts_where} AND month BETWEEN ? AND ? GROUP BY month, figure",
+        [*counts_args, first, last],
     ).fetchall()
+    return out
 
 
-def of_rows(db: Database, scope: str, region: str | None, first: str, last: str):
-    """The table figures of every region (``region`` None) or of a region's agencies:
-    (key, figure, count) over the period, and (key, month, ratings) per month."""
-    where, args = ("", []) if region is None else (" AND region = ?", [region])
+@dataclass
+class Line:
+    """One table row's counts over a period, summed over its months and instances."""
+
+    counts: Counter  # ROW_COLUMNS, and "poll:<agency>/<poll>"
+    days: Counter  # whole days -> answers
+    month_ratings: dict[str, int]  # month -> ratings
+
+
+def of_rows(db: Database, region: str | None, first: str, last: str) -> dict[str, Line]:
+    """The table rows of a region's page (its agencies) or, ``region`` None, of the
+    instance's (its regions), over the period, by key."""
+    scope, where, args = ("agency", " AND region = ?", [region]) if region else ("region", "", [])
     args = [scope, *args, first, last]
-    sums = db.execute(
-        "SELECT key, figure, sum(count) FROM stats_counts"
-        f" WHERE scope = ?{where} AND month BETWEEN ? AND ? AND {ROW_FIGURES}"
-        " GROUP BY key, figure",
+    sums = ", ".join(f"sum({name})" for name in ROW_COLUMNS)
+    lines: dict[str, Line] = {}
+    for key, *figures, days in db.execute(
+        f"SELECT key, {sums}, group_concat(nullif(days, '')) FROM stats_rows"
+        f" WHERE scope = ?{where} AND month BETWEEN ? AND ? GROUP BY key",
         args,
-    ).fetchall()
-    ratings = db.execute(
-        "SELECT key, month, sum(count) FROM stats_counts"
-        f" WHERE scope = ?{where} AND month BETWEEN ? AND ? AND figure = 'ratings'"
+    ):
+        lines[key] = Line(Counter(dict(zip(ROW_COLUMNS, figures, strict=True))), days_of(days), {})
+    for key, month, n in db.execute(
+        "SELECT key, month, sum(ratings) FROM stats_rows"
+        f" WHERE scope = ?{where} AND month BETWEEN ? AND ? AND ratings != 0"
         " GROUP BY key, month",
         args,
-    ).fetchall()
-    return sums, ratings
+    ):
+        lines[key].month_ratings[month] = n
+    for key, figure, n in db.execute(
+        "SELECT key, figure, sum(count) FROM stats_counts"
+        f" WHERE scope = ?{where} AND month BETWEEN ? AND ? AND {POLL} GROUP BY key, figure",
+        args,
+    ):
+        lines[key].counts[figure] = n
+    if region is None:  # a region's answers by days are breakdowns, not a list
+        for key, figure, n in db.execute(
+            "SELECT key, figure, sum(count) FROM stats_counts WHERE scope = 'region'"
+            " AND month BETWEEN ? AND ? AND substr(figure, 1, 5) = 'days:' GROUP BY key, figure",
+            [first, last],
+        ):
+            lines[key].days[int(figure[5:])] = n
+    return lines
 
 
 def small(db: Database, first: str, last: str) -> dict[tuple[str, str], int]:
@@ -268,15 +389,13 @@ def small(db: Database, first: str, last: str) -> dict[tuple[str, str], int]:
 
 def regions(db: Database) -> list[str]:
     """The regions with any count."""
-    return [
-        r for (r,) in db.execute("SELECT DISTINCT key FROM stats_counts WHERE scope = 'region'")
-    ]
+    return [r for (r,) in db.execute("SELECT DISTINCT key FROM stats_rows WHERE scope = 'region'")]
 
 
 def region_counted(db: Database, region: str) -> bool:
     return bool(
         db.execute(
-            "SELECT 1 FROM stats_counts WHERE scope = 'region' AND key = ? LIMIT 1", [region]
+            "SELECT 1 FROM stats_rows WHERE scope = 'region' AND region = ? LIMIT 1", [region]
         ).fetchone()
     )
 
@@ -294,13 +413,12 @@ def agency_names(db: Database, region: str | None = None, agency_id: str | None 
 def totals(db: Database) -> dict[str, int]:
     """This instance's own counts of every month (Prometheus: each instance reports its
     own, and a sum over instances is the deployment's)."""
-    return dict(
-        db.execute(
-            "SELECT figure, sum(count) FROM stats_counts WHERE scope = 'instance'"
-            " AND instance = '' AND figure IN ('messages', 'answered', 'on_time', 'ratings')"
-            " GROUP BY figure"
-        ).fetchall()
-    )
+    names = ("messages", "answered", "on_time", "ratings")
+    sums = db.execute(
+        f"SELECT {', '.join(f'coalesce(sum({n}), 0)' for n in names)} FROM stats_rows"
+        " WHERE scope = 'region' AND instance = ''"
+    ).fetchone()
+    return dict(zip(names, sums, strict=True))
 
 
 # Sharing (widget.stats.sharing): this instance's counts of an agency out, a peer's in.
@@ -311,14 +429,31 @@ def changed(db: Database, limit: int) -> list[tuple[str, int]]:
     return db.execute("SELECT agency_id, version FROM stats_changed LIMIT ?", [limit]).fetchall()
 
 
-def own(db: Database, agency_id: str) -> tuple[str | None, list[tuple[str, str, int]]]:
-    """This instance's own counts of one agency: its region and (month, figure, count)."""
-    rows = db.execute(
+def own(db: Database, agency_id: str, instance: str = "") -> list[tuple[str, str, str, int]]:
+    """This instance's own counts of one agency (or a peer's, as merged in): (region,
+    month, figure, count), the figures as ``add`` takes them."""
+    out = []
+    for region, month, *sums, days in db.execute(
+        f"SELECT region, month, {', '.join(ROW_FIGURES)}, days FROM stats_rows"
+        " WHERE scope = 'agency' AND region IN (SELECT region FROM stats_agencies"
+        " WHERE agency_id = ?) AND key = ? AND instance = ?",
+        [agency_id, agency_id, instance],
+    ):
+        out += [(region, month, f, n) for f, n in zip(ROW_FIGURES, sums, strict=True) if n]
+        out += [(region, month, f"days:{d}", n) for d, n in sorted(days_of(days).items())]
+    out += db.execute(
         "SELECT region, month, figure, count FROM stats_counts"
-        " WHERE scope = 'agency' AND key = ? AND instance = '' AND count != 0",
-        [agency_id],
+        " WHERE scope = 'agency' AND key = ? AND instance = ? AND count != 0",
+        [agency_id, instance],
     ).fetchall()
-    return (rows[0][0] if rows else None), [(m, f, n) for _, m, f, n in rows]
+    return out
+
+
+def labels(db: Database, agency_id: str) -> list[tuple[str, str]]:
+    """The agency's (region, name) as counted: one, unless it moved to another region."""
+    return db.execute(
+        "SELECT region, name FROM stats_agencies WHERE agency_id = ?", [agency_id]
+    ).fetchall()
 
 
 def shared(db: Database, sent: list[tuple[str, int]]) -> None:
@@ -327,21 +462,17 @@ def shared(db: Database, sent: list[tuple[str, int]]) -> None:
     db.conn.executemany("DELETE FROM stats_changed WHERE agency_id = ? AND version = ?", sent)
 
 
-def merge(db: Database, instance: str, agency_id: str, region: str, rows) -> None:
-    """Take a peer's counts of one agency in place of those it sent before (in the
-    caller's transaction)."""
-    before = {
-        (m, f): n
-        for m, f, n in db.execute(
-            "SELECT month, figure, count FROM stats_counts"
-            " WHERE scope = 'agency' AND key = ? AND instance = ?",
-            [agency_id, instance],
-        )
-    }
-    after = {(m, f): n for m, f, n in rows}
-    changes = [
-        (m, f, after.get((m, f), 0) - before.get((m, f), 0))
-        for m, f in sorted(before.keys() | after.keys())
-        if after.get((m, f), 0) != before.get((m, f), 0)
-    ]
-    add(db, agency_id, region, changes, instance=instance)
+def merge(db: Database, instance: str, agency_id: str, labelled, rows) -> None:
+    """Take a peer's counts of one agency, as ``own`` and ``labels`` give them, in place
+    of those it sent before (in the caller's transaction)."""
+    for region, name in labelled:
+        _label(db, agency_id, region, name)
+    before = {(r, m, f): n for r, m, f, n in own(db, agency_id, instance)}
+    after = {(r, m, f): n for r, m, f, n in rows}
+    changes: dict[str, list] = defaultdict(list)  # region -> (month, figure, by)
+    for region, month, figure in sorted(before.keys() | after.keys()):
+        by = after.get((region, month, figure), 0) - before.get((region, month, figure), 0)
+        if by:
+            changes[region].append((month, figure, by))
+    for region, changed_there in sorted(changes.items()):
+        add(db, agency_id, region, changed_there, instance=instance)

@@ -303,3 +303,107 @@ def _message_channel(db: Database) -> None:
     # only those its integrators posted, never the messages citizens wrote in the widget
     # (widget.outbox.public). NULL for rows stored before: none came over Open311.
     db.execute("ALTER TABLE messages ADD COLUMN channel TEXT")
+
+
+@MIGRATIONS(name="0009_stats_rows")
+def _stats_rows(db: Database) -> None:
+    # A table row's figures (a region's agencies, the instance's regions) become columns
+    # of one row per scope, key and month, and an agency's answer times the list of
+    # whole days each answer took: a region of 1,900 agencies sums some 20,000 rows, not
+    # 300,000 figures, and a message adds to 2 rows, not 10 with an index. The instance's
+    # figures are its regions' summed (widget.outbox.counts).
+    db.execute(
+        """
+        CREATE TABLE stats_rows (
+            scope TEXT NOT NULL CHECK (scope IN ('agency', 'region')),
+            region TEXT NOT NULL,
+            key TEXT NOT NULL,                -- the agency's id; the region's code
+            month TEXT NOT NULL,              -- YYYY-MM
+            instance TEXT NOT NULL DEFAULT '',
+            messages INTEGER NOT NULL DEFAULT 0,
+            answered INTEGER NOT NULL DEFAULT 0,
+            on_time INTEGER NOT NULL DEFAULT 0,
+            ratings INTEGER NOT NULL DEFAULT 0,
+            votes INTEGER NOT NULL DEFAULT 0,
+            score_sum INTEGER NOT NULL DEFAULT 0, -- of the ratings' scores
+            solved INTEGER NOT NULL DEFAULT 0,    -- ratings that say "solved"
+            days TEXT NOT NULL DEFAULT '',    -- an agency's: "0,3,3,17", one per answer
+            PRIMARY KEY (scope, region, key, month, instance)
+        ) WITHOUT ROWID
+        """
+    )
+    # The ratings of a region's agencies in a month (suppression across scopes): only
+    # rows with ratings, and changed only by a rating.
+    db.execute(
+        "CREATE INDEX stats_rows_ratings ON stats_rows (scope, region, month, key, ratings)"
+        " WHERE ratings != 0"
+    )
+
+    # The figures that were rows of stats_counts until now (written out here, not taken
+    # from widget.outbox.counts, so that this migration never changes).
+    row_figures = ("messages", "answered", "on_time", "ratings", "votes")
+
+    def summed(condition: str, value: str = "count") -> str:
+        return f"sum(CASE WHEN {condition} THEN {value} ELSE 0 END)"
+
+    db.execute(
+        "INSERT INTO stats_rows (scope, region, key, month, instance, messages, answered,"
+        " on_time, ratings, votes, score_sum, solved)"
+        " SELECT scope, region, key, month, instance, "
+        + ", ".join(
+            [
+                *(summed(f"figure = '{name}'") for name in row_figures),
+                summed("figure LIKE 'score:%'", "count * CAST(substr(figure, 7, 1) AS INTEGER)"),
+                summed("figure LIKE 'score:%:yes'"),
+            ]
+        )
+        + " FROM stats_counts WHERE scope IN ('agency', 'region')"
+        " GROUP BY scope, region, key, month, instance"
+    )
+    listed: dict[tuple, list[int]] = {}
+    for region, key, month, instance, figure, n in db.execute(
+        "SELECT region, key, month, instance, figure, count FROM stats_counts"
+        " WHERE scope = 'agency' AND figure LIKE 'days:%' AND count > 0"
+    ).fetchall():
+        listed.setdefault((region, key, month, instance), []).extend([int(figure[5:])] * n)
+    db.conn.executemany(
+        "UPDATE stats_rows SET days = ? WHERE scope = 'agency' AND region = ? AND key = ?"
+        " AND month = ? AND instance = ?",
+        [(",".join(map(str, sorted(days))), *row) for row, days in listed.items()],
+    )
+    db.execute(
+        "DELETE FROM stats_counts WHERE scope = 'instance' OR figure IN ("
+        + ", ".join(f"'{name}'" for name in row_figures)
+        + ") OR (scope = 'agency' AND figure LIKE 'days:%')"
+    )
+    db.execute("DROP INDEX stats_counts_rows")
+    db.execute("DROP INDEX stats_counts_ratings")
+    # The polls of a region's agencies, for its page's rows (poll figures are few).
+    db.execute(
+        "CREATE INDEX stats_counts_polls ON stats_counts (scope, region, month, key, figure)"
+        " WHERE substr(figure, 1, 5) = 'poll:'"
+    )
+    # An agency's name in each region it was counted in (one, unless it moved): a
+    # region's page labels its rows with it, an agency's page finds its rows by it.
+    db.execute("ALTER TABLE stats_agencies RENAME TO stats_agencies_before")
+    db.execute(
+        """
+        CREATE TABLE stats_agencies (
+            region TEXT NOT NULL,
+            agency_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            PRIMARY KEY (region, agency_id)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX stats_agencies_id ON stats_agencies (agency_id)")
+    db.execute(
+        "INSERT INTO stats_agencies (region, agency_id, name)"
+        " SELECT DISTINCT r.region, r.key, coalesce(b.name, r.key) FROM stats_rows AS r"
+        " LEFT JOIN stats_agencies_before AS b ON b.agency_id = r.key WHERE r.scope = 'agency'"
+    )
+    db.execute(
+        "INSERT OR IGNORE INTO stats_agencies (region, agency_id, name)"
+        " SELECT region, agency_id, name FROM stats_agencies_before"
+    )
+    db.execute("DROP TABLE stats_agencies_before")

@@ -38,6 +38,7 @@ class Raw:
     """The counts behind one line of figures, before anything is hidden."""
 
     counts: Counter = field(default_factory=Counter)
+    days: Counter = field(default_factory=Counter)  # whole days -> answers
     ratings_hidden: bool = False  # by the month rule (suppression)
     hidden: set = field(default_factory=set)  # counts hidden to protect a line
 
@@ -58,8 +59,8 @@ def report(scope: str, key: str | None, period: Period, lang: str) -> Report:
         per_month = {m: per_month.get(m, Counter()) for m in period.months}
         inner = _inner(db, scope, key, period)
         hidden = _hidden_months(db, scope, key, period, per_month, inner)
-        months = [Raw(per_month[m], m in hidden) for m in period.months]
-        total = Raw(sum(per_month.values(), Counter()), bool(hidden))
+        months = [_raw(per_month[m], m in hidden) for m in period.months]
+        total = _raw(sum(per_month.values(), Counter()), bool(hidden))
         _protect_line(months)
         rows = _rows(db, scope, key, period, inner)
         _protect_line([r for _, _, r in rows])
@@ -78,7 +79,7 @@ def report(scope: str, key: str | None, period: Period, lang: str) -> Report:
             else (),
             channels=_breakdowns(per_month, period, "channel:", _channel_labels()),
             weeks=_bars(_weeks(per_month, period)),
-            answer_days=_bars(_answer_days(total.counts)),
+            answer_days=_bars(_answer_days(total.days)),
             scores=_bars(
                 [(str(s), _scores(total.counts)[s]) for s in SCORES], every=total.ratings_hidden
             ),
@@ -104,19 +105,22 @@ def _name(db, scope: str, key: str) -> str:
 
 def _by_month(rows) -> dict[str, Counter]:
     out: dict[str, Counter] = defaultdict(Counter)
-    for _, month, figure, n in rows:
+    for month, figure, n in rows:
         out[month][figure] += n
     return out
 
 
-def _inner(db, scope: str, key: str, period: Period):
+def _raw(counts: Counter, ratings_hidden: bool) -> Raw:
+    """A line of figures from a scope's counts, its answers by days given as "days:<n>"."""
+    days = Counter({int(f[5:]): n for f, n in counts.items() if f.startswith("days:")})
+    return Raw(counts, days, ratings_hidden)
+
+
+def _inner(db, scope: str, key: str, period: Period) -> dict[str, stored.Line]:
     """The counts of the rows of the page: the instance's regions, a region's agencies."""
     if scope == "agency":
-        return [], []
-    region = None if scope == "instance" else key
-    return stored.of_rows(
-        db, "region" if scope == "instance" else "agency", region, period.first, period.last
-    )
+        return {}
+    return stored.of_rows(db, key if scope == "region" else None, period.first, period.last)
 
 
 def _hidden_months(db, scope: str, key: str, period: Period, per_month, inner) -> set[str]:
@@ -131,9 +135,10 @@ def _hidden_months(db, scope: str, key: str, period: Period, per_month, inner) -
             if suppression.month_hidden(c["ratings"], small.get((key, m), 0))
         }
     below: Counter = Counter()  # the ratings of the regions hidden, per month
-    for region, month, n in inner[1]:
-        if suppression.month_hidden(n, small.get((region, month), 0)):
-            below[month] += n
+    for region, line in inner.items():
+        for month, n in line.month_ratings.items():
+            if suppression.month_hidden(n, small.get((region, month), 0)):
+                below[month] += n
     return {m for m, c in per_month.items() if suppression.month_hidden(c["ratings"], below[m])}
 
 
@@ -141,14 +146,18 @@ def _rows(db, scope: str, key: str, period: Period, inner) -> list[tuple[str, st
     """The instance's regions or a region's agencies, each with its period's figures."""
     if scope == "agency":
         return []
-    sums, ratings = inner
     small = stored.small(db, period.first, period.last) if scope == "instance" else {}
-    raws: dict[str, Raw] = defaultdict(Raw)
-    for row_key, figure, n in sums:
-        raws[row_key].counts[figure] = n
-    for row_key, month, n in ratings:
-        if suppression.month_hidden(n, small.get((row_key, month), 0)):
-            raws[row_key].ratings_hidden = True
+    raws = {
+        row_key: Raw(
+            line.counts,
+            line.days,
+            any(
+                suppression.month_hidden(n, small.get((row_key, month), 0))
+                for month, n in line.month_ratings.items()
+            ),
+        )
+        for row_key, line in inner.items()
+    }
     if scope == "instance":
         labels = {k: regions.label(k) for k in raws}
     else:
@@ -185,9 +194,7 @@ def _figures(raw: Raw) -> Figures:
         return not (figure in raw.hidden or suppression.small(c[figure]))
 
     answered, ratings = c["answered"], c["ratings"]
-    days = sorted((int(f[5:]), n) for f, n in c.items() if f.startswith("days:") and n)
-    scores = _scores(c)
-    solved = sum(n for f, n in c.items() if f.startswith("score:") and f.endswith(":yes"))
+    days = sorted((d, n) for d, n in raw.days.items() if n)
     answers_shown = shown("answered")
     ratings_shown = shown("ratings") and not raw.ratings_hidden
 
@@ -204,9 +211,11 @@ def _figures(raw: Raw) -> Figures:
         mean_score=over(
             ratings_shown,
             ratings,
-            round(sum(s * n for s, n in scores.items()) / ratings, 2) if ratings else None,
+            round(c["score_sum"] / ratings, 2) if ratings else None,
         ),
-        solved_share=over(ratings_shown, ratings, round(solved / ratings, 3) if ratings else None),
+        solved_share=over(
+            ratings_shown, ratings, round(c["solved"] / ratings, 3) if ratings else None
+        ),
         # Polls are public, held by the agency: how many took votes gives no one away.
         polls=Cell(sum(1 for f, n in c.items() if f.startswith("poll:") and n > 0)),
         votes=suppression.count(c["votes"], "votes" in raw.hidden),
@@ -280,10 +289,9 @@ def _weeks(per_month: dict[str, Counter], period: Period) -> list[tuple[str, int
     return sorted(weeks.items())
 
 
-def _answer_days(c: Counter) -> list[tuple[str, int]]:
-    days = [(int(f[5:]), n) for f, n in c.items() if f.startswith("days:")]
+def _answer_days(days: Counter) -> list[tuple[str, int]]:
     return [
-        (label, sum(n for d, n in days if low <= d and (high is None or d <= high)))
+        (label, sum(n for d, n in days.items() if low <= d and (high is None or d <= high)))
         for label, low, high in ANSWER_DAYS
     ]
 

@@ -50,8 +50,11 @@ class Sharing:
         while batch := counts.changed(db, BATCH):
             with self.client.pipeline(transaction=False) as pipe:
                 for agency_id, _ in batch:
-                    region, rows = counts.own(db, agency_id)
-                    value = json.dumps({"region": region, "rows": rows}, ensure_ascii=False)
+                    snapshot = {
+                        "labels": counts.labels(db, agency_id),
+                        "rows": counts.own(db, agency_id),
+                    }
+                    value = json.dumps(snapshot, ensure_ascii=False)
                     pipe.set(f"{self.prefix}:{self.instance_id}:{agency_id}", value)
                     pipe.zadd(f"{self.prefix}:changed", {f"{self.instance_id}\t{agency_id}": now})
                 pipe.execute()
@@ -79,8 +82,7 @@ class Sharing:
                     if value is None:
                         continue
                     snapshot = json.loads(value)
-                    if snapshot["region"] is not None:
-                        counts.merge(db, instance, agency_id, snapshot["region"], snapshot["rows"])
+                    counts.merge(db, instance, agency_id, snapshot["labels"], snapshot["rows"])
         if noted:
             self.seen_until = max(self.seen_until, max(score for _, score in noted))
         return len(peers)
