@@ -18,6 +18,7 @@ from markupsafe import escape
 from tests.answers import rate, sent, update
 from tests.pages import check_html
 from tests.polls import GOOD, vote, write_poll
+from tests.stats_reports import figures as made_figures
 from tests.stats_reports import report
 from widget.stats.charts import figure
 from widget.stats.report import COLUMNS, Cell, Row
@@ -169,6 +170,31 @@ def test_an_ascending_sort_still_puts_hidden_figures_last(app):
     html = page(app, "/stats/regions/57?sort=messages&order=asc", report())
     names = re.findall(r'<th scope="row"><a class="link" href="[^"]*">([^<]+)</a>', html)
     assert names[-1] == "Библиотека" and names[0].startswith("Школа")
+
+
+def test_a_region_of_many_agencies_shows_them_a_hundred_at_a_time_in_the_order_asked(app, client):
+    many = [Row(f"orel-{i:04d}", f"Школа № {i:04d}", made_figures(10 + i)) for i in range(250)]
+    path = "/stats/regions/57?from=2026-01&to=2026-03&sort=messages&order=desc"
+    first = page(app, path, report(rows=many))
+    names = re.findall(r'<th scope="row"><a class="link" href="[^"]*">([^<]+)</a>', first)
+    assert names == [f"Школа № {i:04d}" for i in range(249, 149, -1)]  # the largest first
+    assert "Показаны 1–100 из 250." in text_of(first)
+    links = re.findall(r'<a class="link[^"]*" href="([^"]+)" aria-label="Страница (\d)"', first)
+    assert [n for _, n in links] == ["1", "2", "3"]
+    assert 'aria-label="Страница 1" aria-current="page"' in first
+    for link, _ in links:  # each keeps the period and the order
+        assert "from=2026-01" in link and "sort=messages" in link and "order=desc" in link
+    last = page(app, f"{path}&page=3", report(rows=many))
+    names = re.findall(r'<th scope="row"><a class="link" href="[^"]*">([^<]+)</a>', last)
+    assert names == [f"Школа № {i:04d}" for i in range(49, -1, -1)]
+    assert "Показаны 201–250 из 250." in text_of(last)
+    sort_links = re.findall(r'<th scope="col"[^>]*><a class="link" href="([^"]+)"', last)
+    assert sort_links and not any("page=" in link for link in sort_links)  # a new order: 1
+    assert "page=" not in re.search(r'<form[^>]*action="([^"]*)"', last).group(1)
+    few = page(app, "/stats/regions/57", report())  # three agencies: no list of pages
+    assert "Страница 1" not in few and "Показаны" not in few
+    for wrong in ("4", "0", "two", "-1"):
+        assert client.get(f"/stats/regions/57?page={wrong}").status_code == 404
 
 
 def test_rows_link_to_their_pages_keeping_the_period_and_language(app):

@@ -42,6 +42,9 @@ NAMES = {
     "votes": _l("Голосов"),
 }
 SORTS = ("name", *COLUMNS)
+# A region has up to 2,000 agencies: its table shows them a hundred at a time
+# (``?page=2``), in the order asked for; the exports hold them all.
+ROWS_PER_PAGE = 100
 ORDERS = {"asc": "ascending", "desc": "descending"}  # ?order= and its aria-sort
 PERIOD_PROBLEMS = {
     "format": _l("Укажите месяц в виде ГГГГ-ММ, например 2026-01."),
@@ -148,17 +151,17 @@ def period_refused(form: PeriodForm, e: ValueError):
 def period_form() -> dict:
     """What the period's form needs: its action, this page with no query (a GET form's
     own fields replace it; the order and the language go as hidden fields)."""
-    return {"period_action": here(**dict.fromkeys(("from", "to", "sort", "order", "lang")))}
+    return {"period_action": here(**dict.fromkeys(("from", "to", "sort", "order", "page", "lang")))}
 
 
 def here(endpoint: str | None = None, **values) -> str:
     """A link to this page, or to ``endpoint``, keeping the period, the order and the
     language asked for, with ``values`` changed (None drops one)."""
     args = {k: v for k, v in (request.view_args or {}).items() if k != "kind"}
-    kept = {k: request.args.get(k) for k in ("from", "to", "sort", "order")}
+    kept = {k: request.args.get(k) for k in ("from", "to", "sort", "order", "page")}
     if endpoint is not None:  # another page (or export): the order is this page's own
         args = {}
-        del kept["sort"], kept["order"]
+        del kept["sort"], kept["order"], kept["page"]
     if g.lang != default_language():
         kept["lang"] = g.lang
     kept.update(values)
@@ -208,8 +211,29 @@ def sort_link(column: str, sort: str, order: str) -> str:
     """A column's link: the other way round when it is the order now; otherwise names
     A to Z and figures largest first."""
     if column == sort:
-        return here(sort=column, order="desc" if order == "asc" else "asc")
-    return here(sort=column, order="asc" if column == "name" else "desc")
+        return here(sort=column, order="desc" if order == "asc" else "asc", page=None)
+    return here(sort=column, order="asc" if column == "name" else "desc", page=None)
+
+
+def page_of(rows: list) -> tuple[list, dict | None]:
+    """The rows this page of the table shows (``?page=``, from 1) and what its list of
+    pages says; None when they all fit on one. 404 for a page the table does not have."""
+    pages = max(1, -(-len(rows) // ROWS_PER_PAGE))
+    asked = request.args.get("page", "1")
+    if not asked.isdigit() or not 1 <= int(asked) <= pages:
+        abort(404)
+    current = int(asked)
+    first = (current - 1) * ROWS_PER_PAGE
+    shown = rows[first : first + ROWS_PER_PAGE]
+    if pages == 1:
+        return shown, None
+    return shown, {
+        "first": first + 1,
+        "last": first + len(shown),
+        "total": len(rows),
+        "current": current,
+        "links": [(n, here(page=None if n == 1 else str(n))) for n in range(1, pages + 1)],
+    }
 
 
 # Each scope's page, and the argument that names what it shows
@@ -271,6 +295,7 @@ def table_rows(rows, scope: str | None, label=None) -> list[tuple[str, str | Non
 def render_page(report: Report, form: PeriodForm) -> str:
     locale = i18n.formatting_locale()
     rows, sort, order = sorted_rows(report)
+    rows, pages = page_of(rows)
     charts_shown = [
         chart(
             "weeks",
@@ -309,6 +334,7 @@ def render_page(report: Report, form: PeriodForm) -> str:
         month_name=month_name,
         period=f"{month_name(report.period.first)} — {month_name(report.period.last)}",
         rows=table_rows(rows, {"instance": "region", "region": "agency"}.get(report.scope)),
+        pages=pages,
         months=table_rows(report.months, None, month_name),
         total=texts(report.total),
         sort=sort,
