@@ -3,6 +3,7 @@ took, the forwarder's loop shares the counts, every update reaches both but coun
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import redis
@@ -11,7 +12,8 @@ from tests.deployments import instance_app
 from tests.services import require
 from tests.stats import THIS_MONTH, at, enqueue, take
 from tests.updates import status_event
-from widget import cli, stats
+from widget import cli, outbox, stats
+from widget.outbox import counts, write_transaction
 
 
 def figures(app, scope="agency", key="orel-school-57"):
@@ -52,6 +54,21 @@ def test_two_instances_show_the_deployments_figures(instance, tmp_path):
             assert figures(app).answered.value == 7
             assert figures(app, "region", "57").messages.value == 7
             assert figures(app, "instance", None).answered.value == 7
+        # Ratings given on each instance, 3 and 3 in one month: 6, shown, in the rows too.
+        for app, receipts in ((a, taken[:3]), (b, taken[3:6])):
+            with app.app_context(), write_transaction(outbox.get_db()) as db:
+                for r in receipts:
+                    counts.rating(
+                        db, agency_id="orel-school-57", region="57", receipt=r, score=4,
+                        solved="yes", at=time.time(),
+                    )  # fmt: skip
+        for app in (a, b, a):
+            forward(app)
+        for app in (a, b):
+            assert figures(app).ratings.value == 6
+            with app.app_context():
+                (row,) = stats.report("region", "57", THIS_MONTH, "ru").rows
+            assert (row.figures.ratings.value, row.figures.mean_score.value) == (6, 4)
         # Sharing again, with nothing new, changes nothing.
         forward(a)
         forward(b)

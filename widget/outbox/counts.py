@@ -337,7 +337,8 @@ class Line:
 
     counts: Counter  # ROW_COLUMNS, and "poll:<agency>/<poll>"
     days: Counter  # whole days -> answers
-    month_ratings: dict[str, int]  # month -> ratings
+    fewest_ratings: int  # in a month of the period that had any (0: none had)
+    month_ratings: dict[str, int]  # month -> ratings: a region's, on the instance's page
 
 
 def of_rows(db: Database, region: str | None, first: str, last: str) -> dict[str, Line]:
@@ -347,19 +348,31 @@ def of_rows(db: Database, region: str | None, first: str, last: str) -> dict[str
     args = [scope, *args, first, last]
     sums = ", ".join(f"sum({name})" for name in ROW_COLUMNS)
     lines: dict[str, Line] = {}
-    for key, *figures, days in db.execute(
-        f"SELECT key, {sums}, group_concat(nullif(days, '')) FROM stats_rows"
+    shared = []  # keys with a peer's counts too: a month's ratings are in several rows
+    for key, *figures, days, fewest, peers in db.execute(
+        f"SELECT key, {sums}, group_concat(nullif(days, '')), min(nullif(ratings, 0)),"
+        " max(instance != '') FROM stats_rows"
         f" WHERE scope = ?{where} AND month BETWEEN ? AND ? GROUP BY key",
         args,
     ):
-        lines[key] = Line(Counter(dict(zip(ROW_COLUMNS, figures, strict=True))), days_of(days), {})
-    for key, month, n in db.execute(
-        "SELECT key, month, sum(ratings) FROM stats_rows"
-        f" WHERE scope = ?{where} AND month BETWEEN ? AND ? AND ratings != 0"
-        " GROUP BY key, month",
-        args,
-    ):
-        lines[key].month_ratings[month] = n
+        counts = Counter(dict(zip(ROW_COLUMNS, figures, strict=True)))
+        lines[key] = Line(counts, days_of(days), fewest or 0, {})
+        if peers:
+            shared.append(key)
+    if shared or region is None:
+        monthly = defaultdict(dict)
+        for key, month, n in db.execute(
+            "SELECT key, month, sum(ratings) FROM stats_rows"
+            f" WHERE scope = ?{where} AND month BETWEEN ? AND ? AND ratings != 0"
+            " GROUP BY key, month",
+            args,
+        ):
+            monthly[key][month] = n
+        for key in shared:
+            lines[key].fewest_ratings = min(monthly[key].values(), default=0)
+        if region is None:
+            for key, line in lines.items():
+                line.month_ratings = monthly[key]
     for key, figure, n in db.execute(
         "SELECT key, figure, sum(count) FROM stats_counts"
         f" WHERE scope = ?{where} AND month BETWEEN ? AND ? AND {POLL} GROUP BY key, figure",

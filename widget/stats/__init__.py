@@ -147,14 +147,15 @@ def _rows(db, scope: str, key: str, period: Period, inner) -> list[tuple[str, st
     if scope == "agency":
         return []
     small = stored.small(db, period.first, period.last) if scope == "instance" else {}
+    # A row's ratings are hidden when any month of the period hides them: it had 1 to 4
+    # (its fewest in a month tells), or, for a region, its agencies that had 1 to 4
+    # that month had 1 to 4 between them.
     raws = {
         row_key: Raw(
             line.counts,
             line.days,
-            any(
-                suppression.month_hidden(n, small.get((row_key, month), 0))
-                for month, n in line.month_ratings.items()
-            ),
+            suppression.small(line.fewest_ratings)
+            or any(suppression.small(small.get((row_key, m), 0)) for m in line.month_ratings),
         )
         for row_key, line in inner.items()
     }
@@ -188,52 +189,46 @@ def _scores(c: Counter) -> Counter:
 
 
 def _figures(raw: Raw) -> Figures:
-    c = raw.counts
-
-    def shown(figure: str) -> bool:
-        return not (figure in raw.hidden or suppression.small(c[figure]))
-
+    """A line's figures as published: what is over too few, or hidden to protect its
+    line, suppressed, and what is computed over a suppressed count too. (A region's
+    page makes 2,000 of these: nothing is computed that would not be shown.)"""
+    c, hidden = raw.counts, raw.hidden
     answered, ratings = c["answered"], c["ratings"]
-    days = sorted((d, n) for d, n in raw.days.items() if n)
-    answers_shown = shown("answered")
-    ratings_shown = shown("ratings") and not raw.ratings_hidden
-
-    def over(shown_base: bool, base: int, value):
-        return suppression.cell(value if base else None, not shown_base)
-
+    answers_shown = not ("answered" in hidden or suppression.small(answered))
+    ratings_shown = not (raw.ratings_hidden or "ratings" in hidden or suppression.small(ratings))
+    median, p90 = (None, None)
+    if answers_shown and answered:
+        median, p90 = _percentiles(raw.days, (0.5, 0.9))
+    mean_score = solved_share = None
+    if ratings_shown and ratings:
+        mean_score = round(c["score_sum"] / ratings, 2)
+        solved_share = round(c["solved"] / ratings, 3)
     return Figures(
-        messages=suppression.count(c["messages"], "messages" in raw.hidden),
+        messages=suppression.count(c["messages"], "messages" in hidden),
         answered=suppression.count(answered, not answers_shown),
-        on_time=suppression.count(c["on_time"], not answers_shown or not shown("on_time")),
-        median_days=over(answers_shown, answered, _percentile(days, 0.5)),
-        p90_days=over(answers_shown, answered, _percentile(days, 0.9)),
+        on_time=suppression.count(c["on_time"], not answers_shown or "on_time" in hidden),
+        median_days=suppression.cell(median, not answers_shown),
+        p90_days=suppression.cell(p90, not answers_shown),
         ratings=suppression.count(ratings, not ratings_shown),
-        mean_score=over(
-            ratings_shown,
-            ratings,
-            round(c["score_sum"] / ratings, 2) if ratings else None,
-        ),
-        solved_share=over(
-            ratings_shown, ratings, round(c["solved"] / ratings, 3) if ratings else None
-        ),
+        mean_score=suppression.cell(mean_score, not ratings_shown),
+        solved_share=suppression.cell(solved_share, not ratings_shown),
         # Polls are public, held by the agency: how many took votes gives no one away.
         polls=Cell(sum(1 for f, n in c.items() if f.startswith("poll:") and n > 0)),
-        votes=suppression.count(c["votes"], "votes" in raw.hidden),
+        votes=suppression.count(c["votes"], "votes" in hidden),
     )
 
 
-def _percentile(histogram: list[tuple[int, int]], q: float) -> int | None:
-    """The nearest-rank percentile of a histogram of whole days: the smallest value with
-    at least ``q`` of the answers at or below it."""
-    total = sum(n for _, n in histogram)
-    if not total:
-        return None
-    rank, seen = math.ceil(q * total), 0
-    for value, n in histogram:
+def _percentiles(histogram: Counter, qs: tuple[float, ...]) -> list[int]:
+    """Nearest-rank percentiles of answers by whole days: for each ``q``, the fewest
+    days with at least ``q`` of the answers taking as many or fewer."""
+    total = sum(histogram.values())
+    ranks = [math.ceil(q * total) for q in qs]
+    found, seen = [], 0
+    for value, n in sorted(histogram.items()):
         seen += n
-        if seen >= rank:
-            return value
-    return histogram[-1][0]
+        while len(found) < len(ranks) and seen >= ranks[len(found)]:
+            found.append(value)
+    return found
 
 
 def _topic_labels(key: str, lang: str) -> dict[str, str]:
