@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 from datetime import date
+from typing import NamedTuple
 
 # Below this many messages (but not zero) a figure is not published.
 SMALLEST_SHOWN = 5
@@ -27,8 +28,10 @@ LONGEST_PERIOD = 120
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
+    """A figure, or None when there is none to give; ``suppressed``: not published.
+    (A tuple: a region's page makes 20,000 of them.)"""
+
     value: int | float | None
     suppressed: bool = False
 
