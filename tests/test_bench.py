@@ -83,7 +83,8 @@ def test_open311_bench_measures_the_services_and_every_request(tmp_path):
 def test_stats_bench_generates_checks_and_times_the_figures(tmp_path):
     results = run(tmp_path, "stats.py", "--check")
     assert first_row(results, "figures of the sample against the recount")["value"] == 0
-    for figure in ("agency report", "region report", "instance report", "national CSV"):
+    for figure in ("an agency's page", "a region's page", "a region's CSV", "the instance's",
+                   "national CSV"):  # fmt: skip
         assert first_row(results, figure)["value"] > 0
     submission = first_row(results, "submission with counting")
     assert submission["with_us"] > 0 and submission["without_us"] > 0

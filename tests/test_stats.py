@@ -237,3 +237,15 @@ def test_counts_kept_before_the_rows_table_show_the_same_figures_after_it(
     assert [(t.key, t.total.value) for t in report(app).topics] == [("food", 8)]
     (row,) = report(app, "region", "57").rows
     assert (row.key, row.figures.messages.value, row.figures.median_days.value) == (SCHOOL, 8, 3)
+
+
+def test_a_region_s_report_is_kept_until_a_fact_of_the_region_is_counted(app):
+    enqueue(app, 6)
+    first = report(app, "region", "57")
+    assert report(app, "region", "57") is first  # nothing new: the one made before
+    assert report(app, "instance", None) is report(app, "instance", None)
+    receipts = enqueue(app, 5)
+    assert report(app, "region", "57").total.messages.value == 11
+    take(app, *[status_event("answered", receipt=r, time=at(1)) for r in receipts])
+    assert report(app, "region", "57").rows[0].figures.answered.value == 5
+    assert report(app, "instance", None).total.answered.value == 5

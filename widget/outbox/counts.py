@@ -84,8 +84,8 @@ def add(
         for scope, key in _scopes(agency_id, region):
             if not figure.startswith(AGENCY_ONLY if scope == "region" else REGION_ONLY):
                 breakdowns.append((scope, key, month, figure, instance, region, by))
-    rows = []
-    for month in sorted(columns.keys() | days.keys()):
+    rows = []  # every month changed, even by a breakdown only: its rows count the change
+    for month in sorted({month for month, _, _ in changes}):
         by = [columns[month][name] for name in ROW_COLUMNS]
         rows += [(s, region, key, month, instance, *by) for s, key in _scopes(agency_id, region)]
     db.conn.executemany(
@@ -94,7 +94,8 @@ def add(
         " ON CONFLICT DO UPDATE SET messages = messages + excluded.messages,"
         " answered = answered + excluded.answered, on_time = on_time + excluded.on_time,"
         " ratings = ratings + excluded.ratings, votes = votes + excluded.votes,"
-        " score_sum = score_sum + excluded.score_sum, solved = solved + excluded.solved",
+        " score_sum = score_sum + excluded.score_sum, solved = solved + excluded.solved,"
+        " changes = changes + 1",
         rows,
     )
     for month, by_days in sorted(days.items()):
@@ -387,6 +388,17 @@ def of_rows(db: Database, region: str | None, first: str, last: str) -> dict[str
         ):
             lines[key].days[int(figure[5:])] = n
     return lines
+
+
+def version(db: Database, region: str | None) -> int:
+    """A number that grows with every change to a region's counts (``region`` None: to
+    any region's), whoever made it: a report kept while it stays the same is the one
+    that would be made now."""
+    where, args = ("", []) if region is None else (" AND region = ?", [region])
+    (changes,) = db.execute(
+        f"SELECT coalesce(sum(changes), 0) FROM stats_rows WHERE scope = 'region'{where}", args
+    ).fetchone()
+    return changes
 
 
 def small(db: Database, first: str, last: str) -> dict[tuple[str, str], int]:

@@ -328,6 +328,7 @@ def _stats_rows(db: Database) -> None:
             score_sum INTEGER NOT NULL DEFAULT 0, -- of the ratings' scores
             solved INTEGER NOT NULL DEFAULT 0,    -- ratings that say "solved"
             days TEXT NOT NULL DEFAULT '',    -- an agency's: "0,3,3,17", one per answer
+            changes INTEGER NOT NULL DEFAULT 0, -- how many times it changed (reports kept)
             PRIMARY KEY (scope, region, key, month, instance)
         ) WITHOUT ROWID
         """

@@ -11,11 +11,13 @@ kept in the outbox (``widget.outbox.counts``) as facts arrive; it never reads a 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from flask import current_app
 from flask_babel import force_locale, gettext
 
 from .. import agencies, outbox
@@ -29,6 +31,9 @@ SCOPES = ("instance", "region", "agency")
 # Answers by days taken, fastest first: (label, fewest days, most days or None).
 ANSWER_DAYS = (("0", 0, 0), ("1–7", 1, 7), ("8–14", 8, 14), ("15–30", 15, 30), ("31+", 31, None))
 SCORES = (1, 2, 3, 4, 5)
+# Reports kept per worker (``report``): a region's is some 2 MB.
+KEPT = "otklik.stats.reports"
+REPORTS_KEPT = 16
 # The counts that add up across months and rows (ratings are decided per month).
 ADDITIVE = ("messages", "answered", "on_time", "votes")
 
@@ -48,11 +53,23 @@ class Raw:
 
 def report(scope: str, key: str | None, period: Period, lang: str) -> Report:
     """The figures of the instance (``key`` None), a region (its code) or an agency (its
-    id) over ``period``. LookupError for an unknown region or agency."""
+    id) over ``period``. LookupError for an unknown region or agency.
+
+    A region's report (2,000 agencies) or the instance's is kept, per worker, while
+    the counts it is made of stay the same (``counts.version``): made again only after
+    a fact of the region (or, for the instance, of any region) has been counted."""
     if scope not in SCOPES:
         raise ValueError(f"scope: one of {', '.join(SCOPES)}")
-    db = outbox.get_db()
     key = "" if scope == "instance" else key
+    if scope == "agency":
+        return _report(scope, key, period, lang)
+    version = stored.version(outbox.get_db(), key or None)
+    return current_app.extensions[KEPT](scope, key, period, lang, version)
+
+
+def _report(scope: str, key: str, period: Period, lang: str, _version: int = 0) -> Report:
+    """``report``, made now (``_version``: for the reports kept, made by it)."""
+    db = outbox.get_db()
     with force_locale(lang):
         name = _name(db, scope, key)
         per_month = _by_month(stored.of_scope(db, scope, key, period.first, period.last))
@@ -307,3 +324,4 @@ def stored_regions() -> list[str]:
 
 def init_app(app) -> None:
     app.extensions["otklik.stats"] = {"instance_id": app.config.get("INSTANCE_ID", "")}
+    app.extensions[KEPT] = functools.lru_cache(REPORTS_KEPT)(_report)
