@@ -240,6 +240,8 @@ def test_the_command_links_to_public_url_unless_told_otherwise(runner):
     assert "http://localhost/f/orel-school-57" in result.output.splitlines()
     result = runner.invoke(args=["agencies", "snippet", SCHOOL, "--base-url", "https://o.ru/w"])
     assert "https://o.ru/w/f/orel-school-57" in result.output.splitlines()
+    (stats_code,) = [line for line in result.output.splitlines() if "/stats" in line]
+    assert parse_iframe(stats_code).get("src") == "https://o.ru/w/embed/orel-school-57/stats"
 
 
 def test_the_command_names_an_unknown_agency(runner):

@@ -152,8 +152,9 @@ def agencies_import(registry: Path, extends: str, verbose: bool) -> None:
     help="Also write the QR code of the link to this SVG file.",
 )
 def agencies_snippet(agency_id: str, base_url: str | None, qr_path: str | None) -> None:
-    """Print the <iframe> code to paste and the link for social pages of AGENCY_ID
-    (the same as the /snippet/<id> page shows). Warnings go to stderr."""
+    """Print the <iframe> code to paste and the link for social pages of AGENCY_ID,
+    the code of its statistics, and its open polls' (the same as the /snippet/<id> page
+    shows). Warnings go to stderr."""
     app = current_app
     try:
         base = settings.public_url(base_url, "--base-url") if base_url else app.config["PUBLIC_URL"]
@@ -170,6 +171,8 @@ def agencies_snippet(agency_id: str, base_url: str | None, qr_path: str | None) 
     if qr_path:
         Path(qr_path).write_bytes(found.qr_file())
         click.echo(f"# the QR code of the link: {qr_path}", err=True)
+    click.echo("# the code of the agency's statistics, for its site:", err=True)
+    click.echo(snippet.stats_snippet(app, agency, base))
     for item in snippet.poll_snippets(app, agency, base, snippet.now()):
         click.echo(f"# the open poll {item.poll_id!r}: the code, then the link", err=True)
         click.echo(item.snippet.iframe)
