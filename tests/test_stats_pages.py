@@ -336,3 +336,12 @@ def test_the_snippet_page_gives_the_code_of_the_agencys_statistics(client):
         framed.status_code == 200
         and "school57.example.ru" in framed.headers["Content-Security-Policy"]
     )
+
+
+def test_names_are_in_the_order_people_number_them(app):
+    schools = [Row(f"s{n}", f"Школа № {n}", made_figures(10)) for n in (80, 9, 8, 100)]
+    html = page(
+        app, "/stats/regions/57", report(rows=[*schools, Row("l", "библиотека", made_figures(9))])
+    )
+    names = re.findall(r'<th scope="row"><a class="link" href="[^"]*">([^<]+)</a>', html)
+    assert names == ["библиотека", "Школа № 8", "Школа № 9", "Школа № 80", "Школа № 100"]

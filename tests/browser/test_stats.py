@@ -6,6 +6,7 @@ by a plain link, no axe violation, and the agency's page inside its cross-site i
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,12 +17,15 @@ from tests.browser.audit import violations
 from tests.browser.layout import DESKTOP, EVERY, PHONE, assert_fits
 from tests.browser.sites import TEST_AGENCY
 from tests.pages import check_html
+from widget import outbox
+from widget.outbox import counts, write_transaction
 
 pytestmark = pytest.mark.browser
 
 PAGES = {
     "instance": "/stats",
     "region": "/stats/regions/57",
+    "region-pages": "/stats/regions/77?page=2",  # 130 agencies: a hundred a page
     "agency": f"/stats/agencies/{TEST_AGENCY}",
     "bad-period": "/stats/regions/57?from=2026-13",
 }
@@ -29,6 +33,7 @@ HEADINGS = {
     "ru": {"instance": "Все организации", "region": "Орловская область"},
     "en": {"instance": "All organisations", "region": "Орловская область"},
 }
+HEADINGS["ru"]["region-pages"] = HEADINGS["en"]["region-pages"] = "Москва"
 ERROR = {"ru": "Период указан неверно", "en": "The period is not valid"}
 
 
@@ -44,6 +49,13 @@ def figures(sites):
     for d, score in zip(done[:5], "54435", strict=True):
         update(app, d, time=tomorrow, agency_id=TEST_AGENCY)
         assert rate(client, d, score=score).status_code == 303
+    with app.app_context(), write_transaction(outbox.get_db()) as db:
+        for i in range(130):  # Moscow's schools, counted as the outbox counts a message
+            counts.message(
+                db, agency_id=f"moscow-school-{i:03d}", region="77", name=f"Школа № {i + 1}",
+                receipt=f"MSK{i:05d}", topic_id="food", channel="embed",
+                received_at=time.time(), answer_within_days=30,
+            )  # fmt: skip
 
 
 def address(sites, name: str, lang: str) -> str:
@@ -124,3 +136,15 @@ def test_the_agencys_stats_in_its_cross_site_iframe(with_js, sites, figures, sho
     expect(frame.locator("svg.chart")).to_have_count(3)
     shoot(page, "iframe")
     assert violations(page) == []
+
+
+def test_a_long_region_table_goes_page_by_page_through_plain_links(no_js, sites, figures):
+    page = no_js.new_page()
+    page.goto(f"{sites.widget.url}/stats/regions/77?sort=messages&order=desc")
+    expect(page.get_by_text("Показаны 1–100 из 130.")).to_be_visible()
+    pages = page.get_by_role("navigation", name="Страницы таблицы организаций")
+    expect(pages.get_by_role("link", name="Страница 1")).to_have_attribute("aria-current", "page")
+    pages.get_by_role("link", name="Страница 2").click()
+    expect(page.get_by_text("Показаны 101–130 из 130.")).to_be_visible()
+    expect(page.locator("#rows tbody tr")).to_have_count(30)
+    assert "page=2" in page.url and "sort=messages" in page.url

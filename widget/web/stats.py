@@ -9,6 +9,7 @@ anyone for a few minutes (widget/web/security.py sets the header)."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 
 from babel.dates import format_date
@@ -45,6 +46,7 @@ SORTS = ("name", *COLUMNS)
 # A region has up to 2,000 agencies: its table shows them a hundred at a time
 # (``?page=2``), in the order asked for; the exports hold them all.
 ROWS_PER_PAGE = 100
+DIGITS = re.compile(r"(\d+)")
 ORDERS = {"asc": "ascending", "desc": "descending"}  # ?order= and its aria-sort
 PERIOD_PROBLEMS = {
     "format": _l("Укажите месяц в виде ГГГГ-ММ, например 2026-01."),
@@ -190,10 +192,10 @@ def sorted_rows(report: Report) -> tuple[list, str, str]:
     sort = sort if sort in SORTS else "name"
     order = request.args.get("order", "asc")
     order = order if order in ORDERS else "asc"
-    by_name = sorted(report.rows, key=lambda r: r.label.casefold(), reverse=order == "desc")
+    by_name = sorted(report.rows, key=lambda r: name_order(r.label), reverse=order == "desc")
     if sort == "name":
         return by_name, sort, order
-    rows = sorted(report.rows, key=lambda r: r.label.casefold())
+    rows = by_name if order == "asc" else by_name[::-1]
 
     def shown(row) -> bool:
         cell = getattr(row.figures, sort)
@@ -205,6 +207,11 @@ def sorted_rows(report: Report) -> tuple[list, str, str]:
         reverse=order == "desc",
     )
     return [*ranked, *(r for r in rows if not shown(r))], sort, order
+
+
+def name_order(label: str) -> list:
+    """Names as people order them: «Школа № 8» before «Школа № 80», case aside."""
+    return [int(part) if part.isdigit() else part.casefold() for part in DIGITS.split(label)]
 
 
 def sort_link(column: str, sort: str, order: str) -> str:
