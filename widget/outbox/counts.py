@@ -135,7 +135,13 @@ def _change_days(db: Database, row: tuple[str, str, str, str], by_days: Counter)
 
 def days_of(listed: str | None) -> Counter:
     """A row's list of days ("0,3,3,17"), or several joined, as days -> answers."""
-    return Counter(map(int, listed.split(","))) if listed else Counter()
+    return Counter(each_answer(listed))
+
+
+def each_answer(listed: str | None) -> list[int]:
+    """A row's list of days, or several joined by commas: each answer's, sorted (read
+    as JSON, in C: a region's page reads 2,000 of them)."""
+    return sorted(json.loads(f"[{listed}]")) if listed else []
 
 
 def small_ratings(db: Database, region: str, month: str) -> None:
@@ -337,7 +343,9 @@ class Line:
     """One table row's counts over a period, summed over its months and instances."""
 
     counts: Counter  # ROW_COLUMNS, and "poll:<agency>/<poll>"
-    days: Counter  # whole days -> answers
+    # Answers by whole days: each answer's, sorted (an agency's), or days -> answers (a
+    # region's, whose answers are too many to list).
+    days: list[int] | Counter
     fewest_ratings: int  # in a month of the period that had any (0: none had)
     month_ratings: dict[str, int]  # month -> ratings: a region's, on the instance's page
 
@@ -357,7 +365,7 @@ def of_rows(db: Database, region: str | None, first: str, last: str) -> dict[str
         args,
     ):
         counts = Counter(dict(zip(ROW_COLUMNS, figures, strict=True)))
-        lines[key] = Line(counts, days_of(days), fewest or 0, {})
+        lines[key] = Line(counts, each_answer(days), fewest or 0, {})
         if peers:
             shared.append(key)
     if shared or region is None:
@@ -381,6 +389,8 @@ def of_rows(db: Database, region: str | None, first: str, last: str) -> dict[str
     ):
         lines[key].counts[figure] = n
     if region is None:  # a region's answers by days are breakdowns, not a list
+        for line in lines.values():
+            line.days = Counter()
         for key, figure, n in db.execute(
             "SELECT key, figure, sum(count) FROM stats_counts WHERE scope = 'region'"
             " AND month BETWEEN ? AND ? AND substr(figure, 1, 5) = 'days:' GROUP BY key, figure",

@@ -43,7 +43,8 @@ class Raw:
     """The counts behind one line of figures, before anything is hidden."""
 
     counts: Counter = field(default_factory=Counter)
-    days: Counter = field(default_factory=Counter)  # whole days -> answers
+    # answers by whole days: days -> answers, or (a table row's) each answer's, sorted
+    days: Counter | list[int] = field(default_factory=Counter)
     ratings_hidden: bool = False  # by the month rule (suppression)
     hidden: set = field(default_factory=set)  # counts hidden to protect a line
 
@@ -235,13 +236,16 @@ def _figures(raw: Raw) -> Figures:
     )
 
 
-def _percentiles(histogram: Counter, qs: tuple[float, ...]) -> list[int]:
-    """Nearest-rank percentiles of answers by whole days: for each ``q``, the fewest
-    days with at least ``q`` of the answers taking as many or fewer."""
-    total = sum(histogram.values())
+def _percentiles(days: list[int] | Counter, qs: tuple[float, ...]) -> list[int]:
+    """Nearest-rank percentiles of answers by whole days (each answer's, sorted, or a
+    histogram): for each ``q``, the fewest days with at least ``q`` of the answers
+    taking as many or fewer."""
+    if isinstance(days, list):
+        return [days[math.ceil(q * len(days)) - 1] for q in qs]
+    total = sum(days.values())
     ranks = [math.ceil(q * total) for q in qs]
     found, seen = [], 0
-    for value, n in sorted(histogram.items()):
+    for value, n in sorted(days.items()):
         seen += n
         while len(found) < len(ranks) and seen >= ranks[len(found)]:
             found.append(value)
