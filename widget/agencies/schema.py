@@ -142,11 +142,13 @@ class Agency(Strict):
         agency._version = version
         return agency
 
-    @property
+    @functools.cached_property
     def key(self) -> tuple[str, int]:
         """What the caches of things made from an agency (its form classes, its blank
         form) know it by: its id and the version of its files, so that an edit is a new
-        key and shows on the next request."""
+        key and shows on the next request. Remembered (pydantic supports it on a frozen
+        model): a private attribute is read through pydantic's ``__getattr__``, which
+        cost a page as much as choosing its language, and each page hashes its agency."""
         return (self.id, self._version)
 
     # Equal agencies have equal keys: pydantic's equality compares private attributes

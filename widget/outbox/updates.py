@@ -46,17 +46,23 @@ def history(db: Database, agency_id: str, receipt: str) -> list[Update]:
     """Every update of one message, in the order they happened. Two with the same time
     are in the order of their statuses (``STATUSES``), then of their ids, so that the
     order never depends on which arrived first."""
-    return in_order(Update(*row) for row in kept(db, agency_id, receipt))
+    rows = db.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM updates WHERE agency_id = ? AND receipt = ?",
+        [agency_id, receipt],
+    ).fetchall()
+    return in_order(Update(*row) for row in rows)
 
 
-def kept(db: Database, agency_id: str, receipt: str) -> tuple[tuple, ...]:
-    """One message's updates as the outbox holds them now (rows of ``COLUMNS``, by id):
-    equal while nothing about them changed, a new update or a forgotten answer
-    included. What a page kept rendered is known by (widget/web/answers.py)."""
+def versions(db: Database, agency_id: str, receipt: str) -> tuple[tuple, ...]:
+    """What tells one state of a message's updates from another, read without their
+    texts (decoding an answer took most of reading its rows): each update's id, since
+    an update is never changed once recorded, and whether its answer and note are still
+    there, which ``forget_answers`` drops. A new update or a forgotten answer is a new
+    value. What a page kept rendered is known by (widget/web/answers.py)."""
     return tuple(
         db.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM updates WHERE agency_id = ? AND receipt = ?"
-            " ORDER BY id",
+            "SELECT id, answer IS NULL, note IS NULL FROM updates"
+            " WHERE agency_id = ? AND receipt = ? ORDER BY id",
             [agency_id, receipt],
         ).fetchall()
     )
@@ -92,7 +98,8 @@ def forget_answers(db: Database, retention_days: float, now: float | None = None
     """Drop the answers and staff's notes (free text, personal data) of messages closed
     more than ``retention_days`` ago: their last update is ``closed`` and happened before
     then. The statuses, dates and who answered stay, for the page's history and for
-    statistics. Returns how many messages lost them."""
+    statistics. Returns how many messages lost them. (The only change made to an update
+    once recorded: ``versions`` tells the pages kept rendered.)"""
     now = time.time() if now is None else now
     with write_transaction(db):
         forgotten = db.execute(

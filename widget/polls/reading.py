@@ -8,6 +8,7 @@ shows on the next request in every worker, with no restart.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
@@ -41,7 +42,9 @@ def polls_dir(instance: Path) -> Path:
     return instance / "polls"
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)  # looked up for every request of a poll's pages
 def poll_path(folder: Path, agency_id: str, poll_id: str) -> Path:
+    """Remembered: joining a Path costs twice the ``stat`` each request makes of it."""
     return folder / agency_id / f"{poll_id}.toml"
 
 

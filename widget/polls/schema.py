@@ -6,6 +6,7 @@ what serving forgives). A poll belongs to one agency: ``<instance>/polls/<agency
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from datetime import datetime
@@ -105,8 +106,9 @@ class Poll(Strict):
         poll._version = version
         return poll
 
-    @property
+    @functools.cached_property
     def key(self) -> tuple[str, str, int]:
+        """Remembered, as ``Agency.key`` is: the results page hashes its poll each visit."""
         return (self.agency_id, self.id, self._version)
 
     def __hash__(self) -> int:

@@ -38,6 +38,9 @@ class OutboxTallies:
     def counts(self, agency_id: str, poll_id: str) -> Counts:
         return stored_votes.tally(self.outbox_db(), agency_id, poll_id)
 
+    def version(self, agency_id: str, poll_id: str) -> str | None:
+        return stored_votes.tally_version(self.outbox_db(), agency_id, poll_id)
+
     def fingerprints(self, agency_id: str, poll_id: str) -> dict[str, str]:
         return stored_votes.fingerprints(self.outbox_db(), agency_id, poll_id)
 
@@ -75,6 +78,9 @@ class RedisTallies:
             q, _, c = field.decode().partition("/")
             found[(q, c)] = int(n)
         return found
+
+    def version(self, agency_id: str, poll_id: str) -> frozenset:
+        return frozenset(self.counts(agency_id, poll_id).items())  # one round trip either way
 
     def fingerprints(self, agency_id: str, poll_id: str) -> dict[str, str]:
         _, questions = self._keys(agency_id, poll_id)

@@ -25,8 +25,6 @@ from .. import outbox, progress, ratings, receipts, submissions, tokens
 from ..agencies import Agency
 from ..outbox import ratings as stored_ratings
 from ..outbox import updates as stored_updates
-from ..outbox.updates import in_order
-from ..updates import Update
 from . import context, links
 from .errors import limited_words
 from .pages import (
@@ -92,11 +90,6 @@ def message(agency: Agency, receipt: str) -> Message:
     if topic_id is None:
         abort(404)
     return Message(number, topic_id, datetime.now(UTC).date(), None, None)
-
-
-def progress_in(updates: tuple[tuple, ...]) -> progress.Progress:
-    """What a message's updates as stored (``outbox.updates.kept``) sum up to."""
-    return progress.Progress(tuple(in_order(Update(*row) for row in updates)))
 
 
 def progress_of(agency: Agency, receipt: str) -> progress.Progress:
@@ -190,14 +183,14 @@ def render_message(
     """The message's page; ``form`` and ``problem``: a rating given back to correct.
 
     As a visit sees it (no rating given back), the page is rendered once and kept until
-    the message's next update or rating: the key holds its updates and its rating as
-    stored, read for each visit; only the rating form's token is new each time."""
+    the message's next update or rating: the key holds its updates' versions and its
+    rating as stored, read for each visit; only the rating form's token is new each
+    time."""
     db = outbox.get_db()
-    updates = stored_updates.kept(db, agency.id, shown.receipt)
     private = shown.seal is not None
     rating = stored_ratings.latest(db, agency.id, shown.receipt) if private else None
     if form is not None:
-        now = progress_in(updates)
+        now = progress_of(agency, shown.receipt)
         if (private and now.rateable) or problem is not None:
             if not form.token.data:
                 form.token.data = rating_token(agency, shown)
@@ -208,8 +201,9 @@ def render_message(
             body = page_html(agency, surface, shown, now, rating, False, form, shown_form, problem)
             return body, status
     thanked = bool(rating and request.args.get("rated")) and request.method == "GET"
+    versions = stored_updates.versions(db, agency.id, shown.receipt)
     page, rateable = rendered_while_unchanged(
-        _render_page, agency, surface, g.lang, *layout_version(agency), shown, updates, rating,
+        _render_page, agency, surface, g.lang, *layout_version(agency), shown, versions, rating,
         thanked,
     )  # fmt: skip
     if rateable:
@@ -218,12 +212,12 @@ def render_message(
 
 
 def _render_page(
-    agency, surface, _lang, _logo, _prefix, shown, updates, rating, thanked
+    agency, surface, _lang, _logo, _prefix, shown, _versions, rating, thanked
 ) -> tuple[bytes, bool]:
     """The page as UTF-8 (kept, and sent, as is), and whether it asks for a rating: then
     with its rating form blank (or with the rating given, to change) and its token
     ``TOKEN_SLOT``. Called with the key of ``rendered_while_unchanged``."""
-    now = progress_in(updates)
+    now = progress_of(agency, shown.receipt)
     rateable = shown.seal is not None and now.rateable
     shown_form = None
     if rateable:

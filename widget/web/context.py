@@ -21,6 +21,7 @@ class Page:
     def __init__(self, values: dict):
         self.agency_id: str | None = values.get("agency_id")
         self.surface: str | None = values.get("surface")  # EMBED or PAGE, on the widget's pages
+        self.frames_own = False  # shows our widget in an iframe (security.allow_own_frames)
 
     @functools.cached_property
     def _loaded(self) -> tuple[Agency | None, Exception | None]:
@@ -58,9 +59,10 @@ class Page:
 
 def page() -> Page:
     """This request's page, loaded on first use and kept on ``g``."""
-    if "page" not in g:
-        g.page = Page(_route_values())
-    return g.page
+    shown = g.get("page")
+    if shown is None:
+        shown = g.page = Page(_route_values())
+    return shown
 
 
 def agency() -> Agency:
