@@ -34,16 +34,24 @@ def folder(instance: Path) -> Path:
     return instance / "logos"
 
 
-def load(directory: Path, name: str) -> Logo:
-    """The logo file, checked; raises LogoError. Read again only when the file changes."""
+def load(instance: str | Path, name: str) -> Logo:
+    """The logo file ``name`` of the instance folder, checked; raises LogoError. Read
+    again only when the file changes."""
     if not NAME.fullmatch(name):
         raise LogoError("a logo is a file name such as logo.svg, logo.png or logo.jpg")
-    path = directory / name
+    path = _path(str(instance), name)
     try:
         stat = path.stat()
     except OSError:
         raise LogoError(f"no file {name} in the logos folder") from None
     return _load(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _path(instance: str, name: str) -> Path:
+    """Remembered: every page of an agency with a logo asks for its version, and joining
+    and hashing new Paths cost more than the ``stat`` of the file."""
+    return folder(Path(instance)) / name
 
 
 @functools.lru_cache(maxsize=1024)

@@ -106,7 +106,7 @@ def check_one(folder: Path, agency_id: str, bases: BaseCache | None = None) -> l
     problems.extend(lint_agency(agency))
     if agency.theme.logo:
         try:
-            logos.load(logos.folder(folder.parent), agency.theme.logo)
+            logos.load(folder.parent, agency.theme.logo)
         except logos.LogoError as e:
             problems.append(f"theme.logo: {e}; the form is shown without it")
     where = Locator(found.sources, path)

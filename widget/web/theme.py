@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
@@ -42,7 +41,7 @@ def load_logo(agency: Agency) -> logos.Logo | None:
     """The agency's logo, None when it has none; LogoError when its file is refused."""
     if not agency.theme.logo:
         return None
-    return logos.load(logos.folder(Path(current_app.instance_path)), agency.theme.logo)
+    return logos.load(current_app.instance_path, agency.theme.logo)
 
 
 def logo_version(agency: Agency) -> str | None:
