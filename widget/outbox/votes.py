@@ -91,17 +91,17 @@ def tally(db: Database, agency_id: str, poll_id: str) -> Counts:
     }
 
 
-def tally_version(db: Database, agency_id: str, poll_id: str) -> str | None:
-    """The poll's whole tally as one value (None before its first vote), to tell one
-    state of it from another: read as one row, where ``tally`` reads one a choice and
-    each row costs the sqlite3 module more than its three values (ids are letters,
-    digits, ``-`` and ``_``, so the separators cannot be mistaken)."""
-    (version,) = db.execute(
-        "SELECT group_concat(question_id || '/' || choice || '=' || count, ' ')"
-        " FROM poll_tallies WHERE agency_id = ? AND poll_id = ?",
+def votes(db: Database, agency_id: str, poll_id: str) -> int:
+    """The poll's votes (0 before the first). Every vote adds one to them in the
+    transaction that adds its answers, and nothing takes any away, so the number also
+    tells one state of the whole tally from another: a kept results page is keyed by it
+    (widget/web/polls.py)."""
+    row = db.execute(
+        "SELECT count FROM poll_tallies"
+        " WHERE agency_id = ? AND poll_id = ? AND question_id = '' AND choice = ''",
         [agency_id, poll_id],
     ).fetchone()
-    return version
+    return row[0] if row else 0
 
 
 def fingerprints(db: Database, agency_id: str, poll_id: str) -> dict[str, str]:

@@ -38,8 +38,8 @@ class OutboxTallies:
     def counts(self, agency_id: str, poll_id: str) -> Counts:
         return stored_votes.tally(self.outbox_db(), agency_id, poll_id)
 
-    def version(self, agency_id: str, poll_id: str) -> str | None:
-        return stored_votes.tally_version(self.outbox_db(), agency_id, poll_id)
+    def votes(self, agency_id: str, poll_id: str) -> int:
+        return stored_votes.votes(self.outbox_db(), agency_id, poll_id)
 
     def fingerprints(self, agency_id: str, poll_id: str) -> dict[str, str]:
         return stored_votes.fingerprints(self.outbox_db(), agency_id, poll_id)
@@ -79,8 +79,10 @@ class RedisTallies:
             found[(q, c)] = int(n)
         return found
 
-    def version(self, agency_id: str, poll_id: str) -> frozenset:
-        return frozenset(self.counts(agency_id, poll_id).items())  # one round trip either way
+    def votes(self, agency_id: str, poll_id: str) -> int:
+        """As the outbox's: every vote adds one, in the pipeline (MULTI) of its answers."""
+        tally, _ = self._keys(agency_id, poll_id)
+        return int(self.client.hget(tally, "/") or 0)
 
     def fingerprints(self, agency_id: str, poll_id: str) -> dict[str, str]:
         _, questions = self._keys(agency_id, poll_id)

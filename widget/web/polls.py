@@ -208,20 +208,20 @@ def tally_rows(shown: polls.Poll, counts: dict) -> list[dict]:
 @on_each_surface("/<agency:agency_id>/polls/<poll_id>/results", methods=["GET"])
 def poll_results(surface: str, agency_id: str, poll_id: str):
     """The results as the tally stands: rendered once and kept until the next vote (the
-    key holds the tally's version, read for each visit) or until the poll opens or
-    closes."""
+    key holds the poll's number of votes, read for each visit, which every vote changes)
+    or until the poll opens or closes."""
     agency = context.agency()
     shown = poll_of(agency, poll_id)
     at = now()
     visible = shown.results_shown(at)
-    version = polls.tallies().version(agency.id, shown.id) if visible else None
+    votes = polls.tallies().votes(agency.id, shown.id) if visible else None
     return rendered_while_unchanged(
         _render_results, agency, shown, surface, g.lang, *layout_version(agency),
-        visible, shown.state(at), version,
+        visible, shown.state(at), votes,
     )  # fmt: skip
 
 
-def _render_results(agency, shown, surface, _lang, _logo, _prefix, visible, state, _version):
+def _render_results(agency, shown, surface, _lang, _logo, _prefix, visible, state, _votes):
     counts = polls.tallies().counts(agency.id, shown.id) if visible else {}
     return render_template(
         "poll_results.html",
