@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask import current_app
-from itsdangerous import BadSignature, Serializer, URLSafeSerializer
+from itsdangerous import BadSignature, Serializer, Signer, URLSafeSerializer
 from itsdangerous.encoding import base64_encode
 
 from .agencies import WAYS
@@ -56,6 +56,17 @@ class _Tokens(URLSafeSerializer):
 
     def dump_payload(self, obj) -> bytes:
         return base64_encode(Serializer.dump_payload(self, obj))
+
+    @functools.cached_property
+    def _own_signer(self) -> Signer:
+        return super().make_signer()
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        """The signer of the serializer's own salt, made once: it holds only the keys and
+        the salt, and itsdangerous would make one for every token signed or checked."""
+        if salt is None or salt == self.salt:
+            return self._own_signer
+        return super().make_signer(salt)
 
 
 def _serializer(salt: str = SALT) -> URLSafeSerializer:
