@@ -34,12 +34,12 @@ def report(scope: str = "region", key: str | None = "57", rows=None, weeks=13) -
         rows
         if rows is not None
         else (
-            Row("orel-a", "Школа <№1> & «Сад»", figures(40)),
-            Row("orel-b", "Поликлиника", figures(120)),
-            Row("orel-c", "Библиотека", figures(3, **{c: HIDDEN for c in COLUMNS})),
+            Row.of("orel-a", "Школа <№1> & «Сад»", figures(40)),
+            Row.of("orel-b", "Поликлиника", figures(120)),
+            Row.of("orel-c", "Библиотека", figures(3, **{c: HIDDEN for c in COLUMNS})),
         )
     )
-    months = tuple(Row(m, m, figures(50 + i)) for i, m in enumerate(PERIOD.months))
+    months = tuple(Row.of(m, m, figures(50 + i)) for i, m in enumerate(PERIOD.months))
     return Report(
         scope=scope,
         key=key,

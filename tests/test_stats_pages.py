@@ -173,7 +173,7 @@ def test_an_ascending_sort_still_puts_hidden_figures_last(app):
 
 
 def test_a_region_of_many_agencies_shows_them_a_hundred_at_a_time_in_the_order_asked(app, client):
-    many = [Row(f"orel-{i:04d}", f"Школа № {i:04d}", made_figures(10 + i)) for i in range(250)]
+    many = [Row.of(f"orel-{i:04d}", f"Школа № {i:04d}", made_figures(10 + i)) for i in range(250)]
     path = "/stats/regions/57?from=2026-01&to=2026-03&sort=messages&order=desc"
     first = page(app, path, report(rows=many))
     names = re.findall(r'<th scope="row"><a class="link" href="[^"]*">([^<]+)</a>', first)
@@ -200,7 +200,7 @@ def test_a_region_of_many_agencies_shows_them_a_hundred_at_a_time_in_the_order_a
 def test_rows_link_to_their_pages_keeping_the_period_and_language(app):
     html = page(app, "/stats/regions/57?from=2026-01&to=2026-03&lang=en", report())
     assert '/stats/agencies/orel-b?from=2026-01&amp;to=2026-03&amp;lang=en"' in html
-    regions = [Row("57", "Орловская область", report().total)]
+    regions = [Row.of("57", "Орловская область", report().total)]
     html = page(app, "/stats?from=2026-01&to=2026-03", report("instance", None, rows=regions))
     assert 'href="/stats/regions/57?from=2026-01&amp;to=2026-03"' in html
 
@@ -339,9 +339,8 @@ def test_the_snippet_page_gives_the_code_of_the_agencys_statistics(client):
 
 
 def test_names_are_in_the_order_people_number_them(app):
-    schools = [Row(f"s{n}", f"Школа № {n}", made_figures(10)) for n in (80, 9, 8, 100)]
-    html = page(
-        app, "/stats/regions/57", report(rows=[*schools, Row("l", "библиотека", made_figures(9))])
-    )
+    schools = [Row.of(f"s{n}", f"Школа № {n}", made_figures(10)) for n in (80, 9, 8, 100)]
+    library = Row.of("l", "библиотека", made_figures(9))
+    html = page(app, "/stats/regions/57", report(rows=[*schools, library]))
     names = re.findall(r'<th scope="row"><a class="link" href="[^"]*">([^<]+)</a>', html)
     assert names == ["библиотека", "Школа № 8", "Школа № 9", "Школа № 80", "Школа № 100"]

@@ -342,10 +342,11 @@ def of_scope(db: Database, scope: str, key: str, first: str, last: str) -> Rows:
 class Line:
     """One table row's counts over a period, summed over its months and instances."""
 
-    counts: Counter  # ROW_COLUMNS, and "poll:<agency>/<poll>"
-    # Answers by whole days: each answer's, sorted (an agency's), or days -> answers (a
-    # region's, whose answers are too many to list).
-    days: list[int] | Counter
+    counts: dict[str, int]  # ROW_COLUMNS, and "poll:<agency>/<poll>" of those it had
+    # Answers by whole days: an agency's as its rows list them ("0,3,3,17,2,5": read by
+    # each_answer when a figure needs them; a region's page shows a hundred of its
+    # agencies at a time), or days -> answers (a region's, too many to list).
+    days: str | Counter
     fewest_ratings: int  # in a month of the period that had any (0: none had)
     month_ratings: dict[str, int]  # month -> ratings: a region's, on the instance's page
 
@@ -364,8 +365,8 @@ def of_rows(db: Database, region: str | None, first: str, last: str) -> dict[str
         f" WHERE scope = ?{where} AND month BETWEEN ? AND ? GROUP BY key",
         args,
     ):
-        counts = Counter(dict(zip(ROW_COLUMNS, figures, strict=True)))
-        lines[key] = Line(counts, each_answer(days), fewest or 0, {})
+        counts = dict(zip(ROW_COLUMNS, figures, strict=True))
+        lines[key] = Line(counts, days or "", fewest or 0, {})
         if peers:
             shared.append(key)
     if shared or region is None:

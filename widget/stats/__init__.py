@@ -42,9 +42,9 @@ ADDITIVE = ("messages", "answered", "on_time", "votes")
 class Raw:
     """The counts behind one line of figures, before anything is hidden."""
 
-    counts: Counter = field(default_factory=Counter)
-    # answers by whole days: days -> answers, or (a table row's) each answer's, sorted
-    days: Counter | list[int] = field(default_factory=Counter)
+    counts: dict[str, int] = field(default_factory=Counter)  # a month's: a Counter
+    # answers by whole days: days -> answers, or (an agency's row) as its rows list them
+    days: Counter | str = field(default_factory=Counter)
     ratings_hidden: bool = False  # by the month rule (suppression)
     hidden: set = field(default_factory=set)  # counts hidden to protect a line
 
@@ -89,9 +89,9 @@ def _report(scope: str, key: str, period: Period, lang: str, _version: int = 0) 
             period=period,
             total=_figures(total),
             months=tuple(
-                Row(m, m, _figures(r)) for m, r in zip(period.months, months, strict=True)
+                Row.of(m, m, _figures(r)) for m, r in zip(period.months, months, strict=True)
             ),
-            rows=tuple(Row(k, label, _figures(r)) for k, label, r in rows),
+            rows=tuple(Row(k, label, functools.partial(_figures, r)) for k, label, r in rows),
             topics=_breakdowns(per_month, period, "topic:", _topic_labels(key, lang))
             if scope == "agency"
             else (),
@@ -236,12 +236,13 @@ def _figures(raw: Raw) -> Figures:
     )
 
 
-def _percentiles(days: list[int] | Counter, qs: tuple[float, ...]) -> list[int]:
-    """Nearest-rank percentiles of answers by whole days (each answer's, sorted, or a
-    histogram): for each ``q``, the fewest days with at least ``q`` of the answers
+def _percentiles(days: str | Counter, qs: tuple[float, ...]) -> list[int]:
+    """Nearest-rank percentiles of answers by whole days (as an agency's rows list them,
+    or a histogram): for each ``q``, the fewest days with at least ``q`` of the answers
     taking as many or fewer."""
-    if isinstance(days, list):
-        return [days[math.ceil(q * len(days)) - 1] for q in qs]
+    if isinstance(days, str):
+        each = stored.each_answer(days)
+        return [each[math.ceil(q * len(each)) - 1] for q in qs]
     total = sum(days.values())
     ranks = [math.ceil(q * total) for q in qs]
     found, seen = [], 0

@@ -16,8 +16,10 @@ is hidden). A page may say "<5 or hidden" beside its tables (docs/statistics.md)
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import NamedTuple
 
@@ -56,13 +58,25 @@ class Figures:
 COLUMNS = tuple(f.name for f in fields(Figures))
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Row:
-    """A line of a table: a month ("2026-03"), a region's code, an agency's id."""
+    """A line of a table: a month ("2026-03"), a region's code, an agency's id.
+
+    Its figures are worked out when first read, then kept with the report: a region's
+    page shows a hundred of its 2,000 agencies at a time (all of them only when sorted
+    by a figure), its exports read them all. ``Row.of`` makes one of figures at hand."""
 
     key: str
     label: str
-    figures: Figures
+    work_out: Callable[[], Figures] = field(repr=False)
+
+    @functools.cached_property
+    def figures(self) -> Figures:
+        return self.work_out()
+
+    @classmethod
+    def of(cls, key: str, label: str, figures: Figures) -> Row:
+        return cls(key, label, lambda: figures)
 
 
 @dataclass(frozen=True)
