@@ -28,6 +28,7 @@ SMALLEST_SHOWN = 5
 # The longest period a page or export covers, in months: ten years of monthly rows.
 LONGEST_PERIOD = 120
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+DIGITS = re.compile(r"(\d+)")
 
 
 class Cell(NamedTuple):
@@ -154,3 +155,13 @@ class Report:
     weeks: tuple[Bar, ...]  # messages per ISO week of the period
     answer_days: tuple[Bar, ...]  # answers by days taken: buckets, fastest first
     scores: tuple[Bar, ...]  # ratings by score, 1 to 5
+
+    @functools.cached_property
+    def rows_by_name(self) -> list[Row]:
+        """The rows in the order people read names: «Школа № 8» before «Школа № 80», case
+        aside. Worked out once for a report a worker keeps (2,000 names to split)."""
+        return sorted(self.rows, key=lambda row: name_order(row.label))
+
+
+def name_order(label: str) -> list:
+    return [int(part) if part.isdigit() else part.casefold() for part in DIGITS.split(label)]

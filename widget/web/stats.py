@@ -8,8 +8,8 @@ anyone for a few minutes (widget/web/security.py sets the header)."""
 
 from __future__ import annotations
 
+import functools
 import json
-import re
 from datetime import UTC, date, datetime, timedelta
 
 from babel.dates import format_date
@@ -46,7 +46,6 @@ SORTS = ("name", *COLUMNS)
 # A region has up to 2,000 agencies: its table shows them a hundred at a time
 # (``?page=2``), in the order asked for; the exports hold them all.
 ROWS_PER_PAGE = 100
-DIGITS = re.compile(r"(\d+)")
 ORDERS = {"asc": "ascending", "desc": "descending"}  # ?order= and its aria-sort
 PERIOD_PROBLEMS = {
     "format": _l("Укажите месяц в виде ГГГГ-ММ, например 2026-01."),
@@ -192,10 +191,9 @@ def sorted_rows(report: Report) -> tuple[list, str, str]:
     sort = sort if sort in SORTS else "name"
     order = request.args.get("order", "asc")
     order = order if order in ORDERS else "asc"
-    by_name = sorted(report.rows, key=lambda r: name_order(r.label), reverse=order == "desc")
+    rows = report.rows_by_name  # ties in a figure: by name, A to Z
     if sort == "name":
-        return by_name, sort, order
-    rows = by_name if order == "asc" else by_name[::-1]
+        return (rows if order == "asc" else rows[::-1]), sort, order
 
     def shown(row) -> bool:
         cell = getattr(row.figures, sort)
@@ -207,11 +205,6 @@ def sorted_rows(report: Report) -> tuple[list, str, str]:
         reverse=order == "desc",
     )
     return [*ranked, *(r for r in rows if not shown(r))], sort, order
-
-
-def name_order(label: str) -> list:
-    """Names as people order them: «Школа № 8» before «Школа № 80», case aside."""
-    return [int(part) if part.isdigit() else part.casefold() for part in DIGITS.split(label)]
 
 
 def sort_link(column: str, sort: str, order: str) -> str:
@@ -385,11 +378,17 @@ def week_start(week: str) -> date:
 
 
 def week_short(week: str) -> str:
-    return format_date(week_start(week), "d MMM", locale=i18n.formatting_locale())
+    return week_labels(week, i18n.formatting_locale())[0]
 
 
 def week_long(week: str) -> str:
-    start, locale = week_start(week), i18n.formatting_locale()
-    end = start + timedelta(days=6)
-    first = format_date(start, "d MMM", locale=locale)
-    return f"{first} – {format_date(end, 'd MMM y', locale=locale)}"
+    return week_labels(week, i18n.formatting_locale())[1]
+
+
+@functools.lru_cache(maxsize=2048)
+def week_labels(week: str, locale: str) -> tuple[str, str]:
+    """A week's labels under its bar and in the table: remembered, since every page
+    shows the same weeks and Babel takes some 40 µs to format a date."""
+    start = week_start(week)
+    short = format_date(start, "d MMM", locale=locale)
+    return short, f"{short} – {format_date(start + timedelta(days=6), 'd MMM y', locale=locale)}"
