@@ -13,15 +13,18 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime
 
 import pytest
 
 from tests import files
 from tests.conftest import DEMO_AGENCIES, receipt_in, token_of
 from tests.pages import check_html
-from tests.server import ROOT, UNIQUE, Gunicorn, opener, submit
+from tests.server import ROOT, UNIQUE, Gunicorn, opener, post, submit
 from tests.services import free_port
-from widget import outbox
+from tests.updates import body_of, status_event
+from widget import outbox, updates
+from widget.outbox import updates as stored_updates
 
 
 @pytest.fixture
@@ -184,6 +187,7 @@ def lone_server(tmp_path_factory):
     instance = tmp_path_factory.mktemp("lone") / "instance"
     shutil.copytree(DEMO_AGENCIES, instance / "agencies")
     shutil.copytree(DEMO_AGENCIES.parent / "logos", instance / "logos")
+    shutil.copytree(DEMO_AGENCIES.parent / "polls", instance / "polls")
     server = Gunicorn(
         instance, workers=1, env={"OTKLIK_DEMO": "true", "OTKLIK_TOKEN_MIN_SECONDS": "0"}
     )
@@ -258,6 +262,76 @@ def test_a_message_whose_sender_went_away_halfway_is_not_taken(lone_server):
     stored = [row[0] for row in db.execute("SELECT event FROM messages")]
     db.close()
     assert not [event for event in stored if "Суп холодный" in event]
+
+
+def hidden_and_action(url: str) -> tuple[str, str]:
+    """The form token and action of the page at ``url``."""
+    with urllib.request.urlopen(url, timeout=10) as page:
+        html = page.read().decode()
+    return token_of(html), re.search(r'<form[^>]* action="([^"]+)"', html).group(1)
+
+
+def answered_message(server) -> str:
+    """A message sent through ``server``, answered as the listener records an update;
+    its done URL (path and seal)."""
+    with urllib.request.urlopen(server.url + "/embed/orel-school-57", timeout=10) as page:
+        token = token_of(page.read().decode())
+    fields = {"topic": "food", "text": "Суп холодный", "email": "a@example.ru", "consent": "y"}
+    status, headers = post(server.url + "/embed/orel-school-57", {**fields, "token": token})
+    assert status == 303
+    done = urllib.parse.urlsplit(headers["Location"])
+    receipt = done.path.rsplit("/", 1)[1]
+    db = outbox.connect(str(server.log.parent / "outbox.sqlite3"))
+    try:
+        event = status_event(receipt=receipt, time=datetime.now(UTC).isoformat())
+        stored_updates.record(db, [updates.parse(body_of(event))], "http")
+    finally:
+        db.close()
+    return f"{done.path}?{done.query}"
+
+
+def send_cut_short(server, path: str, body: str, cut: int) -> bytes:
+    """POST ``body`` to ``path`` with its whole Content-Length, then only all but its last
+    ``cut`` characters (ASCII: url-encoded), and go; the status line that comes back."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(head.encode() + body[: len(body) - cut].encode())
+        s.shutdown(socket.SHUT_WR)
+        return s.recv(100).split(b"\r\n")[0]
+
+
+def test_a_rating_or_vote_whose_sender_went_away_halfway_is_not_taken(lone_server):
+    """As a message (above): what came before the citizen closed the tab is not what they
+    sent. Here the rest would have been taken: a comment cut mid-word, a vote missing one
+    of its choices."""
+    done = answered_message(lone_server)
+    token, action = hidden_and_action(lone_server.url + done)
+    comment = "Спасибо, суп теперь горячий, но компот всё ещё холодный"
+    rating = urllib.parse.urlencode(
+        {"token": token, "solved": "partly", "score": "4", "comment": comment}
+    )
+    assert send_cut_short(lone_server, action, rating, cut=40) == b"HTTP/1.1 400 BAD REQUEST"
+    poll = "/embed/orel-city-admin/polls/blagoustroystvo-2027"
+    token, action = hidden_and_action(lone_server.url + poll)
+    vote = urllib.parse.urlencode(
+        [("token", token), ("website", ""), ("q-priority", "park"), ("q-satisfaction", "4"),
+         ("q-extras", "lights"), ("q-extras", "benches")]
+    )  # fmt: skip
+    assert send_cut_short(lone_server, action, vote, cut=len("&q-extras=benches")) == (
+        b"HTTP/1.1 400 BAD REQUEST"
+    )
+    db = outbox.connect(str(lone_server.log.parent / "outbox.sqlite3"))
+    try:
+        assert not db.execute("SELECT 1 FROM ratings").fetchall()
+        kinds = [kind for (kind,) in db.execute("SELECT kind FROM messages")]
+        assert "vote" not in kinds and "rating" not in kinds
+        assert not db.execute("SELECT 1 FROM poll_tallies").fetchall()
+    finally:
+        db.close()
 
 
 def test_x_forwarded_proto_from_localhost_is_not_trusted_with_no_trusted_proxies(lone_server):

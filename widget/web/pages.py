@@ -203,6 +203,20 @@ MALFORMED = (
 )
 
 
+@bp.before_request
+def refuse_malformed_posts() -> None:
+    """Every POST of the widget's forms (a message, a rating, a vote) whose body is not
+    a whole, readable form of a size ours can be gets its 400 or 413 page before a view
+    reads a field of it: a rating cut short would keep half its comment, a vote half
+    its choices."""
+    if request.method != "POST":
+        return
+    for malformed, status in MALFORMED:
+        if malformed(request):
+            metrics.submission("malformed")
+            abort(status)
+
+
 @on_each_surface("/<agency:agency_id>", methods=["GET", "POST"])
 def form(surface: str, agency_id: str):
     agency = context.agency()
@@ -215,10 +229,6 @@ def form(surface: str, agency_id: str):
             return render_form(agency, surface, form)
         return blank_form(agency, surface).replace(TOKEN_SLOT_BYTES, token.encode(), 1)
 
-    for malformed, status in MALFORMED:
-        if malformed(request):
-            metrics.submission("malformed")
-            abort(status)
     post = submissions.Post(agency, request.form, request.files, surface, g.lang)
     outcome = current_app.extensions["otklik.intake"].take(post)
 
