@@ -36,6 +36,7 @@ from .pages import (
     layout_version,
     on_each_surface,
     page_url,
+    refuse_malformed_post,
     rendered_while_unchanged,
     with_slots,
 )
@@ -144,6 +145,7 @@ def done(surface: str, agency_id: str, receipt: str):
     if request.method == "POST":
         if shown.seal is None:  # only the private link takes a rating
             abort(404)
+        refuse_malformed_post()
         return rate(agency, surface, shown)
     return render_message(agency, surface, shown)
 

@@ -203,14 +203,12 @@ MALFORMED = (
 )
 
 
-@bp.before_request
-def refuse_malformed_posts() -> None:
-    """Every POST of the widget's forms (a message, a rating, a vote) whose body is not
-    a whole, readable form of a size ours can be gets its 400 or 413 page before a view
-    reads a field of it: a rating cut short would keep half its comment, a vote half
-    its choices."""
-    if request.method != "POST":
-        return
+def refuse_malformed_post() -> None:
+    """Abort with the 400 or 413 page when a POST's body is not a whole, readable form of
+    a size ours can be. Each of the widget's forms (a message, a rating, a vote) calls it
+    once it knows what is posted to (a missing agency, poll or seal is a 404 first) and
+    before it reads a field: a rating cut short would keep half its comment, a vote
+    half its choices."""
     for malformed, status in MALFORMED:
         if malformed(request):
             metrics.submission("malformed")
@@ -229,6 +227,7 @@ def form(surface: str, agency_id: str):
             return render_form(agency, surface, form)
         return blank_form(agency, surface).replace(TOKEN_SLOT_BYTES, token.encode(), 1)
 
+    refuse_malformed_post()
     post = submissions.Post(agency, request.form, request.files, surface, g.lang)
     outcome = current_app.extensions["otklik.intake"].take(post)
 

@@ -25,6 +25,7 @@ from .pages import (
     layout_version,
     on_each_surface,
     page_url,
+    refuse_malformed_post,
     rendered_while_unchanged,
 )
 
@@ -102,6 +103,7 @@ def poll(surface: str, agency_id: str, poll_id: str):
     if request.method in ("GET", "HEAD"):
         ballot = Ballot(shown)
         return render_poll(agency, surface, shown, ballot)
+    refuse_malformed_post()
     post = submissions.VotePost(agency, shown, request.form, surface, g.lang, now())
     outcome = current_app.extensions["otklik.intake"].vote(post)
     match outcome:
