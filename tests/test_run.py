@@ -3,6 +3,7 @@ by Ctrl-C."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -21,6 +22,21 @@ from tests.updates import rows as updates_rows
 from widget import create_app
 
 
+def make_run(env: dict, **streams) -> subprocess.Popen:
+    """`make run`'s script as a terminal starts it: in a session of its own, whose
+    group gets a Ctrl-C, with SIGINT handled as usual. A job that a shell starts in the
+    background (a test run may be one) inherits SIGINT ignored, and a shell cannot trap
+    a signal ignored when it started: run.sh would then never hear the Ctrl-C."""
+    return subprocess.Popen(
+        ["./run.sh"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        **streams,
+    )
+
+
 def test_run_serves_forwards_listens_and_stops_all_three_on_ctrl_c(app, instance):
     ids = fill(app, 3)
     update = status_event("received")
@@ -34,15 +50,7 @@ def test_run_serves_forwards_listens_and_stops_all_three_on_ctrl_c(app, instance
         OTKLIK_WORKERS="1",
     )
     # its own process group, which gets the SIGINT as a terminal's Ctrl-C would
-    process = subprocess.Popen(
-        ["./run.sh"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = make_run(env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     spool = instance / "outbound"
     try:
         deadline = time.time() + 30
@@ -61,7 +69,9 @@ def test_run_serves_forwards_listens_and_stops_all_three_on_ctrl_c(app, instance
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
+            # its three hold the output open if they are still up: do not wait for ever
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.communicate(timeout=10)
     assert health == b"ok"
     assert sorted(p.stem for p in spool.glob("*.json")) == sorted(ids)
     assert process.returncode == 0, output
@@ -108,9 +118,7 @@ def test_make_run_started_on_a_full_outbox_disk_keeps_both_up_until_there_is_roo
     )
     log = instance / "run.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            ["./run.sh"], cwd=ROOT, env=env, start_new_session=True, stdout=out, stderr=out
-        )
+        process = make_run(env, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
     spool = instance / "outbound"
 
