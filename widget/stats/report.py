@@ -164,4 +164,5 @@ class Report:
 
 
 def name_order(label: str) -> list:
+    """A name's sort key: its runs of digits as numbers, the rest without case."""
     return [int(part) if part.isdigit() else part.casefold() for part in DIGITS.split(label)]
